@@ -1,0 +1,101 @@
+//! The one error type of fuselm-core.
+//!
+//! Every variant carries what a user needs to act: which key, tensor or byte
+//! offset, what was expected and what was found. The file name is added once,
+//! by [`Error::InFile`], where the caller knows it (the core never sees paths).
+
+use crate::gguf::GgmlType;
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// Wraps an error with the name of the file it came from.
+    #[error("{file}: {source}")]
+    InFile { file: String, source: Box<Error> },
+
+    // ---- GGUF container structure -------------------------------------------------
+    #[error("not a GGUF file: it starts with bytes {found:02x?}, expected \"GGUF\" (47 47 55 46)")]
+    BadMagic { found: [u8; 4] },
+
+    #[error("GGUF version {found} is not supported; fuselm reads versions 2 and 3")]
+    UnsupportedVersion { found: u32 },
+
+    #[error("file is truncated: {what} at byte {offset} needs {needed} bytes but only {available} remain")]
+    Truncated { what: String, offset: u64, needed: u64, available: u64 },
+
+    #[error("{what} at byte {offset} claims {count} entries of at least {min_entry_bytes} bytes each, but only {available} bytes remain")]
+    CountTooLarge { what: String, offset: u64, count: u64, min_entry_bytes: u64, available: u64 },
+
+    #[error("{what} at byte {offset} is not valid UTF-8")]
+    InvalidUtf8 { what: String, offset: u64 },
+
+    #[error("metadata key `{key}` has unknown value type {found} (known: 0..=12)")]
+    UnknownValueType { key: String, found: u32 },
+
+    #[error("metadata key `{key}` nests arrays {depth} deep; at most {max} levels are accepted")]
+    ArrayTooDeep { key: String, depth: usize, max: usize },
+
+    #[error("metadata key `{key}` appears more than once")]
+    DuplicateKey { key: String },
+
+    #[error("`general.alignment` is {found}; expected a power of two")]
+    BadAlignment { found: u64 },
+
+    // ---- tensor infos --------------------------------------------------------------
+    #[error("tensor `{tensor}` has unknown GGML type id {id}")]
+    UnknownTensorType { tensor: String, id: u32 },
+
+    #[error("tensor `{tensor}` has {n_dims} dimensions; at most 4 are allowed")]
+    TooManyDims { tensor: String, n_dims: u32 },
+
+    #[error("tensor `{tensor}` with dims {dims:?} has more elements or bytes than fit in 64 bits")]
+    TensorSizeOverflow { tensor: String, dims: Vec<u64> },
+
+    #[error("tensor `{tensor}` of type {ggml_type} has rows of {row_len} elements, not a multiple of the block size {block_len}")]
+    RowNotBlockAligned { tensor: String, ggml_type: GgmlType, row_len: u64, block_len: u64 },
+
+    #[error("tensor `{tensor}` data offset {offset} is not a multiple of the alignment {alignment}")]
+    TensorMisaligned { tensor: String, offset: u64, alignment: u64 },
+
+    #[error("tensor `{tensor}` data spans file bytes [{start}, {end}) but the file ends at byte {file_len} (truncated file?)")]
+    TensorOutOfBounds { tensor: String, start: u64, end: u64, file_len: u64 },
+
+    #[error("tensors `{first}` (data bytes [{first_start}, {first_end})) and `{second}` (starting at {second_start}) overlap")]
+    TensorsOverlap { first: String, first_start: u64, first_end: u64, second: String, second_start: u64 },
+
+    #[error("tensor name `{tensor}` appears more than once")]
+    DuplicateTensor { tensor: String },
+
+    #[error("tensor `{tensor}`: expected {expected} bytes of data for type {ggml_type} and dims {dims:?}, got {found}")]
+    TensorDataSize { tensor: String, ggml_type: GgmlType, dims: Vec<u64>, expected: u64, found: u64 },
+
+    // ---- metadata and tensor lookups -------------------------------------------------
+    #[error("required metadata key `{key}` is missing")]
+    MissingKey { key: String },
+
+    #[error("metadata key `{key}`: expected {expected}, found {found}")]
+    WrongType { key: String, expected: &'static str, found: String },
+
+    #[error("metadata key `{key}`: value {value} does not fit in {expected}")]
+    ValueOutOfRange { key: String, expected: &'static str, value: String },
+
+    #[error("required tensor `{tensor}` is missing")]
+    MissingTensor { tensor: String },
+}
+
+impl Error {
+    /// Attaches a file name (shown first in the message).
+    pub fn in_file(self, file: impl Into<String>) -> Error {
+        Error::InFile { file: file.into(), source: Box::new(self) }
+    }
+
+    /// The error without any [`Error::InFile`] wrapping, for matching on the variant.
+    pub fn root(&self) -> &Error {
+        match self {
+            Error::InFile { source, .. } => source.root(),
+            other => other,
+        }
+    }
+}

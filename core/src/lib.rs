@@ -1,0 +1,8 @@
+//! fuselm-core: the target-agnostic engine. It compiles for x86_64, aarch64 and
+//! wasm32-unknown-unknown and touches no file system, thread or clock: callers
+//! hand it bytes (a memory map natively, a buffer in the browser).
+
+pub mod error;
+pub mod gguf;
+
+pub use error::{Error, Result};

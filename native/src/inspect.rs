@@ -1,0 +1,264 @@
+//! `fuselm inspect`: a GGUF file's header, metadata, tensors and totals, as text
+//! or JSON. One report is built from the parsed file and then rendered.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use anyhow::Result;
+use fuselm_core::gguf::{GgufFile, MetaValue};
+use serde::Serialize;
+use serde_json::{json, Value as Json};
+
+use crate::model_file::ModelFile;
+use crate::InspectArgs;
+
+/// Arrays longer than this are summarised (length and first items) unless `--full`.
+const ARRAY_HEAD: usize = 8;
+/// Strings longer than this are cut in the text view unless `--full`.
+const STRING_HEAD: usize = 72;
+
+#[derive(Serialize)]
+struct Report {
+    file: String,
+    file_bytes: u64,
+    version: u32,
+    alignment: u64,
+    data_offset: u64,
+    metadata: Vec<MetaEntry>,
+    tensors: Vec<TensorEntry>,
+    by_type: Vec<TypeTotal>,
+    totals: Totals,
+}
+
+#[derive(Serialize)]
+struct MetaEntry {
+    key: String,
+    #[serde(rename = "type")]
+    type_name: String,
+    /// Arrays: the number of items (the value holds the first ones unless `--full`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    len: Option<usize>,
+    value: Json,
+}
+
+#[derive(Serialize)]
+struct TensorEntry {
+    name: String,
+    #[serde(rename = "type")]
+    ggml_type: String,
+    /// GGML order: the row length first.
+    shape: Vec<u64>,
+    elements: u64,
+    bytes: u64,
+    /// From the start of the data section.
+    offset: u64,
+}
+
+#[derive(Serialize)]
+struct TypeTotal {
+    #[serde(rename = "type")]
+    ggml_type: String,
+    tensors: usize,
+    elements: u64,
+    bytes: u64,
+}
+
+#[derive(Serialize)]
+struct Totals {
+    tensors: usize,
+    elements: u64,
+    bytes: u64,
+    metadata_keys: usize,
+}
+
+pub fn run(args: &InspectArgs) -> Result<()> {
+    let model = ModelFile::open(&args.model, !args.no_mmap)?;
+    let gguf = GgufFile::parse_named(&model.display_name(), model.bytes())?;
+    let report = build_report(&model.display_name(), &gguf, args.full);
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", render_text(&report, args.full));
+    }
+    Ok(())
+}
+
+fn build_report(file: &str, gguf: &GgufFile<'_>, full: bool) -> Report {
+    let metadata = gguf
+        .metadata
+        .iter()
+        .map(|(key, value)| MetaEntry {
+            key: key.to_string(),
+            type_name: value.type_name(),
+            len: match value {
+                MetaValue::Array(a) => Some(a.len()),
+                _ => None,
+            },
+            value: value_to_json(value, if full { usize::MAX } else { ARRAY_HEAD }),
+        })
+        .collect();
+    let tensors = gguf
+        .tensors
+        .iter()
+        .map(|t| TensorEntry {
+            name: t.name.to_string(),
+            ggml_type: t.ggml_type.name().to_string(),
+            shape: t.dims.clone(),
+            elements: t.n_elements(),
+            bytes: t.n_bytes,
+            offset: t.offset,
+        })
+        .collect();
+    let mut by_type: BTreeMap<_, TypeTotal> = BTreeMap::new();
+    for t in &gguf.tensors {
+        let total = by_type.entry(t.ggml_type).or_insert_with(|| TypeTotal {
+            ggml_type: t.ggml_type.name().to_string(),
+            tensors: 0,
+            elements: 0,
+            bytes: 0,
+        });
+        total.tensors += 1;
+        total.elements += t.n_elements();
+        total.bytes += t.n_bytes;
+    }
+    let mut by_type: Vec<TypeTotal> = by_type.into_values().collect();
+    by_type.sort_by(|a, b| b.bytes.cmp(&a.bytes));
+    Report {
+        file: file.to_string(),
+        file_bytes: gguf.bytes().len() as u64,
+        version: gguf.version,
+        alignment: gguf.alignment,
+        data_offset: gguf.data_offset,
+        metadata,
+        tensors,
+        by_type,
+        totals: Totals {
+            tensors: gguf.tensors.len(),
+            elements: gguf.total_elements(),
+            bytes: gguf.total_tensor_bytes(),
+            metadata_keys: gguf.metadata.len(),
+        },
+    }
+}
+
+/// JSON for a value; arrays keep at most `max_items` items.
+fn value_to_json(value: &MetaValue<'_>, max_items: usize) -> Json {
+    match value {
+        MetaValue::Str(s) => Json::String(String::from_utf8_lossy(s).into_owned()),
+        MetaValue::Bool(b) => Json::Bool(*b),
+        MetaValue::Array(a) => Json::Array(a.iter().take(max_items).map(|v| value_to_json(&v, max_items)).collect()),
+        // serde_json writes non-finite floats as null.
+        MetaValue::F32(f) => json!(f),
+        MetaValue::F64(f) => json!(f),
+        integer => integer.as_integer().map_or(Json::Null, |i| {
+            if let Ok(i) = i64::try_from(i) {
+                json!(i)
+            } else {
+                json!(i as u64)
+            }
+        }),
+    }
+}
+
+fn render_text(r: &Report, full: bool) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "file        {} ({} bytes)", r.file, group(r.file_bytes));
+    let _ = writeln!(out, "gguf        version {}, alignment {}, data at byte {}", r.version, r.alignment, r.data_offset);
+    let _ = writeln!(out, "\nmetadata ({} keys)", r.metadata.len());
+    let key_width = r.metadata.iter().map(|m| m.key.len()).max().unwrap_or(0);
+    let type_width = r.metadata.iter().map(|m| m.type_name.len()).max().unwrap_or(0);
+    for m in &r.metadata {
+        let _ = writeln!(out, "  {:key_width$}  {:type_width$}  {}", m.key, m.type_name, render_value(m, full));
+    }
+    let _ = writeln!(out, "\ntensors ({}; shape in GGML order, row length first)", r.tensors.len());
+    let name_width = r.tensors.iter().map(|t| t.name.len()).max().unwrap_or(4).max(4);
+    let _ = writeln!(out, "  {:name_width$}  {:7}  {:22}  {:>14}  {:>14}", "name", "type", "shape", "bytes", "offset");
+    for t in &r.tensors {
+        let shape = format!("{:?}", t.shape);
+        let _ = writeln!(
+            out,
+            "  {:name_width$}  {:7}  {:22}  {:>14}  {:>14}",
+            t.name,
+            t.ggml_type,
+            shape,
+            group(t.bytes),
+            group(t.offset)
+        );
+    }
+    let _ = writeln!(out, "\nbytes by type");
+    for t in &r.by_type {
+        let share = 100.0 * t.bytes as f64 / r.totals.bytes.max(1) as f64;
+        let bar = "#".repeat((share / 2.5).round() as usize);
+        let _ = writeln!(
+            out,
+            "  {:7}  {:>4} tensors  {:>15} bytes  {:5.1}%  {}",
+            t.ggml_type,
+            t.tensors,
+            group(t.bytes),
+            share,
+            bar
+        );
+    }
+    let _ = writeln!(
+        out,
+        "\ntotal       {} tensors, {} parameters, {} bytes of tensor data ({:.1} MiB), {} metadata keys",
+        r.totals.tensors,
+        group(r.totals.elements),
+        group(r.totals.bytes),
+        r.totals.bytes as f64 / (1024.0 * 1024.0),
+        r.totals.metadata_keys
+    );
+    out
+}
+
+fn render_value(m: &MetaEntry, full: bool) -> String {
+    match (&m.value, m.len) {
+        (Json::Array(items), Some(len)) => {
+            let shown: Vec<String> = items.iter().map(|v| render_scalar(v, full)).collect();
+            let more = if len > items.len() { ", ..." } else { "" };
+            format!("{len} items: [{}{more}]", shown.join(", "))
+        }
+        (v, _) => render_scalar(v, full),
+    }
+}
+
+fn render_scalar(v: &Json, full: bool) -> String {
+    match v {
+        Json::String(s) => {
+            let char_count = s.chars().count();
+            if full || char_count <= STRING_HEAD {
+                format!("{s:?}")
+            } else {
+                let head: String = s.chars().take(STRING_HEAD).collect();
+                format!("{head:?}... ({char_count} chars)")
+            }
+        }
+        other => other.to_string(),
+    }
+}
+
+/// 1234567 -> "1,234,567".
+fn group(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::group;
+
+    #[test]
+    fn group_inserts_thousands_separators() {
+        assert_eq!(group(0), "0");
+        assert_eq!(group(999), "999");
+        assert_eq!(group(1000), "1,000");
+        assert_eq!(group(253113024), "253,113,024");
+    }
+}

@@ -1,0 +1,47 @@
+//! Getting a model file's bytes: a read-only memory map by default (zero-copy,
+//! pages load on demand), or one read into memory with `--no-mmap`.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use memmap2::Mmap;
+
+enum Storage {
+    Mapped(Mmap),
+    Read(Vec<u8>),
+}
+
+pub struct ModelFile {
+    pub path: PathBuf,
+    storage: Storage,
+}
+
+impl ModelFile {
+    pub fn open(path: &Path, use_mmap: bool) -> Result<ModelFile> {
+        let file = File::open(path).with_context(|| format!("cannot open model file {}", path.display()))?;
+        let len = file.metadata().with_context(|| format!("cannot stat {}", path.display()))?.len();
+        // Mapping an empty file fails on Linux; an empty buffer gives the reader's
+        // clearer "truncated" error instead.
+        let storage = if use_mmap && len > 0 {
+            // SAFETY: the map is read-only; like every mmap-based loader we assume the
+            // file is not truncated by another process while we run.
+            Storage::Mapped(unsafe { Mmap::map(&file) }.with_context(|| format!("cannot map {}", path.display()))?)
+        } else {
+            Storage::Read(std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?)
+        };
+        Ok(ModelFile { path: path.to_path_buf(), storage })
+    }
+
+    pub fn bytes(&self) -> &[u8] {
+        match &self.storage {
+            Storage::Mapped(m) => m,
+            Storage::Read(v) => v,
+        }
+    }
+
+    /// The name errors are reported under.
+    pub fn display_name(&self) -> String {
+        self.path.display().to_string()
+    }
+}
