@@ -68,7 +68,9 @@ pub enum Error {
     #[error("tensor name `{tensor}` appears more than once")]
     DuplicateTensor { tensor: String },
 
-    #[error("tensor `{tensor}`: expected {expected} bytes of data for type {ggml_type} and dims {dims:?}, got {found}")]
+    #[error(
+        "tensor `{tensor}`: expected {expected} bytes of data for type {ggml_type} and dims {dims:?}, got {found}"
+    )]
     TensorDataSize { tensor: String, ggml_type: GgmlType, dims: Vec<u64>, expected: u64, found: u64 },
 
     // ---- metadata and tensor lookups -------------------------------------------------

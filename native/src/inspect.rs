@@ -122,7 +122,7 @@ fn build_report(file: &str, gguf: &GgufFile<'_>, full: bool) -> Report {
         total.bytes += t.n_bytes;
     }
     let mut by_type: Vec<TypeTotal> = by_type.into_values().collect();
-    by_type.sort_by(|a, b| b.bytes.cmp(&a.bytes));
+    by_type.sort_by_key(|t| std::cmp::Reverse(t.bytes));
     Report {
         file: file.to_string(),
         file_bytes: gguf.bytes().len() as u64,
@@ -148,7 +148,8 @@ fn value_to_json(value: &MetaValue<'_>, max_items: usize) -> Json {
         MetaValue::Bool(b) => Json::Bool(*b),
         MetaValue::Array(a) => Json::Array(a.iter().take(max_items).map(|v| value_to_json(&v, max_items)).collect()),
         // serde_json writes non-finite floats as null.
-        MetaValue::F32(f) => json!(f),
+        // Widen through the shortest f32 decimal so 1e-6f32 prints as 1e-6, not 9.99999997e-7.
+        MetaValue::F32(f) => f.to_string().parse::<f64>().map_or(Json::Null, |f| json!(f)),
         MetaValue::F64(f) => json!(f),
         integer => integer.as_integer().map_or(Json::Null, |i| {
             if let Ok(i) = i64::try_from(i) {
@@ -163,7 +164,8 @@ fn value_to_json(value: &MetaValue<'_>, max_items: usize) -> Json {
 fn render_text(r: &Report, full: bool) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "file        {} ({} bytes)", r.file, group(r.file_bytes));
-    let _ = writeln!(out, "gguf        version {}, alignment {}, data at byte {}", r.version, r.alignment, r.data_offset);
+    let _ =
+        writeln!(out, "gguf        version {}, alignment {}, data at byte {}", r.version, r.alignment, r.data_offset);
     let _ = writeln!(out, "\nmetadata ({} keys)", r.metadata.len());
     let key_width = r.metadata.iter().map(|m| m.key.len()).max().unwrap_or(0);
     let type_width = r.metadata.iter().map(|m| m.type_name.len()).max().unwrap_or(0);

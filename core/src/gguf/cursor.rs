@@ -27,12 +27,7 @@ impl<'a> Cursor<'a> {
     /// The next `n` bytes, borrowed from the file.
     pub(crate) fn take(&mut self, n: u64, what: &dyn Fn() -> String) -> Result<&'a [u8]> {
         if n > self.remaining() {
-            return Err(Error::Truncated {
-                what: what(),
-                offset: self.pos(),
-                needed: n,
-                available: self.remaining(),
-            });
+            return Err(Error::Truncated { what: what(), offset: self.pos(), needed: n, available: self.remaining() });
         }
         let start = self.pos;
         self.pos += n as usize;
@@ -59,18 +54,12 @@ impl<'a> Cursor<'a> {
     pub(crate) fn count(&mut self, min_entry_bytes: u64, what: &dyn Fn() -> String) -> Result<usize> {
         let offset = self.pos();
         let count = self.u64(what)?;
-        let fits = count
-            .checked_mul(min_entry_bytes)
-            .is_some_and(|need| need <= self.remaining());
+        let fits = count.checked_mul(min_entry_bytes).is_some_and(|need| need <= self.remaining());
         match usize::try_from(count) {
             Ok(count) if fits => Ok(count),
-            _ => Err(Error::CountTooLarge {
-                what: what(),
-                offset,
-                count,
-                min_entry_bytes,
-                available: self.remaining(),
-            }),
+            _ => {
+                Err(Error::CountTooLarge { what: what(), offset, count, min_entry_bytes, available: self.remaining() })
+            }
         }
     }
 

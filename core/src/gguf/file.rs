@@ -71,11 +71,7 @@ impl<'a> GgufFile<'a> {
         for i in 0..n_tensors {
             let info = parse_tensor_info(&mut cur, i)?;
             if info.offset % alignment != 0 {
-                return Err(Error::TensorMisaligned {
-                    tensor: info.name.to_string(),
-                    offset: info.offset,
-                    alignment,
-                });
+                return Err(Error::TensorMisaligned { tensor: info.name.to_string(), offset: info.offset, alignment });
             }
             if tensor_index.insert(info.name, tensors.len()).is_some() {
                 return Err(Error::DuplicateTensor { tensor: info.name.to_string() });

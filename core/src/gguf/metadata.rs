@@ -128,9 +128,7 @@ impl<'a> Metadata<'a> {
         let array = self.get_array(key)?;
         let mut out = Vec::with_capacity(array.len());
         for v in array.iter() {
-            let wide = v
-                .as_integer()
-                .ok_or_else(|| wrong_array_type(key, "an array of integers", array))?;
+            let wide = v.as_integer().ok_or_else(|| wrong_array_type(key, "an array of integers", array))?;
             out.push(i32::try_from(wide).map_err(|_| Error::ValueOutOfRange {
                 key: key.to_string(),
                 expected: "i32",

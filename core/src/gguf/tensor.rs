@@ -53,12 +53,7 @@ pub fn tensor_bytes(name: &str, ggml_type: GgmlType, dims: &[u64]) -> Result<u64
     let row_len = dims.first().copied().unwrap_or(1);
     let block_len = ggml_type.block_len() as u64;
     if row_len % block_len != 0 {
-        return Err(Error::RowNotBlockAligned {
-            tensor: name.to_string(),
-            ggml_type,
-            row_len,
-            block_len,
-        });
+        return Err(Error::RowNotBlockAligned { tensor: name.to_string(), ggml_type, row_len, block_len });
     }
     (n_elements / block_len).checked_mul(ggml_type.block_bytes() as u64).ok_or_else(overflow)
 }

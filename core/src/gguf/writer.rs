@@ -28,6 +28,17 @@ pub struct GgufWriter<'d> {
     tensors: Vec<PendingTensor<'d>>,
 }
 
+impl std::fmt::Debug for GgufWriter<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GgufWriter")
+            .field("version", &self.version)
+            .field("alignment", &self.alignment)
+            .field("metadata_keys", &self.metadata.len())
+            .field("tensors", &self.tensors.iter().map(|t| &t.name).collect::<Vec<_>>())
+            .finish()
+    }
+}
+
 impl Default for GgufWriter<'_> {
     fn default() -> Self {
         Self::new()
