@@ -83,6 +83,13 @@ pub enum Error {
     #[error("metadata key `{key}`: value {value} does not fit in {expected}")]
     ValueOutOfRange { key: String, expected: &'static str, value: String },
 
+    // ---- formats and kernels -----------------------------------------------------------
+    #[error("tensor type {ggml_type} is not supported for {operation}")]
+    UnsupportedType { ggml_type: GgmlType, operation: &'static str },
+
+    #[error("a {ggml_type} row of {n_values} values needs {expected:?} bytes, got {n_bytes}")]
+    RowSize { ggml_type: GgmlType, n_values: usize, n_bytes: usize, expected: Option<u64> },
+
     #[error("required tensor `{tensor}` is missing")]
     MissingTensor { tensor: String },
 }

@@ -1,0 +1,104 @@
+//! Q5_K: Q4_K's layout plus one high bit per value (`qh`, 176 bytes). In chunk c
+//! (64 values), bit 2c of qh[i] is the fifth bit of value 64c+i and bit 2c+1 that
+//! of value 64c+32+i.
+
+use super::kquant_search::{make_qkx2_quants, scale_min_k4};
+use super::q4_k::pack_k4_block;
+use super::q8_k::BlockQ8K;
+use super::scalar_math::F16Bytes;
+use super::QuantBlock;
+use crate::gguf::GgmlType;
+
+#[derive(Clone, Copy, Debug, PartialEq, bytemuck::Pod, bytemuck::Zeroable)]
+#[repr(C)]
+pub struct BlockQ5K {
+    pub d: F16Bytes,
+    pub dmin: F16Bytes,
+    pub scales: [u8; 12],
+    pub qh: [u8; 32],
+    pub qs: [u8; 128],
+}
+const _: () = assert!(std::mem::size_of::<BlockQ5K>() == 176);
+
+impl BlockQ5K {
+    pub fn scales_mins(&self) -> ([u8; 8], [u8; 8]) {
+        let (mut sc, mut mn) = ([0u8; 8], [0u8; 8]);
+        for j in 0..8 {
+            (sc[j], mn[j]) = scale_min_k4(j, &self.scales);
+        }
+        (sc, mn)
+    }
+
+    /// The 5-bit quant of element i (0..256).
+    #[inline]
+    pub fn quant(&self, i: usize) -> u8 {
+        let (chunk, r) = (i / 64, i % 64);
+        let byte = self.qs[chunk * 32 + r % 32];
+        let low = if r < 32 { byte & 0xF } else { byte >> 4 };
+        let bit = 2 * chunk + usize::from(r >= 32);
+        low | (((self.qh[r % 32] >> bit) & 1) << 4)
+    }
+}
+
+impl QuantBlock for BlockQ5K {
+    const TYPE: GgmlType = GgmlType::Q5_K;
+
+    fn dequantize(&self, out: &mut [f32]) {
+        let (d, dmin) = (self.d.to_f32(), self.dmin.to_f32());
+        let (sc, mn) = self.scales_mins();
+        for (i, o) in out.iter_mut().enumerate().take(256) {
+            let j = i / 32;
+            *o = d * sc[j] as f32 * self.quant(i) as f32 - dmin * mn[j] as f32;
+        }
+    }
+
+    /// `quantize_row_q5_K_ref`.
+    fn quantize(x: &[f32]) -> Self {
+        let mut l = [0u8; 256];
+        let mut l_aux = [0u8; 32];
+        let mut weights = [0f32; 32];
+        let (mut scales, mut mins) = ([0f32; 8], [0f32; 8]);
+        let (mut max_scale, mut max_min) = (0.0f32, 0.0f32);
+        for j in 0..8 {
+            let xs = &x[32 * j..32 * j + 32];
+            let mut sum_x2 = 0.0f32;
+            for &v in xs {
+                sum_x2 += v * v;
+            }
+            let av_x = (sum_x2 / 32.0).sqrt();
+            for (w, &v) in weights.iter_mut().zip(xs) {
+                *w = av_x + v.abs();
+            }
+            (scales[j], mins[j]) =
+                make_qkx2_quants(31, xs, &weights, &mut l[32 * j..32 * j + 32], &mut l_aux, -0.5, 0.1, 15, false);
+            max_scale = if scales[j] > max_scale { scales[j] } else { max_scale };
+            max_min = if mins[j] > max_min { mins[j] } else { max_min };
+        }
+        let (d, dmin, packed) = pack_k4_block(x, &scales, &mins, max_scale, max_min, 31, &mut l);
+        let (mut qs, mut qh) = ([0u8; 128], [0u8; 32]);
+        for chunk in 0..4 {
+            for i in 0..32 {
+                let (lo, hi) = (l[chunk * 64 + i], l[chunk * 64 + 32 + i]);
+                qh[i] |= ((lo >> 4) << (2 * chunk)) | ((hi >> 4) << (2 * chunk + 1));
+                qs[chunk * 32 + i] = (lo & 0xF) | ((hi & 0xF) << 4);
+            }
+        }
+        BlockQ5K { d, dmin, scales: packed, qh, qs }
+    }
+}
+
+/// Q5_K weights · Q8_K activations.
+pub fn vec_dot(w: &[BlockQ5K], a: &[BlockQ8K]) -> f32 {
+    let mut sum = 0.0f32;
+    for (wb, ab) in w.iter().zip(a) {
+        let (sc, mn) = wb.scales_mins();
+        let mut sumi = 0i32;
+        for j in 0..8 {
+            let dot: i32 = (32 * j..32 * j + 32).map(|i| wb.quant(i) as i32 * ab.qs[i] as i32).sum();
+            sumi += sc[j] as i32 * dot;
+        }
+        let summ: i32 = (0..8).map(|j| mn[j] as i32 * (ab.bsums[2 * j] as i32 + ab.bsums[2 * j + 1] as i32)).sum();
+        sum += ab.d * wb.d.to_f32() * sumi as f32 - ab.d * wb.dmin.to_f32() * summ as f32;
+    }
+    sum
+}

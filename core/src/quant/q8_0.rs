@@ -1,0 +1,47 @@
+//! Q8_0: 32 values, one f16 scale, i8 quants (34 bytes). Also the activation
+//! format for Q4_0, Q5_0 and Q8_0 weights.
+
+use super::scalar_math::F16Bytes;
+use super::QuantBlock;
+use crate::gguf::GgmlType;
+
+#[derive(Clone, Copy, Debug, PartialEq, bytemuck::Pod, bytemuck::Zeroable)]
+#[repr(C)]
+pub struct BlockQ8_0 {
+    pub d: F16Bytes,
+    pub qs: [i8; 32],
+}
+const _: () = assert!(std::mem::size_of::<BlockQ8_0>() == 34);
+
+impl QuantBlock for BlockQ8_0 {
+    const TYPE: GgmlType = GgmlType::Q8_0;
+
+    fn dequantize(&self, out: &mut [f32]) {
+        let d = self.d.to_f32();
+        for (o, &q) in out.iter_mut().zip(&self.qs) {
+            *o = q as f32 * d;
+        }
+    }
+
+    /// `quantize_row_q8_0_ref`: d = amax/127, q = roundf(x/d) (ties away from zero).
+    fn quantize(x: &[f32]) -> Self {
+        let amax = x.iter().fold(0.0f32, |m, v| if m > v.abs() { m } else { v.abs() });
+        let d = amax / 127.0;
+        let id = if d != 0.0 { 1.0 / d } else { 0.0 };
+        let mut qs = [0i8; 32];
+        for (q, &v) in qs.iter_mut().zip(x) {
+            *q = (v * id).round() as i8;
+        }
+        BlockQ8_0 { d: F16Bytes::from_f32(d), qs }
+    }
+}
+
+/// Q8_0 weights · Q8_0 activations.
+pub fn vec_dot(w: &[BlockQ8_0], a: &[BlockQ8_0]) -> f32 {
+    let mut sum = 0.0f32;
+    for (wb, ab) in w.iter().zip(a) {
+        let sumi: i32 = wb.qs.iter().zip(&ab.qs).map(|(&x, &y)| x as i32 * y as i32).sum();
+        sum += sumi as f32 * (wb.d.to_f32() * ab.d.to_f32());
+    }
+    sum
+}
