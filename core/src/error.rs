@@ -84,6 +84,18 @@ pub enum Error {
     ValueOutOfRange { key: String, expected: &'static str, value: String },
 
     // ---- formats and kernels -----------------------------------------------------------
+    #[error("{option}={value:?} is not valid; expected {expected}")]
+    BadOption { option: &'static str, value: String, expected: &'static str },
+
+    #[error("tensor `{tensor}` has type {ggml_type}, which fuselm cannot compute with{hint}")]
+    UnsupportedTensorType { tensor: String, ggml_type: GgmlType, hint: &'static str },
+
+    #[error("{mode} kernels were requested but this CPU has no SIMD kernels (detected: {detected})")]
+    NoSimd { mode: &'static str, detected: &'static str },
+
+    #[error("tensor `{tensor}` has shape {dims:?}; expected a matrix [n_in, n_out]")]
+    NotAMatrix { tensor: String, dims: Vec<u64> },
+
     #[error("tensor type {ggml_type} is not supported for {operation}")]
     UnsupportedType { ggml_type: GgmlType, operation: &'static str },
 

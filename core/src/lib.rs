@@ -4,6 +4,7 @@
 
 pub mod error;
 pub mod gguf;
+pub mod kernels;
 pub mod quant;
 
 pub use error::{Error, Result};

@@ -4,6 +4,10 @@
 //! its activation format (Q8_K for K-quants, Q8_0/Q8_1 for the others). The
 //! SIMD kernels in `crate::kernels` are checked against these.
 
+// Index loops mirror ggml's definitions element for element, which is what
+// lets a reader check them line by line; iterator chains would hide that.
+#![allow(clippy::needless_range_loop)]
+
 pub mod float;
 pub mod kquant_search;
 pub mod q2_k;

@@ -1,0 +1,124 @@
+//! A weight matrix bound to its kernel, and the matrix-vector (decode) and
+//! matrix-matrix (prefill) products over it. Output rows are split across
+//! threads with rayon when the `parallel` feature is on; the same code runs
+//! single-threaded on wasm.
+
+use super::stats::{self, StatsKey};
+use super::{select_kernel, ActFormat, Activations, DotFn, Kernel, KernelMode};
+use crate::error::{Error, Result};
+use crate::gguf::{GgmlType, TensorInfo};
+
+/// Output rows per parallel task: large enough to amortise scheduling, small
+/// enough to balance two to sixteen threads on the smallest matrices (~500 rows).
+#[cfg(feature = "parallel")]
+const ROWS_PER_TASK: usize = 16;
+
+/// `[n_out, n_in]` weights (GGUF dims `[n_in, n_out]`), borrowed from the file.
+pub struct WeightMatrix<'a> {
+    pub name: String,
+    pub ggml_type: GgmlType,
+    pub n_in: usize,
+    pub n_out: usize,
+    pub row_bytes: usize,
+    data: &'a [u8],
+    pub kernel: Kernel,
+    stats_key: StatsKey,
+}
+
+impl<'a> WeightMatrix<'a> {
+    /// Binds a 2-D tensor (or a 1-D one as a single row) to the kernel `mode` selects.
+    pub fn new(info: &TensorInfo<'_>, data: &'a [u8], mode: KernelMode, isa: super::Isa) -> Result<Self> {
+        let (n_in, n_out) = match info.dims[..] {
+            [n_in] => (n_in, 1),
+            [n_in, n_out] => (n_in, n_out),
+            _ => return Err(Error::NotAMatrix { tensor: info.name.to_string(), dims: info.dims.clone() }),
+        };
+        let kernel = select_kernel(info.name, info.ggml_type, mode, isa)?;
+        let row_bytes = info.ggml_type.row_bytes(n_in).unwrap_or(0) as usize;
+        let stats_key = StatsKey { role: stats::role_of(info.name), ggml_type: info.ggml_type, kernel: kernel.name };
+        stats::record_selection(&stats_key, &format!("{}, mode {}", info.name, mode.name()));
+        Ok(WeightMatrix {
+            name: info.name.to_string(),
+            ggml_type: info.ggml_type,
+            n_in: n_in as usize,
+            n_out: n_out as usize,
+            row_bytes,
+            data,
+            kernel,
+            stats_key,
+        })
+    }
+
+    /// The activation format `x` must be quantized to for this matrix.
+    pub fn act_format(&self) -> ActFormat {
+        self.kernel.dot.act_format()
+    }
+
+    fn row(&self, r: usize) -> &[u8] {
+        &self.data[r * self.row_bytes..(r + 1) * self.row_bytes]
+    }
+
+    /// `out[n_tok, n_out] = x[n_tok, n_in] · Wᵀ`, quantizing `x` into `acts` first.
+    /// With n_tok = 1 this is the decode matrix-vector product.
+    pub fn matmul(&self, x: &[f32], acts: &mut Activations, out: &mut [f32]) {
+        let n_tok = x.len() / self.n_in.max(1);
+        debug_assert_eq!(x.len(), n_tok * self.n_in);
+        debug_assert_eq!(out.len(), n_tok * self.n_out);
+        acts.quantize(x, self.n_in, self.act_format(), self.kernel.isa);
+        self.matmul_quantized(acts, out);
+    }
+
+    /// Like [`matmul`](Self::matmul) with activations already quantized to
+    /// [`act_format`](Self::act_format) (shared by matrices that read the same input).
+    pub fn matmul_quantized(&self, acts: &Activations, out: &mut [f32]) {
+        let start = stats::now();
+        let n_tok = acts.n_rows;
+        // out is [n_tok, n_out]; each task owns a run of output rows for every token.
+        let dot_rows = |first_row: usize, n_rows: usize, write: &mut dyn FnMut(usize, usize, f32)| {
+            for r in first_row..first_row + n_rows {
+                let w = self.row(r);
+                for t in 0..n_tok {
+                    let v = match self.kernel.dot {
+                        DotFn::Q8K(f) => f(w, acts.q8k_row(t)),
+                        DotFn::Q8_0(f) => f(w, acts.q8_0_row(t)),
+                        DotFn::Q8_1(f) => f(w, acts.q8_1_row(t)),
+                        DotFn::F32(f) => f(w, acts.f32_row(t)),
+                    };
+                    write(t, r, v);
+                }
+            }
+        };
+        if n_tok == 1 {
+            self.for_row_chunks(out, 1, |first, chunk| {
+                dot_rows(first, chunk.len(), &mut |_, r, v| chunk[r - first] = v);
+            });
+        } else {
+            // Tasks own runs of weight rows, so compute row-major [n_out, n_tok]
+            // (each weight row read once for all tokens), then transpose.
+            let mut by_row = vec![0.0f32; self.n_out * n_tok];
+            self.for_row_chunks(&mut by_row, n_tok, |first, chunk| {
+                dot_rows(first, chunk.len() / n_tok, &mut |t, r, v| chunk[(r - first) * n_tok + t] = v);
+            });
+            for (r, row) in by_row.chunks_exact(n_tok).enumerate() {
+                for (t, &v) in row.iter().enumerate() {
+                    out[t * self.n_out + r] = v;
+                }
+            }
+        }
+        let bytes = (self.n_out * self.row_bytes) as u64;
+        stats::record_call(&self.stats_key, (self.n_out * n_tok) as u64, bytes, stats::now() - start);
+    }
+
+    /// Calls `f(first_row, slots)` over `out` split into runs of whole rows
+    /// (`per_row` slots each), in parallel with the `parallel` feature.
+    #[cfg(feature = "parallel")]
+    fn for_row_chunks(&self, out: &mut [f32], per_row: usize, f: impl Fn(usize, &mut [f32]) + Sync + Send) {
+        use rayon::prelude::*;
+        out.par_chunks_mut(ROWS_PER_TASK * per_row).enumerate().for_each(|(i, chunk)| f(i * ROWS_PER_TASK, chunk));
+    }
+
+    #[cfg(not(feature = "parallel"))]
+    fn for_row_chunks(&self, out: &mut [f32], _per_row: usize, f: impl Fn(usize, &mut [f32])) {
+        f(0, out);
+    }
+}

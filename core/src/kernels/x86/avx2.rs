@@ -1,0 +1,337 @@
+//! AVX2 + FMA kernels: fused dequantize-dot of one weight row against quantized
+//! activations, and the activation quantizers. Each mirrors its scalar twin in
+//! `crate::quant` and is checked against it (integer sums exact, float within
+//! rounding). Callers guarantee the CPU has `avx2` and `fma` (see `dispatch`).
+//!
+//! The core trick: `maddubs` multiplies 32 unsigned weight bytes by 32 signed
+//! activation bytes and adds neighbours into 16 i16; `madd` with the sub-block
+//! scale widens to i32 and applies the scale in the same instruction. One float
+//! FMA per block (or sub-block group) turns the integer sum into the result.
+
+#![allow(clippy::missing_safety_doc)]
+
+#[cfg(target_arch = "x86_64")]
+use std::arch::x86_64::*;
+
+use crate::quant::{BlockQ4K, BlockQ4_0, BlockQ4_1, BlockQ5K, BlockQ5_0, BlockQ6K, BlockQ8K, BlockQ8_0, BlockQ8_1};
+
+#[inline(always)]
+unsafe fn hsum_f32(v: __m256) -> f32 {
+    let lo = _mm256_castps256_ps128(v);
+    let hi = _mm256_extractf128_ps(v, 1);
+    let s = _mm_add_ps(lo, hi);
+    let s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    let s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    _mm_cvtss_f32(s)
+}
+
+#[inline(always)]
+unsafe fn hsum_i32(v: __m256i) -> i32 {
+    let s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    let s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0b01_00_11_10));
+    let s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0b10_11_00_01));
+    _mm_cvtsi128_si32(s)
+}
+
+#[inline(always)]
+unsafe fn load(bytes: &[u8]) -> __m256i {
+    debug_assert!(bytes.len() >= 32);
+    _mm256_loadu_si256(bytes.as_ptr() as *const __m256i)
+}
+
+#[inline(always)]
+unsafe fn load_i8(bytes: &[i8]) -> __m256i {
+    debug_assert!(bytes.len() >= 32);
+    _mm256_loadu_si256(bytes.as_ptr() as *const __m256i)
+}
+
+/// Signed × signed byte dot into 8 i32 lanes: maddubs needs an unsigned left
+/// operand, so move x's sign onto y (|x| · sign(x)·y). |x| <= 128, |y| <= 127.
+#[inline(always)]
+unsafe fn dot_i8_i8(x: __m256i, y: __m256i) -> __m256i {
+    let p16 = _mm256_maddubs_epi16(_mm256_sign_epi8(x, x), _mm256_sign_epi8(y, x));
+    _mm256_madd_epi16(p16, _mm256_set1_epi16(1))
+}
+
+/// Unsigned × signed byte dot into 8 i32 lanes.
+#[inline(always)]
+unsafe fn dot_u8_i8(x: __m256i, y: __m256i) -> __m256i {
+    _mm256_madd_epi16(_mm256_maddubs_epi16(x, y), _mm256_set1_epi16(1))
+}
+
+/// 16 bytes of nibbles to 32 bytes: low nibbles first, then high nibbles.
+#[inline(always)]
+unsafe fn nibbles_32(qs: &[u8; 16]) -> __m256i {
+    let bytes = _mm_loadu_si128(qs.as_ptr() as *const __m128i);
+    let both = _mm256_set_m128i(_mm_srli_epi16(bytes, 4), bytes);
+    _mm256_and_si256(both, _mm256_set1_epi8(0x0F))
+}
+
+/// 32 bits to 32 bytes: 0xFF where the bit is set (byte k ← bit k).
+#[inline(always)]
+unsafe fn bits_to_bytes(bits: u32) -> __m256i {
+    let v = _mm256_set1_epi32(bits as i32);
+    // byte k takes source byte k/8 of the u32
+    let spread = _mm256_shuffle_epi8(
+        v,
+        _mm256_set_epi64x(0x0303030303030303, 0x0202020202020202, 0x0101010101010101, 0x0000000000000000),
+    );
+    let mask = _mm256_set1_epi64x(0x8040201008040201u64 as i64);
+    _mm256_cmpeq_epi8(_mm256_and_si256(spread, mask), mask)
+}
+
+#[target_feature(enable = "avx2,fma")]
+pub unsafe fn vec_dot_q8_0(w: &[BlockQ8_0], a: &[BlockQ8_0]) -> f32 {
+    let mut acc = _mm256_setzero_ps();
+    for (wb, ab) in w.iter().zip(a) {
+        let sumi = dot_i8_i8(load_i8(&wb.qs), load_i8(&ab.qs));
+        let d = _mm256_set1_ps(wb.d.to_f32() * ab.d.to_f32());
+        acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(sumi), acc);
+    }
+    hsum_f32(acc)
+}
+
+#[target_feature(enable = "avx2,fma")]
+pub unsafe fn vec_dot_q4_0(w: &[BlockQ4_0], a: &[BlockQ8_0]) -> f32 {
+    let mut acc = _mm256_setzero_ps();
+    let eight = _mm256_set1_epi8(8);
+    for (wb, ab) in w.iter().zip(a) {
+        let q = _mm256_sub_epi8(nibbles_32(&wb.qs), eight);
+        let sumi = dot_i8_i8(q, load_i8(&ab.qs));
+        let d = _mm256_set1_ps(wb.d.to_f32() * ab.d.to_f32());
+        acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(sumi), acc);
+    }
+    hsum_f32(acc)
+}
+
+#[target_feature(enable = "avx2,fma")]
+pub unsafe fn vec_dot_q5_0(w: &[BlockQ5_0], a: &[BlockQ8_0]) -> f32 {
+    let mut acc = _mm256_setzero_ps();
+    for (wb, ab) in w.iter().zip(a) {
+        let high = _mm256_and_si256(bits_to_bytes(u32::from_le_bytes(wb.qh)), _mm256_set1_epi8(0x10));
+        let q = _mm256_sub_epi8(_mm256_or_si256(nibbles_32(&wb.qs), high), _mm256_set1_epi8(16));
+        let sumi = dot_i8_i8(q, load_i8(&ab.qs));
+        let d = _mm256_set1_ps(wb.d.to_f32() * ab.d.to_f32());
+        acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(sumi), acc);
+    }
+    hsum_f32(acc)
+}
+
+#[target_feature(enable = "avx2,fma")]
+pub unsafe fn vec_dot_q4_1(w: &[BlockQ4_1], a: &[BlockQ8_1]) -> f32 {
+    let mut acc = _mm256_setzero_ps();
+    let mut mins = 0.0f32;
+    for (wb, ab) in w.iter().zip(a) {
+        let sumi = dot_u8_i8(nibbles_32(&wb.qs), load_i8(&ab.qs));
+        let d = _mm256_set1_ps(wb.d.to_f32() * ab.d.to_f32());
+        acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(sumi), acc);
+        mins += wb.m.to_f32() * ab.s.to_f32();
+    }
+    hsum_f32(acc) + mins
+}
+
+/// Q4_K and Q5_K share everything but the fifth bit: `fifth` gives it per chunk.
+#[inline(always)]
+unsafe fn k4_block_sumi(
+    qs: &[u8; 128],
+    scales: &[u8; 8],
+    acts: &[i8; 256],
+    fifth: impl Fn(usize) -> (__m256i, __m256i),
+) -> i32 {
+    let low_mask = _mm256_set1_epi8(0x0F);
+    let mut sumi = _mm256_setzero_si256();
+    for chunk in 0..4 {
+        let bytes = load(&qs[32 * chunk..]);
+        let (hi_lo, hi_hi) = fifth(chunk);
+        let q_lo = _mm256_or_si256(_mm256_and_si256(bytes, low_mask), hi_lo);
+        let q_hi = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(bytes, 4), low_mask), hi_hi);
+        let p_lo = _mm256_maddubs_epi16(q_lo, load_i8(&acts[64 * chunk..]));
+        let p_hi = _mm256_maddubs_epi16(q_hi, load_i8(&acts[64 * chunk + 32..]));
+        let s_lo = _mm256_madd_epi16(p_lo, _mm256_set1_epi16(scales[2 * chunk] as i16));
+        let s_hi = _mm256_madd_epi16(p_hi, _mm256_set1_epi16(scales[2 * chunk + 1] as i16));
+        sumi = _mm256_add_epi32(sumi, _mm256_add_epi32(s_lo, s_hi));
+    }
+    hsum_i32(sumi)
+}
+
+/// Σ_j min_j · (bsum_2j + bsum_2j+1): the mins folded in through the activation sums.
+#[inline(always)]
+fn mins_dot_bsums(mins: &[u8; 8], bsums: &[i16; 16]) -> i32 {
+    (0..8).map(|j| mins[j] as i32 * (bsums[2 * j] as i32 + bsums[2 * j + 1] as i32)).sum()
+}
+
+#[target_feature(enable = "avx2,fma")]
+pub unsafe fn vec_dot_q4_k(w: &[BlockQ4K], a: &[BlockQ8K]) -> f32 {
+    let zero = _mm256_setzero_si256();
+    let mut sum = 0.0f32;
+    for (wb, ab) in w.iter().zip(a) {
+        let (sc, mn) = wb.scales_mins();
+        let sumi = k4_block_sumi(&wb.qs, &sc, &ab.qs, |_| (zero, zero));
+        let summ = mins_dot_bsums(&mn, &ab.bsums);
+        sum += ab.d * wb.d.to_f32() * sumi as f32 - ab.d * wb.dmin.to_f32() * summ as f32;
+    }
+    sum
+}
+
+#[target_feature(enable = "avx2,fma")]
+pub unsafe fn vec_dot_q5_k(w: &[BlockQ5K], a: &[BlockQ8K]) -> f32 {
+    let one = _mm256_set1_epi8(1);
+    let mut sum = 0.0f32;
+    for (wb, ab) in w.iter().zip(a) {
+        let (sc, mn) = wb.scales_mins();
+        let qh = load(&wb.qh);
+        let fifth = |chunk: usize| {
+            let bit = |n: i32| {
+                let shifted = _mm256_srl_epi16(qh, _mm_cvtsi32_si128(n));
+                _mm256_slli_epi16(_mm256_and_si256(shifted, one), 4)
+            };
+            (bit(2 * chunk as i32), bit(2 * chunk as i32 + 1))
+        };
+        let sumi = k4_block_sumi(&wb.qs, &sc, &ab.qs, fifth);
+        let summ = mins_dot_bsums(&mn, &ab.bsums);
+        sum += ab.d * wb.d.to_f32() * sumi as f32 - ab.d * wb.dmin.to_f32() * summ as f32;
+    }
+    sum
+}
+
+#[target_feature(enable = "avx2,fma")]
+pub unsafe fn vec_dot_q6_k(w: &[BlockQ6K], a: &[BlockQ8K]) -> f32 {
+    let low_mask = _mm256_set1_epi8(0x0F);
+    let three = _mm256_set1_epi8(3);
+    let mut sum = 0.0f32;
+    for (wb, ab) in w.iter().zip(a) {
+        let mut sumi = _mm256_setzero_si256();
+        for half in 0..2 {
+            let ql0 = load(&wb.ql[64 * half..]);
+            let ql1 = load(&wb.ql[64 * half + 32..]);
+            let qh = load(&wb.qh[32 * half..]);
+            let high = |shift: i32| {
+                let bits = _mm256_and_si256(_mm256_srl_epi16(qh, _mm_cvtsi32_si128(shift)), three);
+                _mm256_slli_epi16(bits, 4)
+            };
+            let quarters = [
+                _mm256_or_si256(_mm256_and_si256(ql0, low_mask), high(0)),
+                _mm256_or_si256(_mm256_and_si256(ql1, low_mask), high(2)),
+                _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql0, 4), low_mask), high(4)),
+                _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), low_mask), high(6)),
+            ];
+            for (quarter, q) in quarters.into_iter().enumerate() {
+                let start = 128 * half + 32 * quarter;
+                let p16 = _mm256_maddubs_epi16(q, load_i8(&ab.qs[start..]));
+                let group = start / 16;
+                let scale = _mm256_set_m128i(
+                    _mm_set1_epi16(wb.scales[group + 1] as i16),
+                    _mm_set1_epi16(wb.scales[group] as i16),
+                );
+                sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p16, scale));
+            }
+        }
+        // The −32 offset of every quant, folded in through the activation sums.
+        let offset: i32 = (0..16).map(|j| wb.scales[j] as i32 * ab.bsums[j] as i32).sum::<i32>() * 32;
+        sum += ab.d * wb.d.to_f32() * (hsum_i32(sumi) - offset) as f32;
+    }
+    sum
+}
+
+/// Largest |x| and the first value that has it (ggml's "max" keeps the sign).
+#[inline(always)]
+unsafe fn signed_absmax(x: &[f32]) -> (f32, f32) {
+    let sign_off = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fff_ffff));
+    let mut m = _mm256_setzero_ps();
+    let chunks = x.chunks_exact(8);
+    let tail = chunks.remainder();
+    for c in chunks {
+        m = _mm256_max_ps(m, _mm256_and_ps(_mm256_loadu_ps(c.as_ptr()), sign_off));
+    }
+    let lo = _mm256_castps256_ps128(m);
+    let s = _mm_max_ps(lo, _mm256_extractf128_ps(m, 1));
+    let s = _mm_max_ps(s, _mm_movehl_ps(s, s));
+    let s = _mm_max_ss(s, _mm_movehdup_ps(s));
+    let mut amax = _mm_cvtss_f32(s);
+    for &v in tail {
+        amax = amax.max(v.abs());
+    }
+    let max = x.iter().copied().find(|v| v.abs() == amax).unwrap_or(0.0);
+    (amax, max)
+}
+
+/// `quantize_row_q8_K_ref`, vectorized; bit-identical to the scalar one
+/// (`round_ps` to nearest even is exactly ggml's `nearest_int` in range).
+#[target_feature(enable = "avx2,fma")]
+pub unsafe fn quantize_q8_k(x: &[f32], out: &mut BlockQ8K) {
+    let (amax, max) = signed_absmax(&x[..256]);
+    out.bsums = [0; 16];
+    if amax == 0.0 {
+        out.d = 0.0;
+        out.qs = [0; 256];
+        return;
+    }
+    let iscale = -127.0 / max;
+    let vscale = _mm256_set1_ps(iscale);
+    let cap = _mm256_set1_epi32(127);
+    for i in (0..256).step_by(8) {
+        let v = _mm256_mul_ps(vscale, _mm256_loadu_ps(x[i..].as_ptr()));
+        let r = _mm256_cvtps_epi32(_mm256_round_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+        let r = _mm256_min_epi32(r, cap);
+        let mut lanes = [0i32; 8];
+        _mm256_storeu_si256(lanes.as_mut_ptr() as *mut __m256i, r);
+        for k in 0..8 {
+            out.qs[i + k] = lanes[k] as i8;
+        }
+    }
+    out.fill_bsums();
+    out.d = 1.0 / iscale;
+}
+
+/// C's `roundf` (ties away from zero) on 8 lanes, as the Q8_0/Q8_1 reference uses.
+#[inline(always)]
+unsafe fn round_half_away(v: __m256) -> __m256i {
+    let t = _mm256_round_ps(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+    let frac = _mm256_sub_ps(v, t); // exact
+    let abs_mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fff_ffff));
+    let need = _mm256_cmp_ps(_mm256_and_ps(frac, abs_mask), _mm256_set1_ps(0.5), _CMP_GE_OQ);
+    let step = _mm256_or_ps(_mm256_set1_ps(1.0), _mm256_andnot_ps(abs_mask, v)); // ±1 with v's sign
+    _mm256_cvttps_epi32(_mm256_add_ps(t, _mm256_and_ps(need, step)))
+}
+
+/// Quantizes 32 values to i8 with roundf; returns the integer sum.
+#[inline(always)]
+unsafe fn quantize_32(x: &[f32], id: f32, qs: &mut [i8; 32]) -> i32 {
+    let vid = _mm256_set1_ps(id);
+    let mut sum = 0;
+    for i in (0..32).step_by(8) {
+        let r = round_half_away(_mm256_mul_ps(_mm256_loadu_ps(x[i..].as_ptr()), vid));
+        let mut lanes = [0i32; 8];
+        _mm256_storeu_si256(lanes.as_mut_ptr() as *mut __m256i, r);
+        for k in 0..8 {
+            qs[i + k] = lanes[k] as i8;
+            sum += lanes[k];
+        }
+    }
+    sum
+}
+
+#[inline(always)]
+unsafe fn absmax_32(x: &[f32]) -> f32 {
+    signed_absmax(&x[..32]).0
+}
+
+/// `quantize_row_q8_0_ref` for one block, vectorized and bit-identical.
+#[target_feature(enable = "avx2,fma")]
+pub unsafe fn quantize_q8_0(x: &[f32], out: &mut BlockQ8_0) {
+    let d = absmax_32(x) / 127.0;
+    let id = if d != 0.0 { 1.0 / d } else { 0.0 };
+    quantize_32(x, id, &mut out.qs);
+    out.d = crate::quant::scalar_math::F16Bytes::from_f32(d);
+}
+
+/// `quantize_row_q8_1_ref` for one block, vectorized and bit-identical.
+#[target_feature(enable = "avx2,fma")]
+pub unsafe fn quantize_q8_1(x: &[f32], out: &mut BlockQ8_1) {
+    use crate::quant::scalar_math::F16Bytes;
+    let d = absmax_32(x) / 127.0;
+    let id = if d != 0.0 { 1.0 / d } else { 0.0 };
+    let sum = quantize_32(x, id, &mut out.qs);
+    out.d = F16Bytes::from_f32(d);
+    out.s = F16Bytes::from_f32(sum as f32 * d);
+}

@@ -1,0 +1,2 @@
+//! x86_64 kernels.
+pub mod avx2;
