@@ -81,6 +81,8 @@ impl ActBlock for BlockQ8K {
             #[cfg(target_arch = "aarch64")]
             // SAFETY: the NEON ISAs are only produced after detecting neon.
             Isa::Neon | Isa::NeonDotprod => unsafe { super::arm::neon::quantize_q8_k(x, out) },
+            #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+            Isa::Simd128 => super::wasm::simd128::quantize_q8_k(x, out),
             _ => *out = BlockQ8K::quantize(x),
         }
     }
@@ -95,6 +97,8 @@ impl ActBlock for BlockQ8_0 {
             #[cfg(target_arch = "aarch64")]
             // SAFETY: the NEON ISAs are only produced after detecting neon.
             Isa::Neon | Isa::NeonDotprod => unsafe { super::arm::neon::quantize_q8_0(x, out) },
+            #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+            Isa::Simd128 => super::wasm::simd128::quantize_q8_0(x, out),
             _ => *out = BlockQ8_0::quantize(x),
         }
     }
@@ -109,6 +113,8 @@ impl ActBlock for BlockQ8_1 {
             #[cfg(target_arch = "aarch64")]
             // SAFETY: the NEON ISAs are only produced after detecting neon.
             Isa::Neon | Isa::NeonDotprod => unsafe { super::arm::neon::quantize_q8_1(x, out) },
+            #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+            Isa::Simd128 => super::wasm::simd128::quantize_q8_1(x, out),
             _ => *out = BlockQ8_1::quantize(x),
         }
     }

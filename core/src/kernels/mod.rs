@@ -19,6 +19,8 @@ pub mod arm;
 mod matrix;
 pub mod stats;
 mod table;
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+pub mod wasm;
 #[cfg(target_arch = "x86_64")]
 pub mod x86;
 
@@ -73,6 +75,9 @@ impl Isa {
             if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
                 return Isa::Avx2;
             }
+        }
+        if cfg!(all(target_arch = "wasm32", target_feature = "simd128")) {
+            return Isa::Simd128;
         }
         #[cfg(target_arch = "aarch64")]
         {

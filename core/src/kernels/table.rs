@@ -116,6 +116,23 @@ fn neon_kernel(ty: GgmlType, dotprod: bool) -> Option<DotFn> {
     })
 }
 
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+fn simd128_kernel(ty: GgmlType) -> Option<DotFn> {
+    use super::wasm::simd128;
+    use quant::*;
+    // Safe functions: simd128 is a compile-time feature of this build.
+    Some(match ty {
+        GgmlType::Q4_0 => DotFn::Q8_0(|w, a| simd128::vec_dot_q4_0(as_blocks::<BlockQ4_0>(w), a)),
+        GgmlType::Q5_0 => DotFn::Q8_0(|w, a| simd128::vec_dot_q5_0(as_blocks::<BlockQ5_0>(w), a)),
+        GgmlType::Q8_0 => DotFn::Q8_0(|w, a| simd128::vec_dot_q8_0(as_blocks::<BlockQ8_0>(w), a)),
+        GgmlType::Q4_1 => DotFn::Q8_1(|w, a| simd128::vec_dot_q4_1(as_blocks::<BlockQ4_1>(w), a)),
+        GgmlType::Q4_K => DotFn::Q8K(|w, a| simd128::vec_dot_q4_k(as_blocks::<BlockQ4K>(w), a)),
+        GgmlType::Q5_K => DotFn::Q8K(|w, a| simd128::vec_dot_q5_k(as_blocks::<BlockQ5K>(w), a)),
+        GgmlType::Q6_K => DotFn::Q8K(|w, a| simd128::vec_dot_q6_k(as_blocks::<BlockQ6K>(w), a)),
+        _ => return None,
+    })
+}
+
 fn simd_kernel(ty: GgmlType, isa: Isa) -> Option<DotFn> {
     match isa {
         #[cfg(target_arch = "x86_64")]
@@ -124,6 +141,8 @@ fn simd_kernel(ty: GgmlType, isa: Isa) -> Option<DotFn> {
         Isa::Neon => neon_kernel(ty, false),
         #[cfg(target_arch = "aarch64")]
         Isa::NeonDotprod => neon_kernel(ty, true),
+        #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+        Isa::Simd128 => simd128_kernel(ty),
         _ => {
             let _ = ty;
             None
