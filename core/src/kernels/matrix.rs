@@ -25,6 +25,12 @@ pub struct WeightMatrix<'a> {
     stats_key: StatsKey,
 }
 
+impl std::fmt::Debug for WeightMatrix<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "WeightMatrix({} {} [{}, {}] {:?})", self.name, self.ggml_type, self.n_out, self.n_in, self.kernel)
+    }
+}
+
 impl<'a> WeightMatrix<'a> {
     /// Binds a 2-D tensor (or a 1-D one as a single row) to the kernel `mode` selects.
     pub fn new(info: &TensorInfo<'_>, data: &'a [u8], mode: KernelMode, isa: super::Isa) -> Result<Self> {
@@ -33,20 +39,38 @@ impl<'a> WeightMatrix<'a> {
             [n_in, n_out] => (n_in, n_out),
             _ => return Err(Error::NotAMatrix { tensor: info.name.to_string(), dims: info.dims.clone() }),
         };
-        let kernel = select_kernel(info.name, info.ggml_type, mode, isa)?;
-        let row_bytes = info.ggml_type.row_bytes(n_in).unwrap_or(0) as usize;
-        let stats_key = StatsKey { role: stats::role_of(info.name), ggml_type: info.ggml_type, kernel: kernel.name };
-        stats::record_selection(&stats_key, &format!("{}, mode {}", info.name, mode.name()));
-        Ok(WeightMatrix {
-            name: info.name.to_string(),
-            ggml_type: info.ggml_type,
-            n_in: n_in as usize,
-            n_out: n_out as usize,
-            row_bytes,
-            data,
-            kernel,
-            stats_key,
-        })
+        Self::from_raw(info.name, info.ggml_type, n_in as usize, n_out as usize, data, mode, isa)
+    }
+
+    /// Binds `[n_out, n_in]` weights of `ggml_type` in `data` (synthetic weights, benchmarks).
+    pub fn from_raw(
+        name: &str,
+        ggml_type: GgmlType,
+        n_in: usize,
+        n_out: usize,
+        data: &'a [u8],
+        mode: KernelMode,
+        isa: super::Isa,
+    ) -> Result<Self> {
+        let row_bytes = ggml_type.row_bytes(n_in as u64).ok_or_else(|| Error::RowSize {
+            ggml_type,
+            n_values: n_in,
+            n_bytes: 0,
+            expected: None,
+        })? as usize;
+        if data.len() != row_bytes * n_out {
+            return Err(Error::TensorDataSize {
+                tensor: name.to_string(),
+                ggml_type,
+                dims: vec![n_in as u64, n_out as u64],
+                expected: (row_bytes * n_out) as u64,
+                found: data.len() as u64,
+            });
+        }
+        let kernel = select_kernel(name, ggml_type, mode, isa)?;
+        let stats_key = StatsKey { role: stats::role_of(name), ggml_type, kernel: kernel.name };
+        stats::record_selection(&stats_key, &format!("{name}, mode {}", mode.name()));
+        Ok(WeightMatrix { name: name.to_string(), ggml_type, n_in, n_out, row_bytes, data, kernel, stats_key })
     }
 
     /// The activation format `x` must be quantized to for this matrix.
