@@ -52,7 +52,7 @@ impl<'a> WeightMatrix<'a> {
         mode: KernelMode,
         isa: super::Isa,
     ) -> Result<Self> {
-        let row_bytes = ggml_type.row_bytes(n_in as u64).ok_or_else(|| Error::RowSize {
+        let row_bytes = ggml_type.row_bytes(n_in as u64).ok_or(Error::RowSize {
             ggml_type,
             n_values: n_in,
             n_bytes: 0,

@@ -214,6 +214,24 @@ pub fn scale_min_k4(j: usize, q: &[u8; 12]) -> (u8, u8) {
     }
 }
 
+/// All eight (scale, min) pairs of Q4_K/Q5_K at once, branch-free: returns the
+/// scales as two little-endian u32 (bytes 0..8) and the mins likewise. Same
+/// values as [`scale_min_k4`] for j = 0..8.
+#[inline(always)]
+pub fn unpack_scales_mins_k4(q: &[u8; 12]) -> ([u32; 2], [u32; 2]) {
+    const LOW6: u32 = 0x3f3f_3f3f;
+    const LOW4: u32 = 0x0f0f_0f0f;
+    const LOW2: u32 = 0x0303_0303;
+    let u0 = u32::from_le_bytes([q[0], q[1], q[2], q[3]]);
+    let u1 = u32::from_le_bytes([q[4], q[5], q[6], q[7]]);
+    let u2 = u32::from_le_bytes([q[8], q[9], q[10], q[11]]);
+    // j < 4: the low 6 bits of q[j] and q[j+4]; j >= 4: a nibble of q[j+4] plus
+    // the top 2 bits of q[j-4] (scale) or q[j] (min).
+    let scales = [u0 & LOW6, (u2 & LOW4) | (((u0 >> 6) & LOW2) << 4)];
+    let mins = [u1 & LOW6, ((u2 >> 4) & LOW4) | (((u1 >> 6) & LOW2) << 4)];
+    (scales, mins)
+}
+
 /// Packs eight 6-bit scales and mins as [`scale_min_k4`] reads them.
 pub fn pack_scale_min_k4(scales: &[u8; 8], mins: &[u8; 8]) -> [u8; 12] {
     let mut q = [0u8; 12];
@@ -229,4 +247,29 @@ pub fn pack_scale_min_k4(scales: &[u8; 8], mins: &[u8; 8]) -> [u8; 12] {
         }
     }
     q
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn branch_free_unpack_matches_scale_min_k4() {
+        let mut state = 0x1234_5678u32;
+        for _ in 0..2000 {
+            let mut q = [0u8; 12];
+            for b in q.iter_mut() {
+                state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                *b = (state >> 24) as u8;
+            }
+            let (sc, mn) = unpack_scales_mins_k4(&q);
+            let (sc, mn) = (
+                (sc[0] as u64 | (sc[1] as u64) << 32).to_le_bytes(),
+                (mn[0] as u64 | (mn[1] as u64) << 32).to_le_bytes(),
+            );
+            for j in 0..8 {
+                assert_eq!((sc[j], mn[j]), scale_min_k4(j, &q), "j {j}, q {q:?}");
+            }
+        }
+    }
 }

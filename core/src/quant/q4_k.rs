@@ -3,7 +3,7 @@
 //! Within each 64-value chunk, the low nibbles of 32 bytes hold the first 32
 //! values and the high nibbles the next 32.
 
-use super::kquant_search::{make_qkx2_quants, pack_scale_min_k4, scale_min_k4};
+use super::kquant_search::{make_qkx2_quants, pack_scale_min_k4, scale_min_k4, unpack_scales_mins_k4};
 use super::q8_k::BlockQ8K;
 use super::scalar_math::{nearest_int, F16Bytes};
 use super::QuantBlock;
@@ -22,11 +22,9 @@ const _: () = assert!(std::mem::size_of::<BlockQ4K>() == 144);
 impl BlockQ4K {
     /// The eight (scale, min) pairs.
     pub fn scales_mins(&self) -> ([u8; 8], [u8; 8]) {
-        let (mut sc, mut mn) = ([0u8; 8], [0u8; 8]);
-        for j in 0..8 {
-            (sc[j], mn[j]) = scale_min_k4(j, &self.scales);
-        }
-        (sc, mn)
+        let (sc, mn) = unpack_scales_mins_k4(&self.scales);
+        let bytes = |w: [u32; 2]| (w[0] as u64 | (w[1] as u64) << 32).to_le_bytes();
+        (bytes(sc), bytes(mn))
     }
 
     /// The 4-bit quant of element i (0..256).

@@ -2,7 +2,7 @@
 //! (64 values), bit 2c of qh[i] is the fifth bit of value 64c+i and bit 2c+1 that
 //! of value 64c+32+i.
 
-use super::kquant_search::{make_qkx2_quants, scale_min_k4};
+use super::kquant_search::{make_qkx2_quants, unpack_scales_mins_k4};
 use super::q4_k::pack_k4_block;
 use super::q8_k::BlockQ8K;
 use super::scalar_math::F16Bytes;
@@ -22,11 +22,9 @@ const _: () = assert!(std::mem::size_of::<BlockQ5K>() == 176);
 
 impl BlockQ5K {
     pub fn scales_mins(&self) -> ([u8; 8], [u8; 8]) {
-        let (mut sc, mut mn) = ([0u8; 8], [0u8; 8]);
-        for j in 0..8 {
-            (sc[j], mn[j]) = scale_min_k4(j, &self.scales);
-        }
-        (sc, mn)
+        let (sc, mn) = unpack_scales_mins_k4(&self.scales);
+        let bytes = |w: [u32; 2]| (w[0] as u64 | (w[1] as u64) << 32).to_le_bytes();
+        (bytes(sc), bytes(mn))
     }
 
     /// The 5-bit quant of element i (0..256).

@@ -13,6 +13,7 @@
 #[cfg(target_arch = "x86_64")]
 use std::arch::x86_64::*;
 
+use crate::quant::kquant_search::unpack_scales_mins_k4;
 use crate::quant::{BlockQ4K, BlockQ4_0, BlockQ4_1, BlockQ5K, BlockQ5_0, BlockQ6K, BlockQ8K, BlockQ8_0, BlockQ8_1};
 
 #[inline(always)]
@@ -23,14 +24,6 @@ unsafe fn hsum_f32(v: __m256) -> f32 {
     let s = _mm_add_ps(s, _mm_movehl_ps(s, s));
     let s = _mm_add_ss(s, _mm_movehdup_ps(s));
     _mm_cvtss_f32(s)
-}
-
-#[inline(always)]
-unsafe fn hsum_i32(v: __m256i) -> i32 {
-    let s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
-    let s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0b01_00_11_10));
-    let s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0b10_11_00_01));
-    _mm_cvtsi128_si32(s)
 }
 
 #[inline(always)]
@@ -130,14 +123,15 @@ pub unsafe fn vec_dot_q4_1(w: &[BlockQ4_1], a: &[BlockQ8_1]) -> f32 {
     hsum_f32(acc) + mins
 }
 
-/// Q4_K and Q5_K share everything but the fifth bit: `fifth` gives it per chunk.
+/// Q4_K/Q5_K: the integer sum Σ_j sc_j·Σ q·a of one block as 8 i32 lanes.
+/// `fifth(chunk)` gives the 0x10 bits of the low and high halves (zero for Q4_K).
 #[inline(always)]
 unsafe fn k4_block_sumi(
     qs: &[u8; 128],
-    scales: &[u8; 8],
+    scales: [u8; 8],
     acts: &[i8; 256],
     fifth: impl Fn(usize) -> (__m256i, __m256i),
-) -> i32 {
+) -> __m256i {
     let low_mask = _mm256_set1_epi8(0x0F);
     let mut sumi = _mm256_setzero_si256();
     for chunk in 0..4 {
@@ -147,38 +141,56 @@ unsafe fn k4_block_sumi(
         let q_hi = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(bytes, 4), low_mask), hi_hi);
         let p_lo = _mm256_maddubs_epi16(q_lo, load_i8(&acts[64 * chunk..]));
         let p_hi = _mm256_maddubs_epi16(q_hi, load_i8(&acts[64 * chunk + 32..]));
+        // madd applies the sub-block scale while widening to i32.
         let s_lo = _mm256_madd_epi16(p_lo, _mm256_set1_epi16(scales[2 * chunk] as i16));
         let s_hi = _mm256_madd_epi16(p_hi, _mm256_set1_epi16(scales[2 * chunk + 1] as i16));
         sumi = _mm256_add_epi32(sumi, _mm256_add_epi32(s_lo, s_hi));
     }
-    hsum_i32(sumi)
+    sumi
 }
 
-/// Σ_j min_j · (bsum_2j + bsum_2j+1): the mins folded in through the activation sums.
+/// Σ_j min_j · (bsum_2j + bsum_2j+1) as 4 i32 lanes: the mins folded in through
+/// the activation block sums (8 multiplies instead of 256).
 #[inline(always)]
-fn mins_dot_bsums(mins: &[u8; 8], bsums: &[i16; 16]) -> i32 {
-    (0..8).map(|j| mins[j] as i32 * (bsums[2 * j] as i32 + bsums[2 * j + 1] as i32)).sum()
+unsafe fn k4_mins_dot_bsums(mins: [u32; 2], bsums: &[i16; 16]) -> __m128i {
+    let mins16 = _mm_cvtepu8_epi16(_mm_set_epi32(0, 0, mins[1] as i32, mins[0] as i32));
+    let b = _mm256_loadu_si256(bsums.as_ptr() as *const __m256i);
+    let pairs = _mm_hadd_epi16(_mm256_castsi256_si128(b), _mm256_extracti128_si256(b, 1));
+    _mm_madd_epi16(mins16, pairs)
+}
+
+#[inline(always)]
+fn scale_bytes(w: [u32; 2]) -> [u8; 8] {
+    (w[0] as u64 | (w[1] as u64) << 32).to_le_bytes()
+}
+
+#[inline(always)]
+unsafe fn hsum_f32_128(v: __m128) -> f32 {
+    let s = _mm_add_ps(v, _mm_movehl_ps(v, v));
+    _mm_cvtss_f32(_mm_add_ss(s, _mm_movehdup_ps(s)))
 }
 
 #[target_feature(enable = "avx2,fma")]
 pub unsafe fn vec_dot_q4_k(w: &[BlockQ4K], a: &[BlockQ8K]) -> f32 {
     let zero = _mm256_setzero_si256();
-    let mut sum = 0.0f32;
+    // Float accumulators stay in registers across blocks: one FMA per block.
+    let (mut acc, mut acc_m) = (_mm256_setzero_ps(), _mm_setzero_ps());
     for (wb, ab) in w.iter().zip(a) {
-        let (sc, mn) = wb.scales_mins();
-        let sumi = k4_block_sumi(&wb.qs, &sc, &ab.qs, |_| (zero, zero));
-        let summ = mins_dot_bsums(&mn, &ab.bsums);
-        sum += ab.d * wb.d.to_f32() * sumi as f32 - ab.d * wb.dmin.to_f32() * summ as f32;
+        let (sc, mn) = unpack_scales_mins_k4(&wb.scales);
+        let sumi = k4_block_sumi(&wb.qs, scale_bytes(sc), &ab.qs, |_| (zero, zero));
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(ab.d * wb.d.to_f32()), _mm256_cvtepi32_ps(sumi), acc);
+        let summ = k4_mins_dot_bsums(mn, &ab.bsums);
+        acc_m = _mm_fmadd_ps(_mm_set1_ps(ab.d * wb.dmin.to_f32()), _mm_cvtepi32_ps(summ), acc_m);
     }
-    sum
+    hsum_f32(acc) - hsum_f32_128(acc_m)
 }
 
 #[target_feature(enable = "avx2,fma")]
 pub unsafe fn vec_dot_q5_k(w: &[BlockQ5K], a: &[BlockQ8K]) -> f32 {
     let one = _mm256_set1_epi8(1);
-    let mut sum = 0.0f32;
+    let (mut acc, mut acc_m) = (_mm256_setzero_ps(), _mm_setzero_ps());
     for (wb, ab) in w.iter().zip(a) {
-        let (sc, mn) = wb.scales_mins();
+        let (sc, mn) = unpack_scales_mins_k4(&wb.scales);
         let qh = load(&wb.qh);
         let fifth = |chunk: usize| {
             let bit = |n: i32| {
@@ -187,18 +199,19 @@ pub unsafe fn vec_dot_q5_k(w: &[BlockQ5K], a: &[BlockQ8K]) -> f32 {
             };
             (bit(2 * chunk as i32), bit(2 * chunk as i32 + 1))
         };
-        let sumi = k4_block_sumi(&wb.qs, &sc, &ab.qs, fifth);
-        let summ = mins_dot_bsums(&mn, &ab.bsums);
-        sum += ab.d * wb.d.to_f32() * sumi as f32 - ab.d * wb.dmin.to_f32() * summ as f32;
+        let sumi = k4_block_sumi(&wb.qs, scale_bytes(sc), &ab.qs, fifth);
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(ab.d * wb.d.to_f32()), _mm256_cvtepi32_ps(sumi), acc);
+        let summ = k4_mins_dot_bsums(mn, &ab.bsums);
+        acc_m = _mm_fmadd_ps(_mm_set1_ps(ab.d * wb.dmin.to_f32()), _mm_cvtepi32_ps(summ), acc_m);
     }
-    sum
+    hsum_f32(acc) - hsum_f32_128(acc_m)
 }
 
 #[target_feature(enable = "avx2,fma")]
 pub unsafe fn vec_dot_q6_k(w: &[BlockQ6K], a: &[BlockQ8K]) -> f32 {
     let low_mask = _mm256_set1_epi8(0x0F);
     let three = _mm256_set1_epi8(3);
-    let mut sum = 0.0f32;
+    let mut acc = _mm256_setzero_ps();
     for (wb, ab) in w.iter().zip(a) {
         let mut sumi = _mm256_setzero_si256();
         for half in 0..2 {
@@ -226,11 +239,15 @@ pub unsafe fn vec_dot_q6_k(w: &[BlockQ6K], a: &[BlockQ8K]) -> f32 {
                 sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p16, scale));
             }
         }
-        // The −32 offset of every quant, folded in through the activation sums.
-        let offset: i32 = (0..16).map(|j| wb.scales[j] as i32 * ab.bsums[j] as i32).sum::<i32>() * 32;
-        sum += ab.d * wb.d.to_f32() * (hsum_i32(sumi) - offset) as f32;
+        // The −32 offset of every quant, folded in through the activation sums:
+        // 32·Σ_j sc_j·bsum_j, 16 multiplies instead of 256 subtractions.
+        let sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128(wb.scales.as_ptr() as *const __m128i));
+        let bsums = _mm256_loadu_si256(ab.bsums.as_ptr() as *const __m256i);
+        let offset = _mm256_slli_epi32(_mm256_madd_epi16(sc16, bsums), 5);
+        let total = _mm256_cvtepi32_ps(_mm256_sub_epi32(sumi, offset));
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(ab.d * wb.d.to_f32()), total, acc);
     }
-    sum
+    hsum_f32(acc)
 }
 
 /// Largest |x| and the first value that has it (ggml's "max" keeps the sign).
