@@ -93,6 +93,24 @@ fn main() {
     }
     c.final_summary();
     print_table(&results, isa);
+    if let Ok(path) = std::env::var("FUSELM_BENCH_JSON") {
+        write_json(&path, &results, isa);
+    }
+}
+
+/// The measurements as JSON for scripts/bench-kernels (which writes docs/benchmarks.md).
+fn write_json(path: &str, results: &BTreeMap<(String, String), BTreeMap<&str, f64>>, isa: Isa) {
+    let rows: Vec<String> = results
+        .iter()
+        .map(|((ty, shape), r)| {
+            let fields: Vec<String> = r.iter().map(|(k, v)| format!("\"{k}\": {v:e}")).collect();
+            format!("{{\"format\": \"{ty}\", \"shape\": \"{shape}\", {}}}", fields.join(", "))
+        })
+        .collect();
+    let json = format!("{{\"isa\": \"{}\", \"results\": [\n{}\n]}}\n", isa.name(), rows.join(",\n"));
+    if let Err(e) = std::fs::write(path, json) {
+        eprintln!("cannot write {path}: {e}");
+    }
 }
 
 fn median(samples: &mut [f64]) -> Option<f64> {

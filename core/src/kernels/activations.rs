@@ -76,7 +76,7 @@ impl ActBlock for BlockQ8K {
     fn quantize_simd(x: &[f32], out: &mut Self, isa: Isa) {
         match isa {
             #[cfg(target_arch = "x86_64")]
-            // SAFETY: Isa::Avx2 is only produced after detecting avx2 and fma.
+            // SAFETY: Isa::Avx2 is only produced after detecting avx2, fma and f16c.
             Isa::Avx2 => unsafe { super::x86::avx2::quantize_q8_k(x, out) },
             #[cfg(target_arch = "aarch64")]
             // SAFETY: the NEON ISAs are only produced after detecting neon.

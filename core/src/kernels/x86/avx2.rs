@@ -1,7 +1,7 @@
 //! AVX2 + FMA kernels: fused dequantize-dot of one weight row against quantized
 //! activations, and the activation quantizers. Each mirrors its scalar twin in
 //! `crate::quant` and is checked against it (integer sums exact, float within
-//! rounding). Callers guarantee the CPU has `avx2` and `fma` (see `dispatch`).
+//! rounding). Callers guarantee the CPU has `avx2`, `fma` and `f16c` (see `Isa::detect`).
 //!
 //! The core trick: `maddubs` multiplies 32 unsigned weight bytes by 32 signed
 //! activation bytes and adds neighbours into 16 i16; `madd` with the sub-block
@@ -14,6 +14,7 @@
 use std::arch::x86_64::*;
 
 use crate::quant::kquant_search::unpack_scales_mins_k4;
+use crate::quant::scalar_math::F16Bytes;
 use crate::quant::{BlockQ4K, BlockQ4_0, BlockQ4_1, BlockQ5K, BlockQ5_0, BlockQ6K, BlockQ8K, BlockQ8_0, BlockQ8_1};
 
 #[inline(always)]
@@ -24,6 +25,23 @@ unsafe fn hsum_f32(v: __m256) -> f32 {
     let s = _mm_add_ps(s, _mm_movehl_ps(s, s));
     let s = _mm_add_ss(s, _mm_movehdup_ps(s));
     _mm_cvtss_f32(s)
+}
+
+/// The product of two f16 scales with one hardware conversion (F16C), instead
+/// of two software ones.
+#[inline(always)]
+unsafe fn f16_product(a: F16Bytes, b: F16Bytes) -> f32 {
+    let bits = _mm_set_epi16(0, 0, 0, 0, 0, 0, u16::from_le_bytes(b.0) as i16, u16::from_le_bytes(a.0) as i16);
+    let f = _mm_cvtph_ps(bits);
+    _mm_cvtss_f32(_mm_mul_ss(f, _mm_movehdup_ps(f)))
+}
+
+/// Two f16 values to f32 with one conversion.
+#[inline(always)]
+unsafe fn f16_pair(a: F16Bytes, b: F16Bytes) -> (f32, f32) {
+    let bits = _mm_set_epi16(0, 0, 0, 0, 0, 0, u16::from_le_bytes(b.0) as i16, u16::from_le_bytes(a.0) as i16);
+    let f = _mm_cvtph_ps(bits);
+    (_mm_cvtss_f32(f), _mm_cvtss_f32(_mm_movehdup_ps(f)))
 }
 
 #[inline(always)]
@@ -73,52 +91,52 @@ unsafe fn bits_to_bytes(bits: u32) -> __m256i {
     _mm256_cmpeq_epi8(_mm256_and_si256(spread, mask), mask)
 }
 
-#[target_feature(enable = "avx2,fma")]
+#[target_feature(enable = "avx2,fma,f16c")]
 pub unsafe fn vec_dot_q8_0(w: &[BlockQ8_0], a: &[BlockQ8_0]) -> f32 {
     let mut acc = _mm256_setzero_ps();
     for (wb, ab) in w.iter().zip(a) {
         let sumi = dot_i8_i8(load_i8(&wb.qs), load_i8(&ab.qs));
-        let d = _mm256_set1_ps(wb.d.to_f32() * ab.d.to_f32());
+        let d = _mm256_set1_ps(f16_product(wb.d, ab.d));
         acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(sumi), acc);
     }
     hsum_f32(acc)
 }
 
-#[target_feature(enable = "avx2,fma")]
+#[target_feature(enable = "avx2,fma,f16c")]
 pub unsafe fn vec_dot_q4_0(w: &[BlockQ4_0], a: &[BlockQ8_0]) -> f32 {
     let mut acc = _mm256_setzero_ps();
     let eight = _mm256_set1_epi8(8);
     for (wb, ab) in w.iter().zip(a) {
         let q = _mm256_sub_epi8(nibbles_32(&wb.qs), eight);
         let sumi = dot_i8_i8(q, load_i8(&ab.qs));
-        let d = _mm256_set1_ps(wb.d.to_f32() * ab.d.to_f32());
+        let d = _mm256_set1_ps(f16_product(wb.d, ab.d));
         acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(sumi), acc);
     }
     hsum_f32(acc)
 }
 
-#[target_feature(enable = "avx2,fma")]
+#[target_feature(enable = "avx2,fma,f16c")]
 pub unsafe fn vec_dot_q5_0(w: &[BlockQ5_0], a: &[BlockQ8_0]) -> f32 {
     let mut acc = _mm256_setzero_ps();
     for (wb, ab) in w.iter().zip(a) {
         let high = _mm256_and_si256(bits_to_bytes(u32::from_le_bytes(wb.qh)), _mm256_set1_epi8(0x10));
         let q = _mm256_sub_epi8(_mm256_or_si256(nibbles_32(&wb.qs), high), _mm256_set1_epi8(16));
         let sumi = dot_i8_i8(q, load_i8(&ab.qs));
-        let d = _mm256_set1_ps(wb.d.to_f32() * ab.d.to_f32());
+        let d = _mm256_set1_ps(f16_product(wb.d, ab.d));
         acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(sumi), acc);
     }
     hsum_f32(acc)
 }
 
-#[target_feature(enable = "avx2,fma")]
+#[target_feature(enable = "avx2,fma,f16c")]
 pub unsafe fn vec_dot_q4_1(w: &[BlockQ4_1], a: &[BlockQ8_1]) -> f32 {
     let mut acc = _mm256_setzero_ps();
     let mut mins = 0.0f32;
     for (wb, ab) in w.iter().zip(a) {
         let sumi = dot_u8_i8(nibbles_32(&wb.qs), load_i8(&ab.qs));
-        let d = _mm256_set1_ps(wb.d.to_f32() * ab.d.to_f32());
+        let d = _mm256_set1_ps(f16_product(wb.d, ab.d));
         acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(sumi), acc);
-        mins += wb.m.to_f32() * ab.s.to_f32();
+        mins += f16_product(wb.m, ab.s);
     }
     hsum_f32(acc) + mins
 }
@@ -170,7 +188,7 @@ unsafe fn hsum_f32_128(v: __m128) -> f32 {
     _mm_cvtss_f32(_mm_add_ss(s, _mm_movehdup_ps(s)))
 }
 
-#[target_feature(enable = "avx2,fma")]
+#[target_feature(enable = "avx2,fma,f16c")]
 pub unsafe fn vec_dot_q4_k(w: &[BlockQ4K], a: &[BlockQ8K]) -> f32 {
     let zero = _mm256_setzero_si256();
     // Float accumulators stay in registers across blocks: one FMA per block.
@@ -178,14 +196,15 @@ pub unsafe fn vec_dot_q4_k(w: &[BlockQ4K], a: &[BlockQ8K]) -> f32 {
     for (wb, ab) in w.iter().zip(a) {
         let (sc, mn) = unpack_scales_mins_k4(&wb.scales);
         let sumi = k4_block_sumi(&wb.qs, scale_bytes(sc), &ab.qs, |_| (zero, zero));
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(ab.d * wb.d.to_f32()), _mm256_cvtepi32_ps(sumi), acc);
+        let (d, dmin) = f16_pair(wb.d, wb.dmin);
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(ab.d * d), _mm256_cvtepi32_ps(sumi), acc);
         let summ = k4_mins_dot_bsums(mn, &ab.bsums);
-        acc_m = _mm_fmadd_ps(_mm_set1_ps(ab.d * wb.dmin.to_f32()), _mm_cvtepi32_ps(summ), acc_m);
+        acc_m = _mm_fmadd_ps(_mm_set1_ps(ab.d * dmin), _mm_cvtepi32_ps(summ), acc_m);
     }
     hsum_f32(acc) - hsum_f32_128(acc_m)
 }
 
-#[target_feature(enable = "avx2,fma")]
+#[target_feature(enable = "avx2,fma,f16c")]
 pub unsafe fn vec_dot_q5_k(w: &[BlockQ5K], a: &[BlockQ8K]) -> f32 {
     let one = _mm256_set1_epi8(1);
     let (mut acc, mut acc_m) = (_mm256_setzero_ps(), _mm_setzero_ps());
@@ -200,14 +219,15 @@ pub unsafe fn vec_dot_q5_k(w: &[BlockQ5K], a: &[BlockQ8K]) -> f32 {
             (bit(2 * chunk as i32), bit(2 * chunk as i32 + 1))
         };
         let sumi = k4_block_sumi(&wb.qs, scale_bytes(sc), &ab.qs, fifth);
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(ab.d * wb.d.to_f32()), _mm256_cvtepi32_ps(sumi), acc);
+        let (d, dmin) = f16_pair(wb.d, wb.dmin);
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(ab.d * d), _mm256_cvtepi32_ps(sumi), acc);
         let summ = k4_mins_dot_bsums(mn, &ab.bsums);
-        acc_m = _mm_fmadd_ps(_mm_set1_ps(ab.d * wb.dmin.to_f32()), _mm_cvtepi32_ps(summ), acc_m);
+        acc_m = _mm_fmadd_ps(_mm_set1_ps(ab.d * dmin), _mm_cvtepi32_ps(summ), acc_m);
     }
     hsum_f32(acc) - hsum_f32_128(acc_m)
 }
 
-#[target_feature(enable = "avx2,fma")]
+#[target_feature(enable = "avx2,fma,f16c")]
 pub unsafe fn vec_dot_q6_k(w: &[BlockQ6K], a: &[BlockQ8K]) -> f32 {
     let low_mask = _mm256_set1_epi8(0x0F);
     let three = _mm256_set1_epi8(3);
@@ -245,7 +265,8 @@ pub unsafe fn vec_dot_q6_k(w: &[BlockQ6K], a: &[BlockQ8K]) -> f32 {
         let bsums = _mm256_loadu_si256(ab.bsums.as_ptr() as *const __m256i);
         let offset = _mm256_slli_epi32(_mm256_madd_epi16(sc16, bsums), 5);
         let total = _mm256_cvtepi32_ps(_mm256_sub_epi32(sumi, offset));
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(ab.d * wb.d.to_f32()), total, acc);
+        let d = _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(u16::from_le_bytes(wb.d.0) as i32)));
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(ab.d * d), total, acc);
     }
     hsum_f32(acc)
 }
@@ -274,7 +295,7 @@ unsafe fn signed_absmax(x: &[f32]) -> (f32, f32) {
 
 /// `quantize_row_q8_K_ref`, vectorized; bit-identical to the scalar one
 /// (`round_ps` to nearest even is exactly ggml's `nearest_int` in range).
-#[target_feature(enable = "avx2,fma")]
+#[target_feature(enable = "avx2,fma,f16c")]
 pub unsafe fn quantize_q8_k(x: &[f32], out: &mut BlockQ8K) {
     let (amax, max) = signed_absmax(&x[..256]);
     out.bsums = [0; 16];
@@ -334,18 +355,17 @@ unsafe fn absmax_32(x: &[f32]) -> f32 {
 }
 
 /// `quantize_row_q8_0_ref` for one block, vectorized and bit-identical.
-#[target_feature(enable = "avx2,fma")]
+#[target_feature(enable = "avx2,fma,f16c")]
 pub unsafe fn quantize_q8_0(x: &[f32], out: &mut BlockQ8_0) {
     let d = absmax_32(x) / 127.0;
     let id = if d != 0.0 { 1.0 / d } else { 0.0 };
     quantize_32(x, id, &mut out.qs);
-    out.d = crate::quant::scalar_math::F16Bytes::from_f32(d);
+    out.d = F16Bytes::from_f32(d);
 }
 
 /// `quantize_row_q8_1_ref` for one block, vectorized and bit-identical.
-#[target_feature(enable = "avx2,fma")]
+#[target_feature(enable = "avx2,fma,f16c")]
 pub unsafe fn quantize_q8_1(x: &[f32], out: &mut BlockQ8_1) {
-    use crate::quant::scalar_math::F16Bytes;
     let d = absmax_32(x) / 127.0;
     let id = if d != 0.0 { 1.0 / d } else { 0.0 };
     let sum = quantize_32(x, id, &mut out.qs);
