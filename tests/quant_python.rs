@@ -107,17 +107,7 @@ fn dequantization_matches_gguf_py_on_random_blocks() {
 /// and below 2 (random exponents would give inf/NaN, which never compare equal).
 fn sanitize_scales(ty: GgmlType, bytes: &mut [u8]) {
     let block = ty.block_bytes();
-    // Byte offsets of the f16 fields within a block (ggml layouts).
-    let fields: &[usize] = match ty {
-        GgmlType::Q4_0 | GgmlType::Q5_0 | GgmlType::Q8_0 => &[0],
-        GgmlType::Q4_1 | GgmlType::Q5_1 | GgmlType::Q4_K | GgmlType::Q5_K => &[0, 2],
-        GgmlType::Q2_K => &[80, 82],
-        GgmlType::Q3_K => &[108],
-        GgmlType::Q6_K => &[208],
-        GgmlType::F16 => &[0],
-        GgmlType::BF16 => &[0],
-        _ => &[],
-    };
+    let fields = quant::f16_field_offsets(ty);
     for b in bytes.chunks_exact_mut(block) {
         for &f in fields {
             // Bit 14 is the top exponent bit in both f16 and bf16.

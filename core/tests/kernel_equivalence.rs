@@ -23,18 +23,6 @@ const FORMATS: &[GgmlType] = &[
     GgmlType::Q6_K,
 ];
 
-/// Byte offsets of the f16 scale fields in each format's block.
-fn f16_fields(ty: GgmlType) -> &'static [usize] {
-    match ty {
-        GgmlType::Q4_0 | GgmlType::Q5_0 | GgmlType::Q8_0 => &[0],
-        GgmlType::Q4_1 | GgmlType::Q5_1 | GgmlType::Q4_K | GgmlType::Q5_K => &[0, 2],
-        GgmlType::Q2_K => &[80, 82],
-        GgmlType::Q3_K => &[108],
-        GgmlType::Q6_K => &[208],
-        _ => &[],
-    }
-}
-
 /// An f16 scale: typical, tiny (subnormal), huge, or zero.
 fn scale_strategy() -> impl Strategy<Value = f32> {
     prop_oneof![
@@ -50,7 +38,7 @@ fn weight_row(ty: GgmlType, raw: &[u8], scales: &[f32]) -> Vec<u8> {
     let mut row = raw.to_vec();
     let block = ty.block_bytes();
     for (b, chunk) in row.chunks_exact_mut(block).enumerate() {
-        for (k, &off) in f16_fields(ty).iter().enumerate() {
+        for (k, &off) in quant::f16_field_offsets(ty).iter().enumerate() {
             let s = scales[(b * 2 + k) % scales.len()];
             chunk[off..off + 2].copy_from_slice(&half::f16::from_f32(s).to_le_bytes());
         }

@@ -4,7 +4,7 @@
 //! Every float operation keeps ggml's order (no fused multiply-add: ggml-base is
 //! built without it), which is what bit-exactness depends on.
 
-use super::scalar_math::nearest_int;
+use super::scalar_math::{nearest_int, signed_absmax};
 
 /// ggml's threshold below which a group counts as all zero.
 pub const GROUP_MAX_EPS: f32 = 1e-15;
@@ -97,13 +97,7 @@ pub fn make_qkx2_quants(
 /// importance weights). Writes L in 0..2·nmax (offset by nmax) and returns the scale.
 pub fn make_qx_quants_rmse1(nmax: i32, x: &[f32], l_out: &mut [i8]) -> f32 {
     let n = x.len();
-    let (mut max, mut amax) = (0.0f32, 0.0f32);
-    for &v in x {
-        if v.abs() > amax {
-            amax = v.abs();
-            max = v;
-        }
-    }
+    let (amax, max) = signed_absmax(x);
     if amax < GROUP_MAX_EPS {
         l_out[..n].fill(0);
         return 0.0;
@@ -148,13 +142,7 @@ pub fn make_qx_quants_rmse1(nmax: i32, x: &[f32], l_out: &mut [i8]) -> f32 {
 /// do_rmse). Writes L in 0..2·nmax (offset by nmax) and returns the scale.
 pub fn make_q3_quants_rmse(nmax: i32, x: &[f32], l_out: &mut [i8]) -> f32 {
     let n = x.len();
-    let (mut max, mut amax) = (0.0f32, 0.0f32);
-    for &v in x {
-        if v.abs() > amax {
-            amax = v.abs();
-            max = v;
-        }
-    }
+    let (amax, max) = signed_absmax(x);
     if amax < GROUP_MAX_EPS {
         l_out[..n].fill(0);
         return 0.0;

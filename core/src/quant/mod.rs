@@ -76,6 +76,20 @@ pub fn quantize_blocks<B: QuantBlock>(x: &[f32]) -> Vec<B> {
     x.chunks_exact(B::TYPE.block_len()).map(B::quantize).collect()
 }
 
+/// Byte offsets of the f16 scale fields within one block of `ty` (ggml layouts);
+/// tests and benchmarks use them to put sane scales into random blocks.
+pub fn f16_field_offsets(ty: GgmlType) -> &'static [usize] {
+    use GgmlType::*;
+    match ty {
+        Q4_0 | Q5_0 | Q8_0 | F16 | BF16 => &[0],
+        Q4_1 | Q5_1 | Q8_1 | Q4_K | Q5_K => &[0, 2],
+        Q2_K => &[80, 82],
+        Q3_K => &[108],
+        Q6_K => &[208],
+        _ => &[],
+    }
+}
+
 /// The formats fuselm can dequantize (and so compute with).
 pub fn is_supported(ty: GgmlType) -> bool {
     use GgmlType::*;

@@ -22,9 +22,7 @@ const _: () = assert!(std::mem::size_of::<BlockQ4K>() == 144);
 impl BlockQ4K {
     /// The eight (scale, min) pairs.
     pub fn scales_mins(&self) -> ([u8; 8], [u8; 8]) {
-        let (sc, mn) = unpack_scales_mins_k4(&self.scales);
-        let bytes = |w: [u32; 2]| (w[0] as u64 | (w[1] as u64) << 32).to_le_bytes();
-        (bytes(sc), bytes(mn))
+        scales_mins_k4(&self.scales)
     }
 
     /// The 4-bit quant of element i (0..256).
@@ -54,41 +52,55 @@ impl QuantBlock for BlockQ4K {
 
     /// `quantize_row_q4_K_ref`.
     fn quantize(x: &[f32]) -> Self {
-        let mut l = [0u8; 256];
-        let mut l_aux = [0u8; 32];
-        let mut weights = [0f32; 32];
-        let (mut scales, mut mins) = ([0f32; 8], [0f32; 8]);
-        let (mut max_scale, mut max_min) = (0.0f32, 0.0f32);
-        for j in 0..8 {
-            let xs = &x[32 * j..32 * j + 32];
-            let mut sum_x2 = 0.0f32;
-            for &v in xs {
-                sum_x2 += v * v;
-            }
-            let av_x = (sum_x2 / 32.0).sqrt();
-            for (w, &v) in weights.iter_mut().zip(xs) {
-                *w = av_x + v.abs();
-            }
-            (scales[j], mins[j]) =
-                make_qkx2_quants(15, xs, &weights, &mut l[32 * j..32 * j + 32], &mut l_aux, -1.0, 0.1, 20, false);
-            max_scale = if scales[j] > max_scale { scales[j] } else { max_scale };
-            max_min = if mins[j] > max_min { mins[j] } else { max_min };
-        }
-        let block = pack_k4_block(x, &scales, &mins, max_scale, max_min, 15, &mut l);
+        let (d, dmin, scales, l) = quantize_k4_levels(x, 15, -1.0, 20);
         let mut qs = [0u8; 128];
         for chunk in 0..4 {
             for i in 0..32 {
                 qs[chunk * 32 + i] = l[chunk * 64 + i] | (l[chunk * 64 + 32 + i] << 4);
             }
         }
-        BlockQ4K { d: block.0, dmin: block.1, scales: block.2, qs }
+        BlockQ4K { d, dmin, scales, qs }
     }
+}
+
+/// The shared part of the Q4_K (nmax 15) and Q5_K (nmax 31) reference
+/// quantizers: a weighted scale/min search per 32-value sub-block, then 6-bit
+/// scales and mins and the levels (0..=nmax) requantized against them.
+/// Returns (d, dmin, packed scales, levels).
+pub(super) fn quantize_k4_levels(
+    x: &[f32],
+    nmax: i32,
+    rmin: f32,
+    nstep: i32,
+) -> (F16Bytes, F16Bytes, [u8; 12], [u8; 256]) {
+    let mut l = [0u8; 256];
+    let mut l_aux = [0u8; 32];
+    let mut weights = [0f32; 32];
+    let (mut scales, mut mins) = ([0f32; 8], [0f32; 8]);
+    let (mut max_scale, mut max_min) = (0.0f32, 0.0f32);
+    for j in 0..8 {
+        let xs = &x[32 * j..32 * j + 32];
+        let mut sum_x2 = 0.0f32;
+        for &v in xs {
+            sum_x2 += v * v;
+        }
+        let av_x = (sum_x2 / 32.0).sqrt();
+        for (w, &v) in weights.iter_mut().zip(xs) {
+            *w = av_x + v.abs();
+        }
+        (scales[j], mins[j]) =
+            make_qkx2_quants(nmax, xs, &weights, &mut l[32 * j..32 * j + 32], &mut l_aux, rmin, 0.1, nstep, false);
+        max_scale = if scales[j] > max_scale { scales[j] } else { max_scale };
+        max_min = if mins[j] > max_min { mins[j] } else { max_min };
+    }
+    let (d, dmin, packed) = pack_k4_block(x, &scales, &mins, max_scale, max_min, nmax, &mut l);
+    (d, dmin, packed, l)
 }
 
 /// The part of the Q4_K and Q5_K reference quantizers after the per-sub-block
 /// search: quantize scales and mins to 6 bits, then requantize each value
 /// against them (into `l`, 0..=nmax). Returns (d, dmin, packed scales).
-pub(super) fn pack_k4_block(
+fn pack_k4_block(
     x: &[f32],
     scales: &[f32; 8],
     mins: &[f32; 8],
@@ -120,6 +132,13 @@ pub(super) fn pack_k4_block(
         }
     }
     (d, dmin, packed)
+}
+
+/// The eight 6-bit (scale, min) pairs of a Q4_K or Q5_K block, as bytes.
+pub(super) fn scales_mins_k4(packed: &[u8; 12]) -> ([u8; 8], [u8; 8]) {
+    let (sc, mn) = unpack_scales_mins_k4(packed);
+    let bytes = |w: [u32; 2]| (w[0] as u64 | (w[1] as u64) << 32).to_le_bytes();
+    (bytes(sc), bytes(mn))
 }
 
 /// Q4_K weights · Q8_K activations. Integer sums per sub-block; mins folded in

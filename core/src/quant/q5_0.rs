@@ -3,7 +3,7 @@
 //! fifth bit of element j.
 
 use super::q8_0::BlockQ8_0;
-use super::scalar_math::{trunc_to_i32, F16Bytes};
+use super::scalar_math::{signed_absmax, trunc_to_i32, F16Bytes};
 use super::QuantBlock;
 use crate::gguf::GgmlType;
 
@@ -38,13 +38,7 @@ impl QuantBlock for BlockQ5_0 {
 
     /// `quantize_row_q5_0_ref`: d = (signed value of largest magnitude) / -16.
     fn quantize(x: &[f32]) -> Self {
-        let (mut amax, mut max) = (0.0f32, 0.0f32);
-        for &v in x {
-            if amax < v.abs() {
-                amax = v.abs();
-                max = v;
-            }
-        }
+        let (_, max) = signed_absmax(x);
         let d = max / -16.0;
         let id = if d != 0.0 { 1.0 / d } else { 0.0 };
         let (mut qs, mut qh) = ([0u8; 16], 0u32);

@@ -2,8 +2,7 @@
 //! (64 values), bit 2c of qh[i] is the fifth bit of value 64c+i and bit 2c+1 that
 //! of value 64c+32+i.
 
-use super::kquant_search::{make_qkx2_quants, unpack_scales_mins_k4};
-use super::q4_k::pack_k4_block;
+use super::q4_k::{quantize_k4_levels, scales_mins_k4};
 use super::q8_k::BlockQ8K;
 use super::scalar_math::F16Bytes;
 use super::QuantBlock;
@@ -22,9 +21,7 @@ const _: () = assert!(std::mem::size_of::<BlockQ5K>() == 176);
 
 impl BlockQ5K {
     pub fn scales_mins(&self) -> ([u8; 8], [u8; 8]) {
-        let (sc, mn) = unpack_scales_mins_k4(&self.scales);
-        let bytes = |w: [u32; 2]| (w[0] as u64 | (w[1] as u64) << 32).to_le_bytes();
-        (bytes(sc), bytes(mn))
+        scales_mins_k4(&self.scales)
     }
 
     /// The 5-bit quant of element i (0..256).
@@ -52,27 +49,7 @@ impl QuantBlock for BlockQ5K {
 
     /// `quantize_row_q5_K_ref`.
     fn quantize(x: &[f32]) -> Self {
-        let mut l = [0u8; 256];
-        let mut l_aux = [0u8; 32];
-        let mut weights = [0f32; 32];
-        let (mut scales, mut mins) = ([0f32; 8], [0f32; 8]);
-        let (mut max_scale, mut max_min) = (0.0f32, 0.0f32);
-        for j in 0..8 {
-            let xs = &x[32 * j..32 * j + 32];
-            let mut sum_x2 = 0.0f32;
-            for &v in xs {
-                sum_x2 += v * v;
-            }
-            let av_x = (sum_x2 / 32.0).sqrt();
-            for (w, &v) in weights.iter_mut().zip(xs) {
-                *w = av_x + v.abs();
-            }
-            (scales[j], mins[j]) =
-                make_qkx2_quants(31, xs, &weights, &mut l[32 * j..32 * j + 32], &mut l_aux, -0.5, 0.1, 15, false);
-            max_scale = if scales[j] > max_scale { scales[j] } else { max_scale };
-            max_min = if mins[j] > max_min { mins[j] } else { max_min };
-        }
-        let (d, dmin, packed) = pack_k4_block(x, &scales, &mins, max_scale, max_min, 31, &mut l);
+        let (d, dmin, packed, l) = quantize_k4_levels(x, 31, -0.5, 15);
         let (mut qs, mut qh) = ([0u8; 128], [0u8; 32]);
         for chunk in 0..4 {
             for i in 0..32 {

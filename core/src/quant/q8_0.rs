@@ -1,7 +1,7 @@
 //! Q8_0: 32 values, one f16 scale, i8 quants (34 bytes). Also the activation
 //! format for Q4_0, Q5_0 and Q8_0 weights.
 
-use super::scalar_math::F16Bytes;
+use super::scalar_math::{signed_absmax, F16Bytes};
 use super::QuantBlock;
 use crate::gguf::GgmlType;
 
@@ -25,7 +25,7 @@ impl QuantBlock for BlockQ8_0 {
 
     /// `quantize_row_q8_0_ref`: d = amax/127, q = roundf(x/d) (ties away from zero).
     fn quantize(x: &[f32]) -> Self {
-        let amax = x.iter().fold(0.0f32, |m, v| if m > v.abs() { m } else { v.abs() });
+        let (amax, _) = signed_absmax(x);
         let d = amax / 127.0;
         let id = if d != 0.0 { 1.0 / d } else { 0.0 };
         let mut qs = [0i8; 32];

@@ -1,7 +1,7 @@
 //! Q8_1: Q8_0 plus `s = d * sum(qs)` (36 bytes); the activation format for the
 //! formats with a min (Q4_1, Q5_1), whose offset term needs the sum.
 
-use super::scalar_math::F16Bytes;
+use super::scalar_math::{signed_absmax, F16Bytes};
 use super::QuantBlock;
 use crate::gguf::GgmlType;
 
@@ -26,7 +26,7 @@ impl QuantBlock for BlockQ8_1 {
 
     /// `quantize_row_q8_1_ref`.
     fn quantize(x: &[f32]) -> Self {
-        let amax = x.iter().fold(0.0f32, |m, v| if m > v.abs() { m } else { v.abs() });
+        let (amax, _) = signed_absmax(x);
         let d = amax / 127.0;
         let id = if d != 0.0 { 1.0 / d } else { 0.0 };
         let mut qs = [0i8; 32];

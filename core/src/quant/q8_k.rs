@@ -2,7 +2,7 @@
 //! i8 quants and the sums of each 16 quants (`bsums`, 292 bytes); the sums let a
 //! kernel fold a weight block's mins in with 16 multiplies instead of 256.
 
-use super::scalar_math::nearest_int;
+use super::scalar_math::{nearest_int, signed_absmax};
 use super::QuantBlock;
 use crate::gguf::GgmlType;
 
@@ -27,13 +27,7 @@ impl QuantBlock for BlockQ8K {
     /// `quantize_row_q8_K_ref`: scale -127/(signed value of largest magnitude),
     /// round half to even. An all-zero block gets zero sums (ggml leaves them unset).
     fn quantize(x: &[f32]) -> Self {
-        let (mut max, mut amax) = (0.0f32, 0.0f32);
-        for &v in x {
-            if v.abs() > amax {
-                amax = v.abs();
-                max = v;
-            }
-        }
+        let (amax, max) = signed_absmax(x);
         let mut block = BlockQ8K { d: 0.0, qs: [0; 256], bsums: [0; 16] };
         if amax == 0.0 {
             return block;

@@ -31,6 +31,20 @@ pub fn nearest_int(v: f32) -> i32 {
     (shifted.to_bits() & 0x007f_ffff) as i32 - 0x0040_0000
 }
 
+/// The largest |x| and the first value that has it, sign kept (ggml's
+/// `amax`/`max` pair; the first wins ties).
+#[inline]
+pub fn signed_absmax(x: &[f32]) -> (f32, f32) {
+    let (mut amax, mut max) = (0.0f32, 0.0f32);
+    for &v in x {
+        if v.abs() > amax {
+            amax = v.abs();
+            max = v;
+        }
+    }
+    (amax, max)
+}
+
 /// C's `(int)` conversion of a float known to be in range (truncation toward zero).
 #[inline]
 pub fn trunc_to_i32(v: f32) -> i32 {
