@@ -29,13 +29,8 @@ fn compare_with_gguf_py(cases: &[(String, GgmlType, Vec<u8>)]) {
         quant::dequantize_row(*ty, bytes, &mut ours).unwrap();
         assert_eq!(ours.len(), theirs.len(), "{name} ({ty})");
         for (i, (o, t)) in ours.iter().zip(&theirs).enumerate() {
-            // numpy evaluates d·sc·q − dmin·m in a different order for some formats;
-            // allow a few ulps of the block's scale, nothing more.
-            let tolerance = 4.0 * f32::EPSILON * t.abs().max(o.abs()).max(1e-30);
-            assert!(
-                o.to_bits() == t.to_bits() || (o - t).abs() <= tolerance,
-                "{name} ({ty}) value {i}: ours {o:e}, gguf-py {t:e}"
-            );
+            // Exact: the same f32 operations in the same order give the same bits.
+            assert!(o == t, "{name} ({ty}) value {i}: ours {o:e}, gguf-py {t:e}");
         }
     }
 }
