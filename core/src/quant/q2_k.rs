@@ -92,15 +92,24 @@ impl QuantBlock for BlockQ2K {
     }
 }
 
-/// Q2_K weights · Q8_K activations.
+/// Q2_K weights · Q8_K activations: integer sums per 16-value group, mins via
+/// the activation block sums.
 pub fn vec_dot(w: &[BlockQ2K], a: &[BlockQ8K]) -> f32 {
     let mut sum = 0.0f32;
     for (wb, ab) in w.iter().zip(a) {
-        let mut sumi = 0i32;
-        let mut summ = 0i32;
+        let mut group = [0i32; 16];
+        for half in 0..2 {
+            let qs = &wb.qs[32 * half..32 * half + 32];
+            for shift in 0..4 {
+                let acts = &ab.qs[128 * half + 32 * shift..128 * half + 32 * shift + 32];
+                for l in 0..32 {
+                    group[8 * half + 2 * shift + l / 16] += ((qs[l] >> (2 * shift)) & 3) as i32 * acts[l] as i32;
+                }
+            }
+        }
+        let (mut sumi, mut summ) = (0i32, 0i32);
         for j in 0..16 {
-            let dot: i32 = (16 * j..16 * j + 16).map(|i| wb.quant(i) as i32 * ab.qs[i] as i32).sum();
-            sumi += (wb.scales[j] & 0xF) as i32 * dot;
+            sumi += (wb.scales[j] & 0xF) as i32 * group[j];
             summ += (wb.scales[j] >> 4) as i32 * ab.bsums[j] as i32;
         }
         sum += ab.d * wb.d.to_f32() * sumi as f32 - ab.d * wb.dmin.to_f32() * summ as f32;

@@ -105,16 +105,24 @@ impl QuantBlock for BlockQ3K {
     }
 }
 
-/// Q3_K weights · Q8_K activations.
+/// Q3_K weights · Q8_K activations: integer sums per 16-value group.
 pub fn vec_dot(w: &[BlockQ3K], a: &[BlockQ8K]) -> f32 {
     let mut sum = 0.0f32;
     for (wb, ab) in w.iter().zip(a) {
         let sc = wb.signed_scales();
-        let mut sumi = 0i32;
-        for j in 0..16 {
-            let dot: i32 = (16 * j..16 * j + 16).map(|i| wb.quant(i) as i32 * ab.qs[i] as i32).sum();
-            sumi += sc[j] as i32 * dot;
+        let mut group = [0i32; 16];
+        for half in 0..2 {
+            let qs = &wb.qs[32 * half..32 * half + 32];
+            for shift in 0..4 {
+                let acts = &ab.qs[128 * half + 32 * shift..128 * half + 32 * shift + 32];
+                let high = 1u8 << (4 * half + shift);
+                for l in 0..32 {
+                    let q = ((qs[l] >> (2 * shift)) & 3) as i32 - if wb.hmask[l] & high != 0 { 0 } else { 4 };
+                    group[8 * half + 2 * shift + l / 16] += q * acts[l] as i32;
+                }
+            }
         }
+        let sumi: i32 = group.iter().zip(&sc).map(|(&g, &s)| g * s as i32).sum();
         sum += ab.d * wb.d.to_f32() * sumi as f32;
     }
     sum

@@ -38,12 +38,20 @@ impl BlockQ5K {
 impl QuantBlock for BlockQ5K {
     const TYPE: GgmlType = GgmlType::Q5_K;
 
+    /// ggml's `dequantize_row_q5_K` loop: Q4_K's, plus the fifth bit from `qh`.
     fn dequantize(&self, out: &mut [f32]) {
         let (d, dmin) = (self.d.to_f32(), self.dmin.to_f32());
         let (sc, mn) = self.scales_mins();
-        for (i, o) in out.iter_mut().enumerate().take(256) {
-            let j = i / 32;
-            *o = d * sc[j] as f32 * self.quant(i) as f32 - dmin * mn[j] as f32;
+        for chunk in 0..4 {
+            let qs = &self.qs[32 * chunk..32 * chunk + 32];
+            let (lo, hi) = out[64 * chunk..64 * chunk + 64].split_at_mut(32);
+            let (d1, m1) = (d * sc[2 * chunk] as f32, dmin * mn[2 * chunk] as f32);
+            let (d2, m2) = (d * sc[2 * chunk + 1] as f32, dmin * mn[2 * chunk + 1] as f32);
+            for (i, &q) in qs.iter().enumerate() {
+                let h = self.qh[i] >> (2 * chunk);
+                lo[i] = d1 * ((q & 0xF) | ((h & 1) << 4)) as f32 - m1;
+                hi[i] = d2 * ((q >> 4) | ((h & 2) << 3)) as f32 - m2;
+            }
         }
     }
 
@@ -68,9 +76,16 @@ pub fn vec_dot(w: &[BlockQ5K], a: &[BlockQ8K]) -> f32 {
     for (wb, ab) in w.iter().zip(a) {
         let (sc, mn) = wb.scales_mins();
         let mut sumi = 0i32;
-        for j in 0..8 {
-            let dot: i32 = (32 * j..32 * j + 32).map(|i| wb.quant(i) as i32 * ab.qs[i] as i32).sum();
-            sumi += sc[j] as i32 * dot;
+        for chunk in 0..4 {
+            let qs = &wb.qs[32 * chunk..32 * chunk + 32];
+            let (a_lo, a_hi) = ab.qs[64 * chunk..64 * chunk + 64].split_at(32);
+            let (mut s_lo, mut s_hi) = (0i32, 0i32);
+            for i in 0..32 {
+                let h = wb.qh[i] >> (2 * chunk);
+                s_lo += ((qs[i] & 0xF) | ((h & 1) << 4)) as i32 * a_lo[i] as i32;
+                s_hi += ((qs[i] >> 4) | ((h & 2) << 3)) as i32 * a_hi[i] as i32;
+            }
+            sumi += sc[2 * chunk] as i32 * s_lo + sc[2 * chunk + 1] as i32 * s_hi;
         }
         let summ: i32 = (0..8).map(|j| mn[j] as i32 * (ab.bsums[2 * j] as i32 + ab.bsums[2 * j + 1] as i32)).sum();
         sum += ab.d * wb.d.to_f32() * sumi as f32 - ab.d * wb.dmin.to_f32() * summ as f32;

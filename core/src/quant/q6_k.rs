@@ -35,10 +35,25 @@ impl BlockQ6K {
 impl QuantBlock for BlockQ6K {
     const TYPE: GgmlType = GgmlType::Q6_K;
 
+    /// ggml's `dequantize_row_q6_K` loop: per 128-value half, four values per
+    /// `l` from two `ql` bytes and one `qh` byte.
     fn dequantize(&self, out: &mut [f32]) {
         let d = self.d.to_f32();
-        for (i, o) in out.iter_mut().enumerate().take(256) {
-            *o = d * self.scales[i / 16] as f32 * (self.quant(i) as i32 - 32) as f32;
+        for half in 0..2 {
+            let (ql, qh) = (&self.ql[64 * half..64 * half + 64], &self.qh[32 * half..32 * half + 32]);
+            let sc = &self.scales[8 * half..8 * half + 8];
+            let y = &mut out[128 * half..128 * half + 128];
+            for l in 0..32 {
+                let is = l / 16;
+                let q1 = ((ql[l] & 0xF) | ((qh[l] & 3) << 4)) as i32 - 32;
+                let q2 = ((ql[l + 32] & 0xF) | (((qh[l] >> 2) & 3) << 4)) as i32 - 32;
+                let q3 = ((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) as i32 - 32;
+                let q4 = ((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) as i32 - 32;
+                y[l] = d * sc[is] as f32 * q1 as f32;
+                y[l + 32] = d * sc[is + 2] as f32 * q2 as f32;
+                y[l + 64] = d * sc[is + 4] as f32 * q3 as f32;
+                y[l + 96] = d * sc[is + 6] as f32 * q4 as f32;
+            }
         }
     }
 
@@ -87,15 +102,28 @@ impl QuantBlock for BlockQ6K {
     }
 }
 
-/// Q6_K weights · Q8_K activations.
+/// Q6_K weights · Q8_K activations: integer sums per 16-value group.
 pub fn vec_dot(w: &[BlockQ6K], a: &[BlockQ8K]) -> f32 {
     let mut sum = 0.0f32;
     for (wb, ab) in w.iter().zip(a) {
-        let mut sumi = 0i32;
-        for j in 0..16 {
-            let dot: i32 = (16 * j..16 * j + 16).map(|i| (wb.quant(i) as i32 - 32) * ab.qs[i] as i32).sum();
-            sumi += wb.scales[j] as i32 * dot;
+        let mut group = [0i32; 16];
+        for half in 0..2 {
+            let (ql, qh) = (&wb.ql[64 * half..64 * half + 64], &wb.qh[32 * half..32 * half + 32]);
+            let acts = &ab.qs[128 * half..128 * half + 128];
+            let g = &mut group[8 * half..8 * half + 8];
+            for l in 0..32 {
+                let is = l / 16;
+                let q1 = ((ql[l] & 0xF) | ((qh[l] & 3) << 4)) as i32 - 32;
+                let q2 = ((ql[l + 32] & 0xF) | (((qh[l] >> 2) & 3) << 4)) as i32 - 32;
+                let q3 = ((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) as i32 - 32;
+                let q4 = ((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) as i32 - 32;
+                g[is] += q1 * acts[l] as i32;
+                g[is + 2] += q2 * acts[l + 32] as i32;
+                g[is + 4] += q3 * acts[l + 64] as i32;
+                g[is + 6] += q4 * acts[l + 96] as i32;
+            }
         }
+        let sumi: i32 = group.iter().zip(&wb.scales).map(|(&g, &s)| g * s as i32).sum();
         sum += ab.d * wb.d.to_f32() * sumi as f32;
     }
     sum
