@@ -107,6 +107,10 @@ fn written_file_reads_back_identically_for_each_version_and_alignment() {
             assert_eq!(gguf.tensor_data(info), &data[..], "tensor {}", spec.name);
             assert_eq!(gguf.tensor(spec.name), Some(info));
         }
+        assert!(matches!(
+            gguf.require_tensor("output.weight").unwrap_err(),
+            Error::MissingTensor { ref tensor } if tensor == "output.weight"
+        ));
     }
 }
 

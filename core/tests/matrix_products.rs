@@ -4,7 +4,7 @@
 //! feature (on in the workspace build) rows are split across threads.
 
 use fuselm_core::gguf::{GgmlType, GgufFile, GgufWriter};
-use fuselm_core::kernels::{Activations, Isa, KernelMode, WeightMatrix};
+use fuselm_core::kernels::{select_kernel, Activations, Isa, KernelMode, WeightMatrix};
 use fuselm_core::quant;
 use fuselm_core::Error;
 
@@ -118,6 +118,14 @@ fn shapes_and_types_are_checked_with_the_tensor_named() {
     let info = gguf.require_tensor("cube").unwrap();
     let err = WeightMatrix::new(info, gguf.tensor_data(info), KernelMode::Auto, Isa::detect()).unwrap_err();
     assert!(matches!(err, Error::NotAMatrix { .. }));
+}
+
+#[test]
+fn simd_mode_is_an_error_where_no_simd_kernels_exist() {
+    let err = select_kernel("w", GgmlType::Q4_K, KernelMode::Simd, Isa::Scalar).unwrap_err();
+    assert!(matches!(err, Error::NoSimd { .. }), "{err}");
+    let scalar = select_kernel("w", GgmlType::Q4_K, KernelMode::Auto, Isa::Scalar).unwrap();
+    assert_eq!((scalar.name, scalar.fused), ("scalar", true));
 }
 
 #[test]

@@ -86,15 +86,16 @@ impl<'a> WeightMatrix<'a> {
     /// With n_tok = 1 this is the decode matrix-vector product.
     pub fn matmul(&self, x: &[f32], acts: &mut Activations, out: &mut [f32]) {
         let n_tok = x.len() / self.n_in.max(1);
-        debug_assert_eq!(x.len(), n_tok * self.n_in);
-        debug_assert_eq!(out.len(), n_tok * self.n_out);
+        // Shape mistakes are programming errors, like slice indexing: fail loudly.
+        assert_eq!(x.len(), n_tok * self.n_in, "{}: x must be [n_tok, {}]", self.name, self.n_in);
+        assert_eq!(out.len(), n_tok * self.n_out, "{}: out must be [{n_tok}, {}]", self.name, self.n_out);
         acts.quantize(x, self.n_in, self.act_format(), self.kernel.isa);
         self.matmul_quantized(acts, out);
     }
 
     /// Like [`matmul`](Self::matmul) with activations already quantized to
-    /// [`act_format`](Self::act_format) (shared by matrices that read the same input).
-    pub fn matmul_quantized(&self, acts: &Activations, out: &mut [f32]) {
+    /// [`act_format`](Self::act_format) (for the decoder: Q, K and V share one input).
+    pub(crate) fn matmul_quantized(&self, acts: &Activations, out: &mut [f32]) {
         let start = stats::now();
         let n_tok = acts.n_rows;
         // out is [n_tok, n_out]; each task owns a run of output rows for every token.

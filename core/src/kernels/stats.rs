@@ -74,7 +74,12 @@ pub(crate) fn record_selection(key: &StatsKey, detail: &str) {
 
 pub(crate) fn record_call(key: &StatsKey, row_dots: u64, weight_bytes: u64, seconds: f64) {
     let Ok(mut stats) = STATS.lock() else { return };
-    let entry = stats.entry(key.clone()).or_default();
+    // Called per product in the decode loop: look up by reference, so nothing is
+    // allocated once the key exists (it does from `record_selection`).
+    let entry = match stats.get_mut(key) {
+        Some(entry) => entry,
+        None => stats.entry(key.clone()).or_default(),
+    };
     entry.calls += 1;
     entry.row_dots += row_dots;
     entry.weight_bytes += weight_bytes;
