@@ -1,0 +1,130 @@
+//! The vocabulary a GGUF file carries: token texts, scores, types and the
+//! special ids, read from `tokenizer.ggml.*` metadata.
+
+use std::collections::HashMap;
+
+use crate::error::{Error, Result};
+use crate::gguf::Metadata;
+
+/// `tokenizer.ggml.token_type` values (llama.cpp's `llama_token_type`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TokenType {
+    Undefined,
+    Normal,
+    Unknown,
+    Control,
+    UserDefined,
+    Unused,
+    Byte,
+}
+
+impl TokenType {
+    fn from_i32(v: i32) -> TokenType {
+        match v {
+            1 => TokenType::Normal,
+            2 => TokenType::Unknown,
+            3 => TokenType::Control,
+            4 => TokenType::UserDefined,
+            5 => TokenType::Unused,
+            6 => TokenType::Byte,
+            _ => TokenType::Undefined,
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Vocab {
+    /// `tokenizer.ggml.model`: `llama` (SentencePiece), `gpt2` (byte-level BPE), ...
+    pub model: String,
+    /// Token texts as stored (SentencePiece marks spaces with U+2581).
+    pub tokens: Vec<Vec<u8>>,
+    pub scores: Vec<f32>,
+    pub types: Vec<TokenType>,
+    pub bos: Option<u32>,
+    pub eos: Option<u32>,
+    pub unk: Option<u32>,
+    pub add_bos: bool,
+    pub add_space_prefix: bool,
+    token_to_id: HashMap<Vec<u8>, u32>,
+}
+
+impl Vocab {
+    /// Reads the vocabulary from GGUF metadata; errors name the key.
+    pub fn from_metadata(md: &Metadata<'_>) -> Result<Vocab> {
+        let model = md.get_str("tokenizer.ggml.model")?.to_string();
+        let tokens: Vec<Vec<u8>> = md.get_bytes_array("tokenizer.ggml.tokens")?.iter().map(|t| t.to_vec()).collect();
+        let n = tokens.len();
+        let scores = if md.contains("tokenizer.ggml.scores") {
+            md.get_f32_array("tokenizer.ggml.scores")?
+        } else {
+            vec![0.0; n]
+        };
+        let types: Vec<TokenType> = if md.contains("tokenizer.ggml.token_type") {
+            md.get_i32_array("tokenizer.ggml.token_type")?.into_iter().map(TokenType::from_i32).collect()
+        } else {
+            vec![TokenType::Normal; n]
+        };
+        for (key, len) in [("tokenizer.ggml.scores", scores.len()), ("tokenizer.ggml.token_type", types.len())] {
+            if len != n {
+                return Err(Error::WrongType {
+                    key: key.to_string(),
+                    expected: "one entry per token",
+                    found: format!("{len} entries for {n} tokens"),
+                });
+            }
+        }
+        let special = |key: &str| -> Result<Option<u32>> {
+            if !md.contains(key) {
+                return Ok(None);
+            }
+            let id = md.get_u32(key)?;
+            if id as usize >= n {
+                return Err(Error::ValueOutOfRange {
+                    key: key.to_string(),
+                    expected: "a token id below the vocabulary size",
+                    value: id.to_string(),
+                });
+            }
+            Ok(Some(id))
+        };
+        let flag = |key: &str, default: bool| -> Result<bool> {
+            if md.contains(key) {
+                md.get_bool(key)
+            } else {
+                Ok(default)
+            }
+        };
+        let is_spm = model == "llama";
+        // Later duplicates win, as in llama.cpp.
+        let token_to_id = tokens.iter().enumerate().map(|(i, t)| (t.clone(), i as u32)).collect();
+        Ok(Vocab {
+            bos: special("tokenizer.ggml.bos_token_id")?,
+            eos: special("tokenizer.ggml.eos_token_id")?,
+            unk: special("tokenizer.ggml.unknown_token_id")?,
+            add_bos: flag("tokenizer.ggml.add_bos_token", is_spm)?,
+            add_space_prefix: flag("tokenizer.ggml.add_space_prefix", is_spm)?,
+            model,
+            tokens,
+            scores,
+            types,
+            token_to_id,
+        })
+    }
+
+    pub fn len(&self) -> usize {
+        self.tokens.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.tokens.is_empty()
+    }
+
+    pub fn id(&self, text: &[u8]) -> Option<u32> {
+        self.token_to_id.get(text).copied()
+    }
+
+    /// The `<0xXX>` token of a byte (SentencePiece byte fallback), or unk.
+    pub fn byte_token(&self, byte: u8) -> Option<u32> {
+        self.id(format!("<0x{byte:02X}>").as_bytes()).or(self.unk)
+    }
+}
