@@ -1,4 +1,4 @@
-//! Tokenizers against llama.cpp's test vectors (`models/vocab/ggml-vocab-*.gguf`
+//! Tokenizers (SentencePiece and byte-level BPE) against llama.cpp's test vectors (`models/vocab/ggml-vocab-*.gguf`
 //! with `.inp`/`.out`, fetched by scripts/fetch-tokenizer-vectors): every input
 //! must encode to exactly the ids llama.cpp's test-tokenizer-0 expects
 //! (no BOS, no special-token parsing).
@@ -8,7 +8,7 @@ mod common;
 use std::path::PathBuf;
 
 use fuselm::gguf::GgufFile;
-use fuselm::tokenizer::{self, Vocab};
+use fuselm::tokenizer::Tokenizer;
 
 fn vocab_dir() -> PathBuf {
     common::repo_root().join("models/vocab")
@@ -47,10 +47,10 @@ fn check_vocab(name: &str) {
     };
     let bytes = std::fs::read(vocab_dir().join(format!("ggml-vocab-{name}.gguf"))).unwrap();
     let gguf = GgufFile::parse_named(name, &bytes).unwrap();
-    let vocab = Vocab::from_metadata(&gguf.metadata).unwrap();
+    let tokenizer = Tokenizer::from_metadata(&gguf.metadata).unwrap();
     let mut failures = Vec::new();
     for (text, expected) in &vectors {
-        let ours = tokenizer::encode(&vocab, text, false).unwrap();
+        let ours = tokenizer.encode(text, false);
         if &ours != expected {
             failures.push(format!("{text:?}: ours {ours:?}, llama.cpp {expected:?}"));
         }
@@ -66,4 +66,19 @@ fn llama_spm_matches_llama_cpp_test_vectors() {
 #[test]
 fn phi_3_matches_llama_cpp_test_vectors() {
     check_vocab("phi-3");
+}
+
+#[test]
+fn llama_bpe_matches_llama_cpp_test_vectors() {
+    check_vocab("llama-bpe");
+}
+
+#[test]
+fn qwen2_matches_llama_cpp_test_vectors() {
+    check_vocab("qwen2");
+}
+
+#[test]
+fn gpt_2_matches_llama_cpp_test_vectors() {
+    check_vocab("gpt-2");
 }

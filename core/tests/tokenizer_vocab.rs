@@ -1,7 +1,7 @@
 //! Vocabulary loading from GGUF metadata: defaults, and errors that name the key.
 
 use fuselm_core::gguf::{GgufFile, GgufWriter, Value};
-use fuselm_core::tokenizer::{self, Vocab};
+use fuselm_core::tokenizer::{Tokenizer, Vocab};
 use fuselm_core::Error;
 
 fn vocab_file(edit: impl FnOnce(&mut GgufWriter)) -> Vec<u8> {
@@ -25,10 +25,11 @@ fn defaults_follow_llama_cpp_for_sentencepiece() {
     });
     let vocab = load(&bytes).unwrap();
     assert!(vocab.add_bos && vocab.add_space_prefix);
-    assert_eq!(tokenizer::encode(&vocab, "a", true).unwrap(), vec![1, 3]);
+    let tokenizer = Tokenizer::from_metadata(&GgufFile::parse(&bytes).unwrap().metadata).unwrap();
+    assert_eq!(tokenizer.encode("a", true), vec![1, 3]);
     // "b" is not a token: byte fallback to <0x62>.
-    assert_eq!(tokenizer::encode(&vocab, "ab", false).unwrap(), vec![3, 6]);
-    assert_eq!(tokenizer::encode(&vocab, "", true).unwrap(), vec![1]);
+    assert_eq!(tokenizer.encode("ab", false), vec![3, 6]);
+    assert_eq!(tokenizer.encode("", true), vec![1]);
 }
 
 #[test]
@@ -53,6 +54,15 @@ fn inconsistent_metadata_is_an_error_naming_the_key() {
         w.add("tokenizer.ggml.tokens", Value::strings(["a"])).unwrap();
         w.to_bytes()
     };
-    let vocab = load(&bpe).unwrap();
-    assert!(tokenizer::encode(&vocab, "a", false).unwrap_err().to_string().contains("tokenizer.ggml.model"));
+    // A BPE vocabulary without merges: the error names the missing key.
+    let err = Tokenizer::from_metadata(&GgufFile::parse(&bpe).unwrap().metadata).err().unwrap();
+    assert!(matches!(err, Error::MissingKey { ref key } if key == "tokenizer.ggml.merges"), "{err}");
+    let unknown = {
+        let mut w = GgufWriter::new();
+        w.add("tokenizer.ggml.model", "t5").unwrap();
+        w.add("tokenizer.ggml.tokens", Value::strings(["a"])).unwrap();
+        w.to_bytes()
+    };
+    let err = Tokenizer::from_metadata(&GgufFile::parse(&unknown).unwrap().metadata).err().unwrap();
+    assert!(err.to_string().contains("tokenizer.ggml.model"), "{err}");
 }
