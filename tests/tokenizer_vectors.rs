@@ -1,14 +1,15 @@
 //! Tokenizers (SentencePiece and byte-level BPE) against llama.cpp's test vectors (`models/vocab/ggml-vocab-*.gguf`
 //! with `.inp`/`.out`, fetched by scripts/fetch-tokenizer-vectors): every input
 //! must encode to exactly the ids llama.cpp's test-tokenizer-0 expects
-//! (no BOS, no special-token parsing).
+//! (no BOS, no special-token parsing), and decoding those ids, whole or
+//! streamed token by token, must give the input back.
 
 mod common;
 
 use std::path::PathBuf;
 
 use fuselm::gguf::GgufFile;
-use fuselm::tokenizer::Tokenizer;
+use fuselm::tokenizer::{StreamDecoder, Tokenizer};
 
 fn vocab_dir() -> PathBuf {
     common::repo_root().join("models/vocab")
@@ -53,6 +54,26 @@ fn check_vocab(name: &str) {
         let ours = tokenizer.encode(text, false);
         if &ours != expected {
             failures.push(format!("{text:?}: ours {ours:?}, llama.cpp {expected:?}"));
+        }
+        // Decoding gives the text back, whole or streamed token by token.
+        let decoded = tokenizer.decode(expected);
+        if &decoded != text {
+            failures.push(format!("{text:?}: decodes to {decoded:?}"));
+        }
+        let mut streamed = String::new();
+        let mut stream = StreamDecoder::new();
+        for (i, &id) in expected.iter().enumerate() {
+            let bytes = tokenizer.token_bytes(id);
+            let strip = i == 0 && tokenizer.strips_leading_space() && bytes.first() == Some(&b' ');
+            let before = streamed.len();
+            stream.push(&bytes[usize::from(strip)..], &mut streamed);
+            if streamed[before..].contains(char::REPLACEMENT_CHARACTER) && !text.contains(char::REPLACEMENT_CHARACTER) {
+                failures.push(format!("{text:?}: streaming emitted U+FFFD mid-character"));
+            }
+        }
+        stream.finish(&mut streamed);
+        if &streamed != text {
+            failures.push(format!("{text:?}: streams to {streamed:?}"));
         }
     }
     assert!(failures.is_empty(), "{name}: {} of {} differ:\n{}", failures.len(), vectors.len(), failures.join("\n"));

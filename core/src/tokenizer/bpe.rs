@@ -101,6 +101,8 @@ pub struct Bpe {
     ranks: HashMap<(String, String), u32>,
     pre: PreTokenizer,
     byte_chars: [char; 256],
+    /// The inverse of `byte_chars`.
+    char_bytes: HashMap<char, u8>,
 }
 
 #[derive(PartialEq, Eq)]
@@ -139,7 +141,23 @@ impl Bpe {
             };
             ranks.insert((merge[..at].to_string(), merge[at + 1..].to_string()), rank as u32);
         }
-        Ok(Bpe { ranks, pre: PreTokenizer::for_pre(pre)?, byte_chars: byte_chars() })
+        let byte_chars = byte_chars();
+        let char_bytes = byte_chars.iter().enumerate().map(|(b, &c)| (c, b as u8)).collect();
+        Ok(Bpe { ranks, pre: PreTokenizer::for_pre(pre)?, byte_chars, char_bytes })
+    }
+
+    /// A token's text mapped back from GPT-2 characters to the bytes they stand for.
+    pub fn token_bytes(&self, text: &[u8]) -> Vec<u8> {
+        let text = String::from_utf8_lossy(text);
+        let mut out = Vec::with_capacity(text.len());
+        for c in text.chars() {
+            match self.char_bytes.get(&c) {
+                Some(&b) => out.push(b),
+                // Not a byte character (added tokens): keep its UTF-8.
+                None => out.extend_from_slice(c.encode_utf8(&mut [0; 4]).as_bytes()),
+            }
+        }
+        out
     }
 
     pub fn encode(&self, vocab: &Vocab, text: &str, out: &mut Vec<u32>) {

@@ -1,13 +1,15 @@
 //! Tokenizers built from GGUF metadata alone (no external files):
 //! SentencePiece (`tokenizer.ggml.model = llama`) and byte-level BPE (`gpt2`,
 //! with the pre-tokenizer `tokenizer.ggml.pre` names), both checked against
-//! llama.cpp's test vectors. Special-token splitting and streaming decode come
-//! with the rest of the decoder issue.
+//! llama.cpp's test vectors; decoding that streams complete UTF-8 only.
+//! Special-token splitting in prompts comes with the rest of the decoder issue.
 
 mod bpe;
+mod decode;
 mod spm;
 mod vocab;
 
+pub use decode::StreamDecoder;
 pub use vocab::{TokenType, Vocab};
 
 use crate::error::{Error, Result};
@@ -66,4 +68,52 @@ impl Tokenizer {
         }
         out
     }
+
+    /// The bytes token `id` stands for in generated text: SentencePiece spaces
+    /// and `<0xXX>` byte tokens resolved, GPT-2 byte characters mapped back;
+    /// control tokens (BOS, EOS, ...) stand for nothing. Unknown ids give nothing.
+    pub fn token_bytes(&self, id: u32) -> Vec<u8> {
+        let Some(text) = self.vocab.tokens.get(id as usize) else { return Vec::new() };
+        match self.vocab.types[id as usize] {
+            TokenType::Control | TokenType::Unused => return Vec::new(),
+            TokenType::UserDefined => return text.clone(),
+            _ => {}
+        }
+        match &self.model {
+            Model::SentencePiece => {
+                if self.vocab.types[id as usize] == TokenType::Byte {
+                    if let Some(b) = parse_byte_token(text) {
+                        return vec![b];
+                    }
+                }
+                String::from_utf8_lossy(text).replace(SPM_SPACE, " ").into_bytes()
+            }
+            Model::Bpe(bpe) => bpe.token_bytes(text),
+        }
+    }
+
+    /// Decodes a whole sequence; invalid UTF-8 becomes U+FFFD. SentencePiece's
+    /// added leading space is removed, as llama.cpp does.
+    pub fn decode(&self, ids: &[u32]) -> String {
+        let mut out = String::new();
+        let mut stream = StreamDecoder::new();
+        for (i, &id) in ids.iter().enumerate() {
+            let bytes = self.token_bytes(id);
+            let strip = i == 0 && self.strips_leading_space() && bytes.first() == Some(&b' ');
+            stream.push(&bytes[usize::from(strip)..], &mut out);
+        }
+        stream.finish(&mut out);
+        out
+    }
+
+    /// Whether the first decoded token loses its leading space.
+    pub fn strips_leading_space(&self) -> bool {
+        matches!(self.model, Model::SentencePiece) && self.vocab.add_space_prefix
+    }
+}
+
+/// `<0xAB>` → 0xAB.
+fn parse_byte_token(text: &[u8]) -> Option<u8> {
+    let hex = text.strip_prefix(b"<0x")?.strip_suffix(b">")?;
+    u8::from_str_radix(std::str::from_utf8(hex).ok()?, 16).ok()
 }
