@@ -26,6 +26,17 @@ enum Model {
 pub struct Tokenizer {
     pub vocab: Vocab,
     model: Model,
+    /// Control, user-defined and unknown tokens, longest text first: they are
+    /// split out of the text before the model runs (as llama.cpp's
+    /// `tokenizer_st_partition`); user-defined ones always, the others only
+    /// when special tokens are parsed.
+    special: Vec<u32>,
+}
+
+/// A piece of the input after special tokens are split out.
+enum Fragment<'t> {
+    Text(&'t str),
+    Token(u32),
 }
 
 impl Tokenizer {
@@ -46,12 +57,61 @@ impl Tokenizer {
                 })
             }
         };
-        Ok(Tokenizer { vocab, model })
+        let mut special: Vec<u32> = (0..vocab.len() as u32)
+            .filter(|&id| {
+                (vocab.control[id as usize]
+                    || matches!(vocab.types[id as usize], TokenType::UserDefined | TokenType::Unknown))
+                    && !vocab.tokens[id as usize].is_empty()
+            })
+            .collect();
+        special.sort_by_key(|&id| std::cmp::Reverse(vocab.tokens[id as usize].len()));
+        Ok(Tokenizer { vocab, model, special })
     }
 
-    /// Encodes `text` (no special-token parsing). With `add_special`, a BOS is
-    /// prepended where the vocabulary asks for one.
+    /// Splits special tokens out of `text`, longest first, leftmost occurrences.
+    fn partition<'t>(&self, text: &'t str, parse_special: bool) -> Vec<Fragment<'t>> {
+        let mut fragments = vec![Fragment::Text(text)];
+        for &id in &self.special {
+            let is_control = self.vocab.control[id as usize] || self.vocab.types[id as usize] == TokenType::Unknown;
+            if !parse_special && is_control {
+                continue;
+            }
+            let Ok(needle) = std::str::from_utf8(&self.vocab.tokens[id as usize]) else { continue };
+            if !fragments.iter().any(|f| matches!(f, Fragment::Text(t) if t.contains(needle))) {
+                continue;
+            }
+            let mut next = Vec::with_capacity(fragments.len() + 2);
+            for fragment in fragments {
+                let Fragment::Text(mut rest) = fragment else {
+                    next.push(fragment);
+                    continue;
+                };
+                while let Some(at) = rest.find(needle) {
+                    if at > 0 {
+                        next.push(Fragment::Text(&rest[..at]));
+                    }
+                    next.push(Fragment::Token(id));
+                    rest = &rest[at + needle.len()..];
+                }
+                if !rest.is_empty() {
+                    next.push(Fragment::Text(rest));
+                }
+            }
+            fragments = next;
+        }
+        fragments
+    }
+
+    /// Encodes `text` without parsing special tokens (user-defined tokens are
+    /// still split out, as in llama.cpp). With `add_special`, a BOS is prepended
+    /// where the vocabulary asks for one.
     pub fn encode(&self, text: &str, add_special: bool) -> Vec<u32> {
+        self.encode_with(text, add_special, false)
+    }
+
+    /// Encodes `text`; with `parse_special`, control tokens written in the text
+    /// (`<start_of_turn>`, `<|im_start|>`, ...) become their ids.
+    pub fn encode_with(&self, text: &str, add_special: bool, parse_special: bool) -> Vec<u32> {
         let mut out = Vec::new();
         if add_special && self.vocab.add_bos {
             out.extend(self.vocab.bos);
@@ -59,12 +119,27 @@ impl Tokenizer {
         if text.is_empty() {
             return out;
         }
-        match &self.model {
-            Model::SentencePiece => {
-                let prefixed = if self.vocab.add_space_prefix { format!(" {text}") } else { text.to_string() };
-                spm::encode(&self.vocab, prefixed.replace(' ', SPM_SPACE).as_bytes(), &mut out);
+        // SentencePiece adds its space prefix to text that starts the input or
+        // follows a special token.
+        let mut after_special = true;
+        for fragment in self.partition(text, parse_special) {
+            match fragment {
+                Fragment::Token(id) => {
+                    out.push(id);
+                    after_special = true;
+                }
+                Fragment::Text(piece) => {
+                    match &self.model {
+                        Model::SentencePiece => {
+                            let prefix = if self.vocab.add_space_prefix && after_special { " " } else { "" };
+                            let escaped = format!("{prefix}{piece}").replace(' ', SPM_SPACE);
+                            spm::encode(&self.vocab, escaped.as_bytes(), &mut out);
+                        }
+                        Model::Bpe(bpe) => bpe.encode(&self.vocab, piece, &mut out),
+                    }
+                    after_special = false;
+                }
             }
-            Model::Bpe(bpe) => bpe.encode(&self.vocab, text, &mut out),
         }
         out
     }
@@ -74,8 +149,11 @@ impl Tokenizer {
     /// control tokens (BOS, EOS, ...) stand for nothing. Unknown ids give nothing.
     pub fn token_bytes(&self, id: u32) -> Vec<u8> {
         let Some(text) = self.vocab.tokens.get(id as usize) else { return Vec::new() };
+        if self.vocab.control[id as usize] {
+            return Vec::new();
+        }
         match self.vocab.types[id as usize] {
-            TokenType::Control | TokenType::Unused => return Vec::new(),
+            TokenType::Unused => return Vec::new(),
             TokenType::UserDefined => return text.clone(),
             _ => {}
         }

@@ -32,6 +32,69 @@ impl TokenType {
     }
 }
 
+/// Texts llama.cpp treats as control tokens whatever type the file gives them
+/// (end-of-turn/generation and fill-in-the-middle markers): they are not split
+/// out of plain text unless special tokens are parsed.
+const CONTROL_LOOKING: &[&str] = &[
+    "<|eot_id|>",
+    "<|im_end|>",
+    "<|end|>",
+    "<end_of_turn>",
+    "<|endoftext|>",
+    "<|end_of_text|>",
+    "<EOT>",
+    "_<EOT>",
+    "[EOT]",
+    "[EOS]",
+    "<｜end▁of▁sentence｜>",
+    "<end_of_utterance>",
+    "<|eom_id|>",
+    "<|return|>",
+    "<|call|>",
+    "<|flush|>",
+    "<|calls|>",
+    "</s>",
+    "<eos>",
+    "<turn|>",
+    "<|tool_response>",
+    "[e~[",
+    "<|fim_prefix|>",
+    "<fim-prefix>",
+    "<fim_prefix>",
+    "<｜fim▁begin｜>",
+    "<PRE>",
+    "▁<PRE>",
+    "<|code_prefix|>",
+    "<|prefix|>",
+    "<|fim_suffix|>",
+    "<fim-suffix>",
+    "<fim_suffix>",
+    "<｜fim▁hole｜>",
+    "<SUF>",
+    "▁<SUF>",
+    "<|code_suffix|>",
+    "<|suffix|>",
+    "<|fim_middle|>",
+    "<fim-middle>",
+    "<fim_middle>",
+    "<｜fim▁end｜>",
+    "<MID>",
+    "▁<MID>",
+    "<|code_middle|>",
+    "<|middle|>",
+    "<|fim_pad|>",
+    "<fim-pad>",
+    "<fim_pad>",
+    "<PAD>",
+    "[PAD]",
+    "<|fim_repo|>",
+    "<|repo_name|>",
+    "<fim-repo>",
+    "<REPO>",
+    "<reponame>",
+    "<|file_sep|>",
+];
+
 #[derive(Clone, Debug)]
 pub struct Vocab {
     /// `tokenizer.ggml.model`: `llama` (SentencePiece), `gpt2` (byte-level BPE), ...
@@ -40,6 +103,8 @@ pub struct Vocab {
     pub tokens: Vec<Vec<u8>>,
     pub scores: Vec<f32>,
     pub types: Vec<TokenType>,
+    /// Tokens that behave as control tokens (type Control, or a control-looking text).
+    pub control: Vec<bool>,
     pub bos: Option<u32>,
     pub eos: Option<u32>,
     pub unk: Option<u32>,
@@ -96,8 +161,16 @@ impl Vocab {
         };
         let is_spm = model == "llama";
         // Later duplicates win, as in llama.cpp.
-        let token_to_id = tokens.iter().enumerate().map(|(i, t)| (t.clone(), i as u32)).collect();
+        let token_to_id: HashMap<Vec<u8>, u32> =
+            tokens.iter().enumerate().map(|(i, t)| (t.clone(), i as u32)).collect();
+        let mut control: Vec<bool> = types.iter().map(|&t| t == TokenType::Control).collect();
+        for text in CONTROL_LOOKING {
+            if let Some(&id) = token_to_id.get(text.as_bytes()) {
+                control[id as usize] = true;
+            }
+        }
         Ok(Vocab {
+            control,
             bos: special("tokenizer.ggml.bos_token_id")?,
             eos: special("tokenizer.ggml.eos_token_id")?,
             unk: special("tokenizer.ggml.unknown_token_id")?,
