@@ -6,6 +6,7 @@ pub mod error;
 pub mod gguf;
 pub mod kernels;
 pub mod quant;
+pub mod sampler;
 pub mod tokenizer;
 
 pub use error::{Error, Result};
