@@ -66,3 +66,21 @@ fn inconsistent_metadata_is_an_error_naming_the_key() {
     let err = Tokenizer::from_metadata(&GgufFile::parse(&unknown).unwrap().metadata).err().unwrap();
     assert!(err.to_string().contains("tokenizer.ggml.model"), "{err}");
 }
+
+#[test]
+fn bpe_metadata_errors_name_the_key() {
+    let bpe = |pre: &str, merge: &str| {
+        let mut w = GgufWriter::new();
+        w.add("tokenizer.ggml.model", "gpt2").unwrap();
+        w.add("tokenizer.ggml.pre", pre).unwrap();
+        w.add("tokenizer.ggml.tokens", Value::strings(["a", "b", "ab"])).unwrap();
+        w.add("tokenizer.ggml.merges", Value::strings([merge])).unwrap();
+        w.to_bytes()
+    };
+    let build = |bytes: &[u8]| Tokenizer::from_metadata(&GgufFile::parse(bytes).unwrap().metadata);
+    assert_eq!(build(&bpe("gpt-2", "a b")).unwrap().encode("ab", false), vec![2]);
+    let err = build(&bpe("no-such-pre", "a b")).err().unwrap();
+    assert!(matches!(err, Error::WrongType { ref key, .. } if key == "tokenizer.ggml.pre"), "{err}");
+    let err = build(&bpe("gpt-2", "ab")).err().unwrap();
+    assert!(matches!(err, Error::WrongType { ref key, .. } if key == "tokenizer.ggml.merges"), "{err}");
+}

@@ -45,10 +45,7 @@ impl QuantBlock for BlockQ6K {
             let y = &mut out[128 * half..128 * half + 128];
             for l in 0..32 {
                 let is = l / 16;
-                let q1 = ((ql[l] & 0xF) | ((qh[l] & 3) << 4)) as i32 - 32;
-                let q2 = ((ql[l + 32] & 0xF) | (((qh[l] >> 2) & 3) << 4)) as i32 - 32;
-                let q3 = ((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) as i32 - 32;
-                let q4 = ((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) as i32 - 32;
+                let [q1, q2, q3, q4] = quarter_quants(ql, qh, l);
                 y[l] = d * sc[is] as f32 * q1 as f32;
                 y[l + 32] = d * sc[is + 2] as f32 * q2 as f32;
                 y[l + 64] = d * sc[is + 4] as f32 * q3 as f32;
@@ -102,6 +99,18 @@ impl QuantBlock for BlockQ6K {
     }
 }
 
+/// The signed quants (−32..=31) of values l, l+32, l+64 and l+96 of a
+/// 128-value half, from its `ql` (64 bytes) and `qh` (32 bytes).
+#[inline]
+fn quarter_quants(ql: &[u8], qh: &[u8], l: usize) -> [i32; 4] {
+    [
+        ((ql[l] & 0xF) | ((qh[l] & 3) << 4)) as i32 - 32,
+        ((ql[l + 32] & 0xF) | (((qh[l] >> 2) & 3) << 4)) as i32 - 32,
+        ((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) as i32 - 32,
+        ((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) as i32 - 32,
+    ]
+}
+
 /// Q6_K weights · Q8_K activations: integer sums per 16-value group.
 pub fn vec_dot(w: &[BlockQ6K], a: &[BlockQ8K]) -> f32 {
     let mut sum = 0.0f32;
@@ -113,10 +122,7 @@ pub fn vec_dot(w: &[BlockQ6K], a: &[BlockQ8K]) -> f32 {
             let g = &mut group[8 * half..8 * half + 8];
             for l in 0..32 {
                 let is = l / 16;
-                let q1 = ((ql[l] & 0xF) | ((qh[l] & 3) << 4)) as i32 - 32;
-                let q2 = ((ql[l + 32] & 0xF) | (((qh[l] >> 2) & 3) << 4)) as i32 - 32;
-                let q3 = ((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) as i32 - 32;
-                let q4 = ((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) as i32 - 32;
+                let [q1, q2, q3, q4] = quarter_quants(ql, qh, l);
                 g[is] += q1 * acts[l] as i32;
                 g[is + 2] += q2 * acts[l + 32] as i32;
                 g[is + 4] += q3 * acts[l + 64] as i32;

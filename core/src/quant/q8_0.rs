@@ -25,15 +25,22 @@ impl QuantBlock for BlockQ8_0 {
 
     /// `quantize_row_q8_0_ref`: d = amax/127, q = roundf(x/d) (ties away from zero).
     fn quantize(x: &[f32]) -> Self {
-        let (amax, _) = signed_absmax(x);
-        let d = amax / 127.0;
-        let id = if d != 0.0 { 1.0 / d } else { 0.0 };
-        let mut qs = [0i8; 32];
-        for (q, &v) in qs.iter_mut().zip(x) {
-            *q = (v * id).round() as i8;
-        }
+        let (d, qs) = quantize_32_ref(x);
         BlockQ8_0 { d: F16Bytes::from_f32(d), qs }
     }
+}
+
+/// The shared core of the Q8_0 and Q8_1 references: the f32 scale (before its
+/// f16 rounding, which Q8_1's sum term uses) and the quants.
+pub(super) fn quantize_32_ref(x: &[f32]) -> (f32, [i8; 32]) {
+    let (amax, _) = signed_absmax(x);
+    let d = amax / 127.0;
+    let id = if d != 0.0 { 1.0 / d } else { 0.0 };
+    let mut qs = [0i8; 32];
+    for (q, &v) in qs.iter_mut().zip(x) {
+        *q = (v * id).round() as i8;
+    }
+    (d, qs)
 }
 
 /// Q8_0 weights · Q8_0 activations.

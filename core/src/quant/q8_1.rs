@@ -1,7 +1,8 @@
 //! Q8_1: Q8_0 plus `s = d * sum(qs)` (36 bytes); the activation format for the
 //! formats with a min (Q4_1, Q5_1), whose offset term needs the sum.
 
-use super::scalar_math::{signed_absmax, F16Bytes};
+use super::q8_0::quantize_32_ref;
+use super::scalar_math::F16Bytes;
 use super::QuantBlock;
 use crate::gguf::GgmlType;
 
@@ -24,17 +25,10 @@ impl QuantBlock for BlockQ8_1 {
         }
     }
 
-    /// `quantize_row_q8_1_ref`.
+    /// `quantize_row_q8_1_ref`: Q8_0's quants and scale, plus `s = d·Σq`.
     fn quantize(x: &[f32]) -> Self {
-        let (amax, _) = signed_absmax(x);
-        let d = amax / 127.0;
-        let id = if d != 0.0 { 1.0 / d } else { 0.0 };
-        let mut qs = [0i8; 32];
-        let mut sum = 0i32;
-        for (q, &v) in qs.iter_mut().zip(x) {
-            *q = (v * id).round() as i8;
-            sum += *q as i32;
-        }
+        let (d, qs) = quantize_32_ref(x);
+        let sum: i32 = qs.iter().map(|&q| q as i32).sum();
         BlockQ8_1 { d: F16Bytes::from_f32(d), s: F16Bytes::from_f32(sum as f32 * d), qs }
     }
 }

@@ -111,6 +111,8 @@ pub struct Vocab {
     pub add_bos: bool,
     pub add_space_prefix: bool,
     token_to_id: HashMap<Vec<u8>, u32>,
+    /// The `<0xXX>` token of each byte (or unk), looked up once.
+    byte_tokens: [Option<u32>; 256],
 }
 
 impl Vocab {
@@ -169,11 +171,14 @@ impl Vocab {
                 control[id as usize] = true;
             }
         }
+        let unk = special("tokenizer.ggml.unknown_token_id")?;
+        let byte_tokens = std::array::from_fn(|b| token_to_id.get(format!("<0x{b:02X}>").as_bytes()).copied().or(unk));
         Ok(Vocab {
             control,
+            byte_tokens,
             bos: special("tokenizer.ggml.bos_token_id")?,
             eos: special("tokenizer.ggml.eos_token_id")?,
-            unk: special("tokenizer.ggml.unknown_token_id")?,
+            unk,
             add_bos: flag("tokenizer.ggml.add_bos_token", is_spm)?,
             add_space_prefix: flag("tokenizer.ggml.add_space_prefix", is_spm)?,
             model,
@@ -198,6 +203,6 @@ impl Vocab {
 
     /// The `<0xXX>` token of a byte (SentencePiece byte fallback), or unk.
     pub fn byte_token(&self, byte: u8) -> Option<u32> {
-        self.id(format!("<0x{byte:02X}>").as_bytes()).or(self.unk)
+        self.byte_tokens[byte as usize]
     }
 }
