@@ -104,6 +104,28 @@ pub enum Error {
 
     #[error("required tensor `{tensor}` is missing")]
     MissingTensor { tensor: String },
+
+    // ---- models and generation ---------------------------------------------------------
+    #[error("architecture `{arch}` is not supported; fuselm runs {supported}")]
+    UnsupportedArchitecture { arch: String, supported: &'static str },
+
+    #[error("tensor `{tensor}` has shape {found:?}; expected {expected:?} ({why})")]
+    TensorShape { tensor: String, expected: Vec<u64>, found: Vec<u64>, why: String },
+
+    #[error("model hyperparameter {what} is invalid: {why}")]
+    BadHyperparameter { what: String, why: String },
+
+    #[error("the context is full: {n_ctx} positions are used and {requested} more were requested (raise the context size, or enable context shift)")]
+    ContextFull { n_ctx: usize, requested: usize },
+
+    #[error("invalid setting {what}: {why}")]
+    BadSetting { what: &'static str, why: String },
+
+    #[error("could not allocate {bytes} bytes for {what}")]
+    OutOfMemory { what: String, bytes: u64 },
+
+    #[error("chat template: {0}")]
+    ChatTemplate(String),
 }
 
 impl Error {

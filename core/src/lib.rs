@@ -5,6 +5,7 @@
 pub mod error;
 pub mod gguf;
 pub mod kernels;
+pub mod model;
 pub mod quant;
 pub mod sampler;
 pub mod tokenizer;

@@ -30,8 +30,10 @@ pub struct Activations {
 }
 
 impl Activations {
-    /// Quantizes `x` (`[n_rows, row_len]`) to `format`, with `isa`'s quantizer
-    /// (bit-identical to the scalar reference on every ISA).
+    /// Quantizes `x` (`[n_rows, row_len]`) to `format`, with `isa`'s quantizer,
+    /// bit-identical on every ISA to llama.cpp's CPU activation quantizers:
+    /// `quantize_row_q8_K_ref` for Q8_K, and for Q8_0/Q8_1 the x86 ggml-cpu
+    /// variant ([`BlockQ8_0::quantize_activation`]).
     pub fn quantize(&mut self, x: &[f32], row_len: usize, format: ActFormat, isa: Isa) {
         self.row_len = row_len;
         self.n_rows = x.len().checked_div(row_len).unwrap_or(0);
@@ -99,7 +101,7 @@ impl ActBlock for BlockQ8_0 {
             Isa::Neon | Isa::NeonDotprod => unsafe { super::arm::neon::quantize_q8_0(x, out) },
             #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
             Isa::Simd128 => super::wasm::simd128::quantize_q8_0(x, out),
-            _ => *out = BlockQ8_0::quantize(x),
+            _ => *out = BlockQ8_0::quantize_activation(x),
         }
     }
 }
@@ -115,7 +117,7 @@ impl ActBlock for BlockQ8_1 {
             Isa::Neon | Isa::NeonDotprod => unsafe { super::arm::neon::quantize_q8_1(x, out) },
             #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
             Isa::Simd128 => super::wasm::simd128::quantize_q8_1(x, out),
-            _ => *out = BlockQ8_1::quantize(x),
+            _ => *out = BlockQ8_1::quantize_activation(x),
         }
     }
 }

@@ -43,6 +43,35 @@ pub(super) fn quantize_32_ref(x: &[f32]) -> (f32, [i8; 32]) {
     (d, qs)
 }
 
+/// The activation quantizer of llama.cpp's CPU backend (ggml-cpu's x86
+/// `quantize_row_q8_0`/`q8_1`), which differs from the reference in two ways:
+/// `id = 127 / amax` rather than `1 / d`, and ties rounded to even. Matching it
+/// (on every ISA) is what lets fuselm's logits track llama.cpp's: with the
+/// reference's rounding, a handful of quants per row move by one and a model's
+/// greedy choice can flip on near-ties. Returns the f32 scale, the quants and
+/// their sum.
+pub fn quantize_32_activation(x: &[f32]) -> (f32, [i8; 32], i32) {
+    let (amax, _) = signed_absmax(&x[..32]);
+    let d = amax / 127.0;
+    let id = if amax != 0.0 { 127.0 / amax } else { 0.0 };
+    let mut qs = [0i8; 32];
+    let mut sum = 0;
+    for (q, &v) in qs.iter_mut().zip(x) {
+        let r = (v * id).round_ties_even() as i32;
+        *q = r as i8;
+        sum += r;
+    }
+    (d, qs, sum)
+}
+
+impl BlockQ8_0 {
+    /// Quantizes an activation block ([`quantize_32_activation`]).
+    pub fn quantize_activation(x: &[f32]) -> Self {
+        let (d, qs, _) = quantize_32_activation(x);
+        BlockQ8_0 { d: F16Bytes::from_f32(d), qs }
+    }
+}
+
 /// Q8_0 weights · Q8_0 activations.
 pub fn vec_dot(w: &[BlockQ8_0], a: &[BlockQ8_0]) -> f32 {
     let mut sum = 0.0f32;

@@ -95,6 +95,41 @@ const CONTROL_LOOKING: &[&str] = &[
     "<|file_sep|>",
 ];
 
+/// Texts that end generation (llama.cpp's `special_eog_ids`: end-of-turn
+/// markers, plus the FIM pad, repo and file-separator tokens).
+const END_OF_GENERATION: &[&str] = &[
+    "<|eot_id|>",
+    "<|im_end|>",
+    "<|end|>",
+    "<|return|>",
+    "<|call|>",
+    "<|flush|>",
+    "<|calls|>",
+    "<end_of_turn>",
+    "<|endoftext|>",
+    "<|eom_id|>",
+    "<EOT>",
+    "_<EOT>",
+    "[EOT]",
+    "[EOS]",
+    "<|end_of_text|>",
+    "<end_of_utterance>",
+    "<｜end▁of▁sentence｜>",
+    "[e~[",
+    "<|fim_pad|>",
+    "<fim-pad>",
+    "<fim_pad>",
+    "<PAD>",
+    "[PAD]",
+    "<|fim_repo|>",
+    "<|repo_name|>",
+    "<fim-repo>",
+    "<REPO>",
+    "<reponame>",
+    "<|file_sep|>",
+    "<file_sep>",
+];
+
 #[derive(Clone, Debug)]
 pub struct Vocab {
     /// `tokenizer.ggml.model`: `llama` (SentencePiece), `gpt2` (byte-level BPE), ...
@@ -110,6 +145,9 @@ pub struct Vocab {
     pub unk: Option<u32>,
     pub add_bos: bool,
     pub add_space_prefix: bool,
+    /// Tokens that end generation: EOS, EOT/EOM and FIM ids from the metadata,
+    /// and the end-of-turn texts llama.cpp recognises. Sorted.
+    pub end_of_generation: Vec<u32>,
     token_to_id: HashMap<Vec<u8>, u32>,
     /// The `<0xXX>` token of each byte (or unk), looked up once.
     byte_tokens: [Option<u32>; 256],
@@ -172,12 +210,24 @@ impl Vocab {
             }
         }
         let unk = special("tokenizer.ggml.unknown_token_id")?;
+        let eos = special("tokenizer.ggml.eos_token_id")?;
+        let mut end_of_generation: Vec<u32> =
+            END_OF_GENERATION.iter().filter_map(|text| token_to_id.get(text.as_bytes()).copied()).chain(eos).collect();
+        for key in ["eot", "eom", "fim_pad", "fim_rep", "fim_sep"] {
+            end_of_generation.extend(special(&format!("tokenizer.ggml.{key}_token_id"))?);
+        }
+        end_of_generation.sort_unstable();
+        end_of_generation.dedup();
+        for &id in &end_of_generation {
+            control[id as usize] = true;
+        }
         let byte_tokens = std::array::from_fn(|b| token_to_id.get(format!("<0x{b:02X}>").as_bytes()).copied().or(unk));
         Ok(Vocab {
             control,
             byte_tokens,
             bos: special("tokenizer.ggml.bos_token_id")?,
-            eos: special("tokenizer.ggml.eos_token_id")?,
+            eos,
+            end_of_generation,
             unk,
             add_bos: flag("tokenizer.ggml.add_bos_token", is_spm)?,
             add_space_prefix: flag("tokenizer.ggml.add_space_prefix", is_spm)?,
@@ -187,6 +237,11 @@ impl Vocab {
             types,
             token_to_id,
         })
+    }
+
+    /// Whether `id` ends generation.
+    pub fn is_end_of_generation(&self, id: u32) -> bool {
+        self.end_of_generation.binary_search(&id).is_ok()
     }
 
     pub fn len(&self) -> usize {

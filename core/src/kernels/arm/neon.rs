@@ -288,12 +288,12 @@ pub unsafe fn quantize_q8_k(x: &[f32], out: &mut BlockQ8K) {
     out.d = 1.0 / iscale;
 }
 
-/// 32 values × id rounded half away from zero (`fcvtas` is C's roundf); returns the sum.
+/// 32 values × id rounded to nearest, ties to even (`fcvtns`); returns the sum.
 #[inline(always)]
 unsafe fn quantize_32(x: &[f32], id: f32, qs: &mut [i8; 32]) -> i32 {
     let mut sum = 0;
     for i in (0..32).step_by(4) {
-        let r = vcvtaq_s32_f32(vmulq_n_f32(vld1q_f32(x[i..].as_ptr()), id));
+        let r = vcvtnq_s32_f32(vmulq_n_f32(vld1q_f32(x[i..].as_ptr()), id));
         let mut lanes = [0i32; 4];
         vst1q_s32(lanes.as_mut_ptr(), r);
         for k in 0..4 {
@@ -306,16 +306,16 @@ unsafe fn quantize_32(x: &[f32], id: f32, qs: &mut [i8; 32]) -> i32 {
 
 #[target_feature(enable = "neon")]
 pub unsafe fn quantize_q8_0(x: &[f32], out: &mut BlockQ8_0) {
-    let d = signed_absmax(&x[..32]).0 / 127.0;
-    let id = if d != 0.0 { 1.0 / d } else { 0.0 };
+    let amax = signed_absmax(&x[..32]).0;
+    let (d, id) = (amax / 127.0, if amax != 0.0 { 127.0 / amax } else { 0.0 });
     quantize_32(x, id, &mut out.qs);
     out.d = F16Bytes::from_f32(d);
 }
 
 #[target_feature(enable = "neon")]
 pub unsafe fn quantize_q8_1(x: &[f32], out: &mut BlockQ8_1) {
-    let d = signed_absmax(&x[..32]).0 / 127.0;
-    let id = if d != 0.0 { 1.0 / d } else { 0.0 };
+    let amax = signed_absmax(&x[..32]).0;
+    let (d, id) = (amax / 127.0, if amax != 0.0 { 127.0 / amax } else { 0.0 });
     let sum = quantize_32(x, id, &mut out.qs);
     out.d = F16Bytes::from_f32(d);
     out.s = F16Bytes::from_f32(sum as f32 * d);

@@ -226,19 +226,12 @@ pub fn quantize_q8_k(x: &[f32], out: &mut BlockQ8K) {
     out.d = 1.0 / iscale;
 }
 
-/// C's roundf (ties away from zero) on four lanes.
-#[inline(always)]
-fn round_half_away(v: v128) -> v128 {
-    let t = f32x4_trunc(v);
-    let need = f32x4_ge(f32x4_abs(f32x4_sub(v, t)), f32x4_splat(0.5));
-    let step = v128_or(f32x4_splat(1.0), v128_and(v, f32x4_splat(-0.0))); // ±1 with v's sign
-    i32x4_trunc_sat_f32x4(f32x4_add(t, v128_and(need, step)))
-}
-
 fn quantize_32(x: &[f32], id: f32, qs: &mut [i8; 32]) -> i32 {
     let mut sum = 0;
     for i in (0..32).step_by(4) {
-        let r = round_half_away(f32x4_mul(f32x4(x[i], x[i + 1], x[i + 2], x[i + 3]), f32x4_splat(id)));
+        // Ties to even, as llama.cpp's CPU activation quantizer.
+        let r =
+            i32x4_trunc_sat_f32x4(f32x4_nearest(f32x4_mul(f32x4(x[i], x[i + 1], x[i + 2], x[i + 3]), f32x4_splat(id))));
         let lanes = [
             i32x4_extract_lane::<0>(r),
             i32x4_extract_lane::<1>(r),
@@ -254,15 +247,15 @@ fn quantize_32(x: &[f32], id: f32, qs: &mut [i8; 32]) -> i32 {
 }
 
 pub fn quantize_q8_0(x: &[f32], out: &mut BlockQ8_0) {
-    let d = signed_absmax(&x[..32]).0 / 127.0;
-    let id = if d != 0.0 { 1.0 / d } else { 0.0 };
+    let amax = signed_absmax(&x[..32]).0;
+    let (d, id) = (amax / 127.0, if amax != 0.0 { 127.0 / amax } else { 0.0 });
     quantize_32(x, id, &mut out.qs);
     out.d = F16Bytes::from_f32(d);
 }
 
 pub fn quantize_q8_1(x: &[f32], out: &mut BlockQ8_1) {
-    let d = signed_absmax(&x[..32]).0 / 127.0;
-    let id = if d != 0.0 { 1.0 / d } else { 0.0 };
+    let amax = signed_absmax(&x[..32]).0;
+    let (d, id) = (amax / 127.0, if amax != 0.0 { 127.0 / amax } else { 0.0 });
     let sum = quantize_32(x, id, &mut out.qs);
     out.d = F16Bytes::from_f32(d);
     out.s = F16Bytes::from_f32(sum as f32 * d);

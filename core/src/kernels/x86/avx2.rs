@@ -321,24 +321,14 @@ pub unsafe fn quantize_q8_k(x: &[f32], out: &mut BlockQ8K) {
     out.d = 1.0 / iscale;
 }
 
-/// C's `roundf` (ties away from zero) on 8 lanes, as the Q8_0/Q8_1 reference uses.
-#[inline(always)]
-unsafe fn round_half_away(v: __m256) -> __m256i {
-    let t = _mm256_round_ps(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
-    let frac = _mm256_sub_ps(v, t); // exact
-    let abs_mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fff_ffff));
-    let need = _mm256_cmp_ps(_mm256_and_ps(frac, abs_mask), _mm256_set1_ps(0.5), _CMP_GE_OQ);
-    let step = _mm256_or_ps(_mm256_set1_ps(1.0), _mm256_andnot_ps(abs_mask, v)); // ±1 with v's sign
-    _mm256_cvttps_epi32(_mm256_add_ps(t, _mm256_and_ps(need, step)))
-}
-
-/// Quantizes 32 values to i8 with roundf; returns the integer sum.
+/// Quantizes 32 values to i8, ties to even; returns the integer sum.
 #[inline(always)]
 unsafe fn quantize_32(x: &[f32], id: f32, qs: &mut [i8; 32]) -> i32 {
     let vid = _mm256_set1_ps(id);
     let mut sum = 0;
     for i in (0..32).step_by(8) {
-        let r = round_half_away(_mm256_mul_ps(_mm256_loadu_ps(x[i..].as_ptr()), vid));
+        let scaled = _mm256_mul_ps(_mm256_loadu_ps(x[i..].as_ptr()), vid);
+        let r = _mm256_cvtps_epi32(_mm256_round_ps(scaled, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
         let mut lanes = [0i32; 8];
         _mm256_storeu_si256(lanes.as_mut_ptr() as *mut __m256i, r);
         for k in 0..8 {
@@ -354,20 +344,20 @@ unsafe fn absmax_32(x: &[f32]) -> f32 {
     signed_absmax(&x[..32]).0
 }
 
-/// `quantize_row_q8_0_ref` for one block, vectorized and bit-identical.
+/// [`BlockQ8_0::quantize_activation`] for one block, vectorized and bit-identical.
 #[target_feature(enable = "avx2,fma,f16c")]
 pub unsafe fn quantize_q8_0(x: &[f32], out: &mut BlockQ8_0) {
-    let d = absmax_32(x) / 127.0;
-    let id = if d != 0.0 { 1.0 / d } else { 0.0 };
+    let amax = absmax_32(x);
+    let (d, id) = (amax / 127.0, if amax != 0.0 { 127.0 / amax } else { 0.0 });
     quantize_32(x, id, &mut out.qs);
     out.d = F16Bytes::from_f32(d);
 }
 
-/// `quantize_row_q8_1_ref` for one block, vectorized and bit-identical.
+/// [`BlockQ8_1::quantize_activation`] for one block, vectorized and bit-identical.
 #[target_feature(enable = "avx2,fma,f16c")]
 pub unsafe fn quantize_q8_1(x: &[f32], out: &mut BlockQ8_1) {
-    let d = absmax_32(x) / 127.0;
-    let id = if d != 0.0 { 1.0 / d } else { 0.0 };
+    let amax = absmax_32(x);
+    let (d, id) = (amax / 127.0, if amax != 0.0 { 127.0 / amax } else { 0.0 });
     let sum = quantize_32(x, id, &mut out.qs);
     out.d = F16Bytes::from_f32(d);
     out.s = F16Bytes::from_f32(sum as f32 * d);

@@ -1,0 +1,179 @@
+//! The forward pass: a batch of tokens through every layer into the KV cache,
+//! and logits for the last token (or all of them). Prefill runs whole batches
+//! through the matrix-matrix kernels; decoding is the same code with one token.
+
+use super::attention::{attend, AttentionShape};
+use super::config::FfnActivation;
+use super::context::Context;
+use super::ops;
+use super::Model;
+use crate::error::{Error, Result};
+use crate::kernels::{Activations, WeightMatrix};
+
+/// Runs several matrices over one input, quantizing the input once per
+/// activation format rather than once per matrix (Q, K and V share it; so do
+/// gate and up).
+fn project(acts: &mut Activations, x: &[f32], products: &mut [(&WeightMatrix<'_>, &mut [f32])]) {
+    let mut current = None;
+    for (matrix, out) in products.iter_mut() {
+        let key = (matrix.act_format(), matrix.kernel.isa);
+        if current != Some(key) {
+            acts.quantize(x, matrix.n_in, key.0, key.1);
+            current = Some(key);
+        }
+        matrix.matmul_quantized(acts, out);
+    }
+}
+
+fn add_bias(rows: &mut [f32], bias: Option<&Vec<f32>>) {
+    if let Some(b) = bias {
+        for row in rows.chunks_exact_mut(b.len()) {
+            ops::add_in_place(row, b);
+        }
+    }
+}
+
+impl Model<'_> {
+    /// Evaluates `tokens` at the next positions of `ctx`, leaving the logits of
+    /// the last one in [`Context::last_logits`] (of every token of the last
+    /// batch with `logits_all`). Errors, before any state changes, when a
+    /// token id is outside the vocabulary or the context would overflow.
+    pub fn forward(&self, ctx: &mut Context, tokens: &[u32]) -> Result<()> {
+        if tokens.is_empty() {
+            return Err(Error::BadSetting { what: "tokens", why: "nothing to evaluate (empty input)".into() });
+        }
+        if ctx.cache.len + tokens.len() > ctx.n_ctx() {
+            return Err(Error::ContextFull { n_ctx: ctx.n_ctx(), requested: tokens.len() });
+        }
+        let n_vocab = self.n_vocab();
+        if let Some(&bad) = tokens.iter().find(|&&t| t as usize >= n_vocab) {
+            return Err(Error::BadSetting {
+                what: "token id",
+                why: format!("{bad} is outside the vocabulary of {n_vocab} tokens"),
+            });
+        }
+        for batch in tokens.chunks(ctx.n_batch) {
+            self.forward_batch(ctx, batch)?;
+        }
+        Ok(())
+    }
+
+    fn forward_batch(&self, ctx: &mut Context, tokens: &[u32]) -> Result<()> {
+        let cfg = &self.config;
+        let w = &self.weights;
+        let n = tokens.len();
+        let pos0 = ctx.cache.len;
+        let (n_embd, q_dim, k_dim, v_dim) = (cfg.n_embd, cfg.q_dim(), cfg.k_dim(), cfg.v_dim());
+        let att_dim = cfg.n_head * cfg.head_dim_v;
+        let n_ff = cfg.n_ff;
+        let Context { cache, x, xn, q, k, v, att, proj, gate, up, scores, acts, .. } = ctx;
+        let x = &mut x[..n * n_embd]; // [n, n_embd]
+        let xn = &mut xn[..n * n_embd]; // [n, n_embd]
+        let q = &mut q[..n * q_dim]; // [n, q_dim]
+        let k = &mut k[..n * k_dim]; // [n, k_dim]
+        let v = &mut v[..n * v_dim]; // [n, v_dim]
+        let att = &mut att[..n * att_dim]; // [n, n_head * head_dim_v]
+        let proj = &mut proj[..n * n_embd]; // [n, n_embd]
+        let gate = &mut gate[..n * n_ff]; // [n, n_ff]
+        let up = &mut up[..n * n_ff]; // [n, n_ff]
+
+        for (&token, row) in tokens.iter().zip(x.chunks_exact_mut(n_embd)) {
+            w.token_embd.row(token, row)?;
+            if cfg.embed_scale != 1.0 {
+                row.iter_mut().for_each(|v| *v *= cfg.embed_scale);
+            }
+        }
+
+        // RoPE angles of this batch's positions, for global and sliding-window layers.
+        let rope = &cfg.rope;
+        let half = rope.n_rot / 2;
+        let tables = [
+            (&mut ctx.rope_cos, &mut ctx.rope_sin, rope.freq_base, rope.freq_scale),
+            (&mut ctx.rope_cos_swa, &mut ctx.rope_sin_swa, rope.freq_base_swa, rope.freq_scale_swa),
+        ];
+        for (cos, sin, base, scale) in tables {
+            for t in 0..n {
+                let (c, s) = (&mut cos[t * half..(t + 1) * half], &mut sin[t * half..(t + 1) * half]);
+                ops::rope_angles(pos0 + t, rope.n_rot, base, scale, c, s);
+            }
+        }
+
+        for (il, layer) in w.layers.iter().enumerate() {
+            let is_swa = cfg.swa_layers[il];
+            // ---- attention block
+            for (src, dst) in x.chunks_exact(n_embd).zip(xn.chunks_exact_mut(n_embd)) {
+                ops::rms_norm(src, &layer.attn_norm, cfg.rms_eps, dst);
+            }
+            project(acts, xn, &mut [(&layer.wq, &mut q[..]), (&layer.wk, &mut k[..]), (&layer.wv, &mut v[..])]);
+            add_bias(q, layer.bq.as_ref());
+            add_bias(k, layer.bk.as_ref());
+            add_bias(v, layer.bv.as_ref());
+            if let Some(qn) = &layer.q_norm {
+                ops::rms_norm_rows_in_place(q, cfg.head_dim_k, qn, cfg.rms_eps);
+            }
+            if let Some(kn) = &layer.k_norm {
+                ops::rms_norm_rows_in_place(k, cfg.head_dim_k, kn, cfg.rms_eps);
+            }
+            let (cos, sin) =
+                if is_swa { (&ctx.rope_cos_swa, &ctx.rope_sin_swa) } else { (&ctx.rope_cos, &ctx.rope_sin) };
+            for t in 0..n {
+                let (c, s) = (&cos[t * half..(t + 1) * half], &sin[t * half..(t + 1) * half]);
+                for head in q[t * q_dim..(t + 1) * q_dim].chunks_exact_mut(cfg.head_dim_k) {
+                    ops::rope_head(head, rope.kind, c, s);
+                }
+                for head in k[t * k_dim..(t + 1) * k_dim].chunks_exact_mut(cfg.head_dim_k) {
+                    ops::rope_head(head, rope.kind, c, s);
+                }
+                cache.store(il, pos0 + t, &k[t * k_dim..(t + 1) * k_dim], &v[t * v_dim..(t + 1) * v_dim]);
+            }
+            if cfg.scale_queries {
+                q.iter_mut().for_each(|v| *v *= cfg.attn_scale);
+            }
+            let shape = AttentionShape {
+                n_head: cfg.n_head,
+                n_head_kv: cfg.n_head_kv,
+                head_dim_k: cfg.head_dim_k,
+                head_dim_v: cfg.head_dim_v,
+                scale: if cfg.scale_queries { 1.0 } else { cfg.attn_scale },
+                window: if is_swa { cfg.sliding_window } else { None },
+            };
+            attend(&shape, cache, il, pos0, q, scores, att);
+            layer.wo.matmul(att, acts, proj);
+            if let Some(norm) = &layer.post_attn_norm {
+                ops::rms_norm_rows_in_place(proj, n_embd, norm, cfg.rms_eps);
+            }
+            ops::add_in_place(x, proj);
+
+            // ---- feed-forward block
+            for (src, dst) in x.chunks_exact(n_embd).zip(xn.chunks_exact_mut(n_embd)) {
+                ops::rms_norm(src, &layer.ffn_norm, cfg.rms_eps, dst);
+            }
+            project(acts, xn, &mut [(&layer.w_gate, &mut gate[..]), (&layer.w_up, &mut up[..])]);
+            match cfg.ffn_activation {
+                FfnActivation::Silu => ops::swiglu_in_place(gate, up),
+                FfnActivation::GeluTanh => ops::geglu_in_place(gate, up),
+            }
+            layer.w_down.matmul(gate, acts, proj);
+            if let Some(norm) = &layer.post_ffn_norm {
+                ops::rms_norm_rows_in_place(proj, n_embd, norm, cfg.rms_eps);
+            }
+            ops::add_in_place(x, proj);
+        }
+        cache.len = pos0 + n;
+
+        // ---- output: the last token, or every token with logits_all
+        let first = if ctx.logits_all { 0 } else { n - 1 };
+        let rows = n - first;
+        for (src, dst) in x[first * n_embd..].chunks_exact(n_embd).zip(xn.chunks_exact_mut(n_embd)) {
+            ops::rms_norm(src, &w.output_norm, cfg.rms_eps, dst);
+        }
+        let n_vocab = self.n_vocab();
+        let logits = &mut ctx.logits[..rows * n_vocab];
+        w.output.matmul(&xn[..rows * n_embd], acts, logits);
+        if let Some(cap) = cfg.final_logit_softcap {
+            ops::softcap_in_place(logits, cap);
+        }
+        ctx.n_logit_rows = rows;
+        Ok(())
+    }
+}

@@ -1,0 +1,98 @@
+//! The decoder: a loaded model (hyperparameters, weights bound to kernels,
+//! tokenizer) and the per-sequence [`Context`] (KV cache and preallocated
+//! buffers) that the forward pass runs in.
+//!
+//! ```text
+//! tokens ─► embed (×embed_scale) ─► for each layer:
+//!     x ─► rms_norm ─► Q K V (one activation quantization, biases, q/k norms, RoPE)
+//!       ─► K V into the cache ─► attention (causal, GQA, sliding window) ─► W_o
+//!       ─► [post norm] ─► + x ─► rms_norm ─► gate, up ─► silu|gelu(gate)·up ─► W_down
+//!       ─► [post norm] ─► + x
+//! ─► rms_norm ─► output (tied or not) ─► [softcap] ─► logits
+//! ```
+
+mod attention;
+mod config;
+mod context;
+mod forward;
+mod kv_cache;
+pub mod ops;
+mod weights;
+
+pub use config::{Arch, FfnActivation, ModelConfig, RopeConfig, RopeKind, SUPPORTED_ARCHITECTURES};
+pub use context::{Context, ContextOptions, DEFAULT_BATCH, DEFAULT_CTX_CAP};
+pub use kv_cache::{KvCache, KvType};
+pub use weights::{Embedding, LayerWeights, ModelWeights};
+
+use crate::error::{Error, Result};
+use crate::gguf::GgufFile;
+use crate::kernels::{Isa, KernelMode};
+use crate::tokenizer::Tokenizer;
+
+/// How weights are bound to kernels.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct LoadOptions {
+    pub kernel_mode: KernelMode,
+    /// The instruction set to use; `None` detects the best one.
+    pub isa: Option<Isa>,
+}
+
+/// A model ready to run, borrowing its tensor data from the file's bytes.
+pub struct Model<'a> {
+    pub config: ModelConfig,
+    pub weights: ModelWeights<'a>,
+    pub tokenizer: Tokenizer,
+    /// `tokenizer.chat_template`, when the file has one.
+    pub chat_template: Option<String>,
+    /// `general.name`, or the architecture.
+    pub name: String,
+}
+
+impl<'a> Model<'a> {
+    /// Reads hyperparameters, tokenizer and weights; checks every shape.
+    pub fn load(file: &GgufFile<'a>, options: LoadOptions) -> Result<Model<'a>> {
+        let md = &file.metadata;
+        let config = ModelConfig::from_metadata(md)?;
+        if config.head_dim_k.max(config.head_dim_v) > attention::MAX_HEAD_DIM {
+            return Err(Error::BadHyperparameter {
+                what: "head dimension".into(),
+                why: format!(
+                    "{} exceeds the supported maximum {}",
+                    config.head_dim_k.max(config.head_dim_v),
+                    attention::MAX_HEAD_DIM
+                ),
+            });
+        }
+        let isa = options.isa.unwrap_or_else(Isa::detect);
+        let weights = ModelWeights::load(file, &config, options.kernel_mode, isa)?;
+        let tokenizer = Tokenizer::from_metadata(md)?;
+        let n_vocab = weights.token_embd.n_vocab;
+        if tokenizer.vocab.len() > n_vocab {
+            return Err(Error::TensorShape {
+                tensor: "token_embd.weight".into(),
+                expected: vec![config.n_embd as u64, tokenizer.vocab.len() as u64],
+                found: vec![config.n_embd as u64, n_vocab as u64],
+                why: format!("one row per token of the {}-token vocabulary", tokenizer.vocab.len()),
+            });
+        }
+        let chat_template =
+            md.contains("tokenizer.chat_template").then(|| md.get_str("tokenizer.chat_template")).transpose()?;
+        let name = if md.contains("general.name") { md.get_str("general.name")? } else { config.arch.name() };
+        Ok(Model {
+            config,
+            weights,
+            tokenizer,
+            chat_template: chat_template.map(str::to_string),
+            name: name.to_string(),
+        })
+    }
+
+    pub fn n_vocab(&self) -> usize {
+        self.weights.token_embd.n_vocab
+    }
+
+    /// A fresh context (KV cache and buffers) for one sequence.
+    pub fn new_context(&self, options: &ContextOptions) -> Result<Context> {
+        Context::new(&self.config, self.n_vocab(), options)
+    }
+}

@@ -1,0 +1,304 @@
+//! The element-wise and per-row operations of the decoder, each written to
+//! follow ggml's CPU definition (summation precision, GELU through f16) so
+//! greedy outputs match llama.cpp's.
+
+use half::f16;
+
+use super::config::RopeKind;
+
+/// Dot product with eight independent accumulators, which the compiler turns
+/// into SIMD adds (a single running sum cannot be reordered without fast-math).
+#[inline]
+pub fn dot(a: &[f32], b: &[f32]) -> f32 {
+    debug_assert_eq!(a.len(), b.len());
+    let mut acc = [0.0f32; 8];
+    let (a8, a_rest) = a.split_at(a.len() / 8 * 8);
+    let (b8, b_rest) = b.split_at(a8.len());
+    for (x, y) in a8.chunks_exact(8).zip(b8.chunks_exact(8)) {
+        for i in 0..8 {
+            acc[i] = x[i].mul_add(y[i], acc[i]);
+        }
+    }
+    let mut sum = (acc[0] + acc[4]) + (acc[1] + acc[5]) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+    for (x, y) in a_rest.iter().zip(b_rest) {
+        sum += x * y;
+    }
+    sum
+}
+
+/// Dot product summed in the order of ggml's `ggml_vec_dot_f16` on a CPU with
+/// 512-bit vectors: four accumulators of 16 lanes over steps of 64, folded
+/// pairwise, then lanes reduced as `_mm512_reduce_add_ps` does; a tail past a
+/// multiple of 64 is added in f64. Attention scores use it so that softmax
+/// weights equal llama.cpp's to the bit (head sizes are multiples of 64).
+#[inline]
+pub fn dot_ggml_order(a: &[f32], b: &[f32]) -> f32 {
+    debug_assert_eq!(a.len(), b.len());
+    let n64 = a.len() / 64 * 64;
+    let mut acc = [[0.0f32; 16]; 4];
+    for (x, y) in a[..n64].chunks_exact(64).zip(b[..n64].chunks_exact(64)) {
+        for (j, accj) in acc.iter_mut().enumerate() {
+            for l in 0..16 {
+                accj[l] = x[16 * j + l].mul_add(y[16 * j + l], accj[l]);
+            }
+        }
+    }
+    let mut v = [0.0f32; 16];
+    for l in 0..16 {
+        v[l] = (acc[0][l] + acc[2][l]) + (acc[1][l] + acc[3][l]);
+    }
+    let mut t8 = [0.0f32; 8];
+    for l in 0..8 {
+        t8[l] = v[l + 8] + v[l];
+    }
+    let mut t4 = [0.0f32; 4];
+    for l in 0..4 {
+        t4[l] = t8[l + 4] + t8[l];
+    }
+    let sum = (t4[0] + t4[2]) + (t4[1] + t4[3]);
+    if n64 == a.len() {
+        return sum;
+    }
+    let tail: f64 = a[n64..].iter().zip(&b[n64..]).map(|(x, y)| (x * y) as f64).sum();
+    (sum as f64 + tail) as f32
+}
+
+/// `y += a * x`.
+#[inline]
+pub fn axpy(a: f32, x: &[f32], y: &mut [f32]) {
+    for (yi, xi) in y.iter_mut().zip(x) {
+        *yi = a.mul_add(*xi, *yi);
+    }
+}
+
+/// `out = x / rms(x) * weight`; the sum of squares in f64 as ggml does.
+pub fn rms_norm(x: &[f32], weight: &[f32], eps: f32, out: &mut [f32]) {
+    let sum: f64 = x.iter().map(|&v| (v * v) as f64).sum();
+    let mean = (sum / x.len() as f64) as f32;
+    let scale = 1.0 / (mean + eps).sqrt();
+    for ((o, &v), &w) in out.iter_mut().zip(x).zip(weight) {
+        *o = v * scale * w;
+    }
+}
+
+/// In place, for every `row_len` row of `x`.
+pub fn rms_norm_rows_in_place(x: &mut [f32], row_len: usize, weight: &[f32], eps: f32) {
+    for row in x.chunks_exact_mut(row_len) {
+        let sum: f64 = row.iter().map(|&v| (v * v) as f64).sum();
+        let mean = (sum / row_len as f64) as f32;
+        let scale = 1.0 / (mean + eps).sqrt();
+        for (v, &w) in row.iter_mut().zip(weight) {
+            *v = *v * scale * w;
+        }
+    }
+}
+
+/// `x += y`.
+pub fn add_in_place(x: &mut [f32], y: &[f32]) {
+    for (a, b) in x.iter_mut().zip(y) {
+        *a += b;
+    }
+}
+
+/// `cos` and `sin` of each rotated pair's angle at `position`: `[n_rot / 2]` each.
+/// The angle is `position * freq_scale * base^(-2i / n_rot)`, with the powers
+/// formed by repeated multiplication in f32 as ggml's rope cache does.
+pub fn rope_angles(position: usize, n_rot: usize, freq_base: f32, freq_scale: f32, cos: &mut [f32], sin: &mut [f32]) {
+    let theta_scale = freq_base.powf(-2.0 / n_rot as f32);
+    let mut theta = position as f32;
+    for i in 0..n_rot / 2 {
+        let angle = freq_scale * theta;
+        cos[i] = angle.cos();
+        sin[i] = angle.sin();
+        theta *= theta_scale;
+    }
+}
+
+/// Rotates the first `n_rot` dimensions of one head in place.
+pub fn rope_head(head: &mut [f32], kind: RopeKind, cos: &[f32], sin: &[f32]) {
+    let half = cos.len();
+    for i in 0..half {
+        let (a, b) = match kind {
+            RopeKind::Normal => (2 * i, 2 * i + 1),
+            RopeKind::Neox => (i, i + half),
+        };
+        let (x0, x1) = (head[a], head[b]);
+        // With the multiply-adds fused where ggml's compiled C fuses them.
+        head[a] = x0.mul_add(cos[i], -(x1 * sin[i]));
+        head[b] = x0.mul_add(sin[i], x1 * cos[i]);
+    }
+}
+
+/// In place over `x`, returning nothing: `x = softmax(x)` (max subtracted first).
+pub fn softmax_in_place(x: &mut [f32]) {
+    let max = x.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let mut sum = 0.0f64;
+    for v in x.iter_mut() {
+        *v = (*v - max).exp();
+        sum += *v as f64;
+    }
+    let inv = (1.0 / sum) as f32;
+    for v in x.iter_mut() {
+        *v *= inv;
+    }
+}
+
+/// `exp(x)` as ggml's vectorized `ggml_v_expf` computes it (ARM's optimized
+/// routine: a degree-5 polynomial after range reduction, max error 1.5 ulp).
+/// SiLU uses it in llama.cpp; using the same approximation keeps fuselm's
+/// activations bit-equal to llama.cpp's rather than an ulp away, which matters
+/// for greedy parity on models with large activations.
+#[inline]
+pub fn ggml_expf(x: f32) -> f32 {
+    let c = f32::from_bits;
+    let r = c(0x4b40_0000); // 0x1.8p23: adding it rounds to an integer
+    let z = x.mul_add(c(0x3fb8_aa3b), r); // x·log2(e) + r
+    let n = z - r;
+    let b = (-n).mul_add(c(0x35bf_be8e), (-n).mul_add(c(0x3f31_7200), x)); // x − n·ln2 (two parts)
+    if n.abs() > 192.0 {
+        return if n <= 0.0 { 0.0 } else { f32::INFINITY };
+    }
+    let u = b * b;
+    let j = c(0x3c07_2010)
+        .mul_add(b, c(0x3d2b_9f17))
+        .mul_add(u, c(0x3e2a_af33).mul_add(b, c(0x3eff_fedb)))
+        .mul_add(u, c(0x3f7f_fff6).mul_add(b, 1.0));
+    // j·2^n with one rounding, as `scalef` (exact in f64, then rounded once).
+    (j as f64 * 2f64.powi(n as i32)) as f32
+}
+
+/// `silu(gate) * up`, into `gate`, with ggml's exp ([`ggml_expf`]).
+pub fn swiglu_in_place(gate: &mut [f32], up: &[f32]) {
+    for (g, &u) in gate.iter_mut().zip(up) {
+        *g = *g / (1.0 + ggml_expf(0.0 - *g)) * u;
+    }
+}
+
+/// GELU with the tanh approximation, evaluated as ggml does on the CPU: the
+/// input rounded to f16, the result rounded to f16 (ggml reads a 64K-entry
+/// f16 table), identity above 10 and zero below -10.
+#[inline]
+pub fn gelu_tanh(x: f32) -> f32 {
+    const SQRT_2_OVER_PI: f32 = 0.797_884_6;
+    const COEF_A: f32 = 0.044715;
+    if x <= -10.0 {
+        return 0.0;
+    }
+    if x >= 10.0 {
+        return x;
+    }
+    let x = f16::from_f32(x).to_f32();
+    // `1 + a·x·x` fused as ggml's compiled C fuses it.
+    let y = 0.5 * x * (1.0 + (SQRT_2_OVER_PI * x * (COEF_A * x).mul_add(x, 1.0)).tanh());
+    f16::from_f32(y).to_f32()
+}
+
+/// `gelu_tanh(gate) * up`, into `gate`.
+pub fn geglu_in_place(gate: &mut [f32], up: &[f32]) {
+    for (g, &u) in gate.iter_mut().zip(up) {
+        *g = gelu_tanh(*g) * u;
+    }
+}
+
+/// `cap * tanh(x / cap)` on every value.
+pub fn softcap_in_place(x: &mut [f32], cap: f32) {
+    for v in x.iter_mut() {
+        *v = cap * (*v / cap).tanh();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dot_matches_naive_sum_on_odd_lengths() {
+        for n in [0, 1, 7, 8, 9, 33, 256] {
+            let a: Vec<f32> = (0..n).map(|i| (i as f32 * 0.37).sin()).collect();
+            let b: Vec<f32> = (0..n).map(|i| (i as f32 * 0.11).cos()).collect();
+            let naive: f64 = a.iter().zip(&b).map(|(x, y)| (*x as f64) * (*y as f64)).sum();
+            assert!((dot(&a, &b) as f64 - naive).abs() < 1e-4, "n={n}");
+        }
+    }
+
+    #[test]
+    fn ggml_ordered_dot_matches_naive_sum() {
+        for n in [64, 128, 256, 80] {
+            let a: Vec<f32> = (0..n).map(|i| (i as f32 * 0.37).sin()).collect();
+            let b: Vec<f32> = (0..n).map(|i| (i as f32 * 0.11).cos()).collect();
+            let naive: f64 = a.iter().zip(&b).map(|(x, y)| (*x as f64) * (*y as f64)).sum();
+            assert!((dot_ggml_order(&a, &b) as f64 - naive).abs() < 1e-4, "n={n}");
+        }
+    }
+
+    #[test]
+    fn rms_norm_gives_unit_rms() {
+        let x = [3.0f32, -4.0, 0.0, 5.0];
+        let mut out = [0.0; 4];
+        rms_norm(&x, &[1.0; 4], 0.0, &mut out);
+        let rms = (out.iter().map(|v| v * v).sum::<f32>() / 4.0).sqrt();
+        assert!((rms - 1.0).abs() < 1e-6);
+        assert!((out[1] / out[0] - (-4.0 / 3.0)).abs() < 1e-6);
+    }
+
+    #[test]
+    fn rope_at_position_zero_is_identity_and_preserves_norm_elsewhere() {
+        let n_rot = 8;
+        let (mut cos, mut sin) = (vec![0.0; 4], vec![0.0; 4]);
+        for kind in [RopeKind::Normal, RopeKind::Neox] {
+            rope_angles(0, n_rot, 10000.0, 1.0, &mut cos, &mut sin);
+            let orig: Vec<f32> = (0..n_rot).map(|i| i as f32 - 3.5).collect();
+            let mut head = orig.clone();
+            rope_head(&mut head, kind, &cos, &sin);
+            assert_eq!(head, orig);
+            rope_angles(17, n_rot, 10000.0, 1.0, &mut cos, &mut sin);
+            rope_head(&mut head, kind, &cos, &sin);
+            assert_ne!(head, orig);
+            let norm = |v: &[f32]| v.iter().map(|x| x * x).sum::<f32>();
+            assert!((norm(&head) - norm(&orig)).abs() < 1e-3);
+        }
+    }
+
+    #[test]
+    fn rope_pairs_adjacent_or_split_halves() {
+        let (mut cos, mut sin) = (vec![0.0; 2], vec![0.0; 2]);
+        rope_angles(1, 4, 10000.0, 1.0, &mut cos, &mut sin);
+        // Only dimension 0 set: NORMAL moves it into 1, NEOX into 2.
+        let mut normal = [1.0, 0.0, 0.0, 0.0];
+        rope_head(&mut normal, RopeKind::Normal, &cos, &sin);
+        assert!(normal[1] != 0.0 && normal[2] == 0.0);
+        let mut neox = [1.0, 0.0, 0.0, 0.0];
+        rope_head(&mut neox, RopeKind::Neox, &cos, &sin);
+        assert!(neox[2] != 0.0 && neox[1] == 0.0);
+    }
+
+    #[test]
+    fn softmax_sums_to_one_and_survives_large_values() {
+        let mut x = [1000.0f32, 999.0, -1e30];
+        softmax_in_place(&mut x);
+        assert!((x.iter().sum::<f32>() - 1.0).abs() < 1e-6);
+        assert!(x[0] > x[1] && x[2] == 0.0);
+    }
+
+    #[test]
+    fn ggml_expf_is_within_two_ulp_of_exp_and_saturates() {
+        for i in -2000..2000 {
+            let x = i as f32 * 0.04;
+            let (a, b) = (ggml_expf(x), x.exp());
+            assert!(((a - b) / b).abs() < 2.5e-7, "x={x}: {a} vs {b}");
+        }
+        assert_eq!(ggml_expf(-200.0), 0.0);
+        assert_eq!(ggml_expf(200.0), f32::INFINITY);
+        assert_eq!(ggml_expf(0.0), 1.0);
+    }
+
+    #[test]
+    fn gelu_matches_reference_points_and_clamps() {
+        assert_eq!(gelu_tanh(-20.0), 0.0);
+        assert_eq!(gelu_tanh(12.5), 12.5);
+        assert_eq!(gelu_tanh(0.0), 0.0);
+        // gelu(1) = 0.8412 (tanh form), within f16 rounding.
+        assert!((gelu_tanh(1.0) - 0.8412).abs() < 1e-3);
+        assert!((gelu_tanh(-1.0) + 0.1588).abs() < 1e-3);
+    }
+}
