@@ -2,12 +2,14 @@
 //! wasm32-unknown-unknown and touches no file system, thread or clock: callers
 //! hand it bytes (a memory map natively, a buffer in the browser).
 
+pub mod chat;
 pub mod error;
 pub mod gguf;
 pub mod kernels;
 pub mod model;
 pub mod quant;
 pub mod sampler;
+pub mod session;
 pub mod tokenizer;
 
 pub use error::{Error, Result};

@@ -1,5 +1,6 @@
 // Greedy reference continuations from llama.cpp (the library behind
-// llama-completion), printed as token ids so fuselm's tests can compare ids,
+// llama-completion; here as `llama-completion --temp 0 -ub 1 --no-repack`),
+// printed as token ids so fuselm's tests can compare ids,
 // not re-tokenized text. Built against the vendored llama.cpp by
 // make-reference; not part of fuselm's build.
 //
@@ -61,6 +62,12 @@ int main(int argc, char ** argv) {
     llama_context_params cp = llama_context_default_params();
     cp.n_ctx = 4096;
     cp.n_batch = 2048;
+    // One token per micro-batch (llama-completion -ub 1): llama.cpp then
+    // computes every product with its vec_dot kernels, as for decoding. Larger
+    // micro-batches go through tinyBLAS, whose float summation order differs,
+    // so llama.cpp's own prefill logits change in the last bits with the
+    // batch size; fuselm's do not.
+    cp.n_ubatch = getenv("GREEDY_UBATCH") ? atoi(getenv("GREEDY_UBATCH")) : 1;
     llama_context * ctx = llama_init_from_model(model, cp);
     llama_batch_ext * batch = llama_batch_ext_init(ctx);
 

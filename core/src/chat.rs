@@ -1,0 +1,109 @@
+//! Chat prompts: the model's own `tokenizer.chat_template` (Jinja) rendered
+//! with minijinja, plus the Python string methods templates call
+//! (`.strip()`, `.startswith()`, ...) from minijinja-contrib's pycompat.
+
+use std::collections::BTreeMap;
+
+use minijinja::{Environment, ErrorKind, Value};
+
+use crate::error::{Error, Result};
+
+/// One message of a conversation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChatMessage {
+    /// `system`, `user` or `assistant`.
+    pub role: String,
+    pub content: String,
+}
+
+impl ChatMessage {
+    pub fn new(role: &str, content: &str) -> ChatMessage {
+        ChatMessage { role: role.to_string(), content: content.to_string() }
+    }
+}
+
+/// A compiled chat template with the special-token texts it may reference.
+pub struct ChatTemplate {
+    env: Environment<'static>,
+    bos_token: String,
+    eos_token: String,
+}
+
+impl ChatTemplate {
+    /// Compiles `source`; a syntax error names the line.
+    pub fn new(source: &str, bos_token: &str, eos_token: &str) -> Result<ChatTemplate> {
+        let mut env = Environment::new();
+        env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
+        env.add_function("raise_exception", |message: String| -> std::result::Result<Value, minijinja::Error> {
+            Err(minijinja::Error::new(ErrorKind::InvalidOperation, message))
+        });
+        // Templates that print a date get a fixed one: the core has no clock.
+        env.add_function("strftime_now", |_format: String| "26 Jul 2024".to_string());
+        env.add_template_owned("chat", source.to_string()).map_err(template_error)?;
+        Ok(ChatTemplate { env, bos_token: bos_token.to_string(), eos_token: eos_token.to_string() })
+    }
+
+    /// Renders the conversation; with `add_generation_prompt` the text ends
+    /// where the assistant's reply begins.
+    pub fn render(&self, messages: &[ChatMessage], add_generation_prompt: bool) -> Result<String> {
+        let messages: Vec<Value> = messages
+            .iter()
+            .map(|m| {
+                let mut map = BTreeMap::new();
+                map.insert("role", Value::from(m.role.as_str()));
+                map.insert("content", Value::from(m.content.as_str()));
+                Value::from(map)
+            })
+            .collect();
+        let mut ctx = BTreeMap::new();
+        ctx.insert("messages", Value::from(messages));
+        ctx.insert("add_generation_prompt", Value::from(add_generation_prompt));
+        ctx.insert("bos_token", Value::from(self.bos_token.as_str()));
+        ctx.insert("eos_token", Value::from(self.eos_token.as_str()));
+        let template = self.env.get_template("chat").map_err(template_error)?;
+        template.render(Value::from(ctx)).map_err(template_error)
+    }
+}
+
+fn template_error(e: minijinja::Error) -> Error {
+    let mut message = e.to_string();
+    let mut source = std::error::Error::source(&e);
+    while let Some(inner) = source {
+        message.push_str(&format!(": {inner}"));
+        source = inner.source();
+    }
+    Error::ChatTemplate(message)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CHATML: &str = "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + message['content'] | trim + '<|im_end|>' + '\\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";
+
+    #[test]
+    fn renders_chatml_with_generation_prompt() {
+        let t = ChatTemplate::new(CHATML, "", "<|im_end|>").unwrap();
+        let text =
+            t.render(&[ChatMessage::new("system", "Be brief."), ChatMessage::new("user", " Hi ")], true).unwrap();
+        assert_eq!(
+            text,
+            "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n"
+        );
+    }
+
+    #[test]
+    fn python_string_methods_and_raise_exception_work() {
+        let src = "{{ bos_token }}{% for m in messages %}{% if m.role not in ['user', 'assistant'] %}{{ raise_exception('bad role ' + m.role) }}{% endif %}{{ m.content.strip().upper() }}{% endfor %}";
+        let t = ChatTemplate::new(src, "<s>", "</s>").unwrap();
+        assert_eq!(t.render(&[ChatMessage::new("user", "  hey ")], false).unwrap(), "<s>HEY");
+        let err = t.render(&[ChatMessage::new("tool", "x")], false).unwrap_err();
+        assert!(err.to_string().contains("bad role tool"), "{err}");
+    }
+
+    #[test]
+    fn syntax_errors_are_reported() {
+        let err = ChatTemplate::new("{% for m in messages %}", "", "").err().unwrap();
+        assert!(matches!(err, Error::ChatTemplate(_)), "{err}");
+    }
+}
