@@ -26,7 +26,7 @@ fn greedy_continuations_equal_llama_cpp() {
         let bytes = std::fs::read(&path).unwrap();
         let file = GgufFile::parse(&bytes).unwrap();
         let model = Model::load(&file, LoadOptions::default()).unwrap();
-        let mut session = Session::new(&model, &ContextOptions { n_ctx: Some(512), ..Default::default() }).unwrap();
+        let mut session = Session::new(&model, &ContextOptions { n_ctx: Some(2048), ..Default::default() }).unwrap();
         for case in cases {
             let prompt = case["prompt"].as_str().unwrap();
             let want_prompt: Vec<u32> = serde_json::from_value(case["prompt_ids"].clone()).unwrap();

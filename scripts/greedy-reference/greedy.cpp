@@ -68,6 +68,9 @@ int main(int argc, char ** argv) {
     // so llama.cpp's own prefill logits change in the last bits with the
     // batch size; fuselm's do not.
     cp.n_ubatch = getenv("GREEDY_UBATCH") ? atoi(getenv("GREEDY_UBATCH")) : 1;
+    // One thread: from 512 cached keys on, llama.cpp splits attention across
+    // threads and merges partial softmaxes, which rounds differently per count.
+    cp.n_threads = cp.n_threads_batch = 1;
     llama_context * ctx = llama_init_from_model(model, cp);
     llama_batch_ext * batch = llama_batch_ext_init(ctx);
 

@@ -2,10 +2,8 @@
 //! (GQA/MQA) and an optional sliding window. Query heads run in parallel with
 //! the `parallel` feature; every buffer is preallocated by the caller.
 
-use half::f16;
-
 use super::kv_cache::KvCache;
-use super::ops::{axpy, dot, dot_ggml_order, softmax_in_place};
+use super::ops::{axpy, dot, dot_ggml_order, fma_dispatch, fmadd, round_to_f16, softmax_in_place};
 
 /// Head dimensions up to this size use stack buffers for a converted cache row.
 pub const MAX_HEAD_DIM: usize = 512;
@@ -39,7 +37,7 @@ pub fn attend(
     if cache.rounds_to_f16() {
         // ggml multiplies an f16 K by Q converted to f16: round the same way.
         for v in q.iter_mut() {
-            *v = f16::from_f32(*v).to_f32();
+            *v = round_to_f16(*v);
         }
     }
     for (t, (q_row, out_row)) in q.chunks_exact(q_dim).zip(out.chunks_exact_mut(out_dim)).enumerate() {
@@ -62,9 +60,10 @@ pub fn attend(
     }
 }
 
+fma_dispatch! {
 /// Two passes in f32: all scores, softmax, then the weighted sum of values.
 #[allow(clippy::too_many_arguments)]
-fn attend_head_f32(
+pub fn attend_head_f32(
     shape: &AttentionShape,
     cache: &KvCache,
     layer: usize,
@@ -88,14 +87,16 @@ fn attend_head_f32(
         axpy(p, v_row, out_head);
     }
 }
+}
 
+fma_dispatch! {
 /// One pass with an online softmax and the weighted sum of values kept in
 /// f16, rounded after every key: the arithmetic of ggml's CPU flash
 /// attention over an f16 cache, which llama.cpp runs for decoding and short
 /// prompts. Following it keeps greedy outputs on llama.cpp's path at
 /// near-ties; the rounding costs nothing measurable in accuracy at f16 cache
 /// precision.
-fn attend_head_online_f16(
+pub fn attend_head_online_f16(
     shape: &AttentionShape,
     cache: &KvCache,
     layer: usize,
@@ -119,19 +120,20 @@ fn attend_head_online_f16(
             rescale = (max - s).exp();
             max = s;
             for acc in out_head.iter_mut() {
-                *acc = f16::from_f32(*acc * rescale).to_f32();
+                *acc = round_to_f16(*acc * rescale);
             }
         } else {
             weight = (s - max).exp();
         }
         cache.read_value(layer, pos, kv_head * shape.head_dim_v, v_row);
         for (acc, &v) in out_head.iter_mut().zip(v_row.iter()) {
-            *acc = f16::from_f32(v.mul_add(weight, *acc)).to_f32();
+            *acc = round_to_f16(fmadd(v, weight, *acc));
         }
-        sum = sum.mul_add(rescale, weight);
+        sum = fmadd(sum, rescale, weight);
     }
     let inv = if sum == 0.0 { 0.0 } else { 1.0 / sum };
     out_head.iter_mut().for_each(|v| *v *= inv);
+}
 }
 
 #[cfg(feature = "parallel")]

@@ -118,12 +118,8 @@ impl Model<'_> {
                 if is_swa { (&ctx.rope_cos_swa, &ctx.rope_sin_swa) } else { (&ctx.rope_cos, &ctx.rope_sin) };
             for t in 0..n {
                 let (c, s) = (&cos[t * half..(t + 1) * half], &sin[t * half..(t + 1) * half]);
-                for head in q[t * q_dim..(t + 1) * q_dim].chunks_exact_mut(cfg.head_dim_k) {
-                    ops::rope_head(head, rope.kind, c, s);
-                }
-                for head in k[t * k_dim..(t + 1) * k_dim].chunks_exact_mut(cfg.head_dim_k) {
-                    ops::rope_head(head, rope.kind, c, s);
-                }
+                ops::rope_heads(&mut q[t * q_dim..(t + 1) * q_dim], cfg.head_dim_k, rope.kind, c, s);
+                ops::rope_heads(&mut k[t * k_dim..(t + 1) * k_dim], cfg.head_dim_k, rope.kind, c, s);
                 cache.store(il, pos0 + t, &k[t * k_dim..(t + 1) * k_dim], &v[t * v_dim..(t + 1) * v_dim]);
             }
             if cfg.scale_queries {

@@ -2,13 +2,85 @@
 //! follow ggml's CPU definition (summation precision, GELU through f16) so
 //! greedy outputs match llama.cpp's.
 
-use half::f16;
-
 use super::config::RopeKind;
+
+/// Defines `pub fn $name` twice over one `#[inline(always)]` body: once for
+/// the baseline target and once with AVX2+FMA+F16C enabled, picked at run time
+/// on x86_64. Without it, `mul_add` in a baseline x86_64 build is a call to
+/// the C library's software `fmaf`, and loops do not vectorize past SSE2.
+macro_rules! fma_dispatch {
+    ($(#[$meta:meta])* pub fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $(-> $ret:ty)? $body:block) => {
+        $(#[$meta])*
+        pub fn $name($($arg: $ty),*) $(-> $ret)? {
+            #[inline(always)]
+            fn body($($arg: $ty),*) $(-> $ret)? $body
+            #[cfg(target_arch = "x86_64")]
+            {
+                #[target_feature(enable = "avx2,fma,f16c")]
+                unsafe fn with_fma($($arg: $ty),*) $(-> $ret)? {
+                    body($($arg),*)
+                }
+                if $crate::model::ops::has_fma() {
+                    // SAFETY: the CPU has the features `with_fma` is compiled for.
+                    return unsafe { with_fma($($arg),*) };
+                }
+            }
+            body($($arg),*)
+        }
+    };
+}
+pub(crate) use fma_dispatch;
+
+/// Whether this x86_64 CPU has AVX2, FMA and F16C (std caches the detection).
+#[cfg(target_arch = "x86_64")]
+#[inline]
+pub fn has_fma() -> bool {
+    std::is_x86_feature_detected!("avx2")
+        && std::is_x86_feature_detected!("fma")
+        && std::is_x86_feature_detected!("f16c")
+}
+
+/// `a·b + c` with one rounding. wasm32 has no fused multiply-add instruction
+/// and its `fmaf` is a slow library routine; there the exact product in f64
+/// plus `c` rounds to the same f32 except in double-rounding cases (about one
+/// in 2^29), which keeps native and browser runs in step in practice.
+#[inline(always)]
+pub fn fmadd(a: f32, b: f32, c: f32) -> f32 {
+    #[cfg(target_arch = "wasm32")]
+    {
+        (a as f64 * b as f64 + c as f64) as f32
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        a.mul_add(b, c)
+    }
+}
+
+/// `x` rounded to the nearest f16 value (ties to even), returned as f32:
+/// `f16::from_f32(x).to_f32()` without conversions, so loops vectorize.
+/// Handles f16 subnormals and overflow to infinity; NaN stays NaN.
+#[inline(always)]
+pub fn round_to_f16(x: f32) -> f32 {
+    const F16_MIN_NORMAL: f32 = 6.103_515_6e-5; // 2^-14
+    if x.abs() < F16_MIN_NORMAL {
+        // Subnormal f16: a fixed step of 2^-24, exact in f32.
+        return (x * 16_777_216.0).round_ties_even() * 5.960_464_5e-8;
+    }
+    let bits = x.to_bits();
+    // Round the 23-bit mantissa to 10 bits, ties to even.
+    let rounded = f32::from_bits(bits.wrapping_add(0x0FFF + ((bits >> 13) & 1)) & !0x1FFF);
+    if rounded.abs() > 65504.0 && x.is_finite() {
+        f32::INFINITY.copysign(x)
+    } else if x.is_nan() {
+        x
+    } else {
+        rounded
+    }
+}
 
 /// Dot product with eight independent accumulators, which the compiler turns
 /// into SIMD adds (a single running sum cannot be reordered without fast-math).
-#[inline]
+#[inline(always)]
 pub fn dot(a: &[f32], b: &[f32]) -> f32 {
     debug_assert_eq!(a.len(), b.len());
     let mut acc = [0.0f32; 8];
@@ -16,7 +88,7 @@ pub fn dot(a: &[f32], b: &[f32]) -> f32 {
     let (b8, b_rest) = b.split_at(a8.len());
     for (x, y) in a8.chunks_exact(8).zip(b8.chunks_exact(8)) {
         for i in 0..8 {
-            acc[i] = x[i].mul_add(y[i], acc[i]);
+            acc[i] = fmadd(x[i], y[i], acc[i]);
         }
     }
     let mut sum = (acc[0] + acc[4]) + (acc[1] + acc[5]) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
@@ -31,7 +103,7 @@ pub fn dot(a: &[f32], b: &[f32]) -> f32 {
 /// pairwise, then lanes reduced as `_mm512_reduce_add_ps` does; a tail past a
 /// multiple of 64 is added in f64. Attention scores use it so that softmax
 /// weights equal llama.cpp's to the bit (head sizes are multiples of 64).
-#[inline]
+#[inline(always)]
 pub fn dot_ggml_order(a: &[f32], b: &[f32]) -> f32 {
     debug_assert_eq!(a.len(), b.len());
     let n64 = a.len() / 64 * 64;
@@ -39,7 +111,7 @@ pub fn dot_ggml_order(a: &[f32], b: &[f32]) -> f32 {
     for (x, y) in a[..n64].chunks_exact(64).zip(b[..n64].chunks_exact(64)) {
         for (j, accj) in acc.iter_mut().enumerate() {
             for l in 0..16 {
-                accj[l] = x[16 * j + l].mul_add(y[16 * j + l], accj[l]);
+                accj[l] = fmadd(x[16 * j + l], y[16 * j + l], accj[l]);
             }
         }
     }
@@ -64,10 +136,10 @@ pub fn dot_ggml_order(a: &[f32], b: &[f32]) -> f32 {
 }
 
 /// `y += a * x`.
-#[inline]
+#[inline(always)]
 pub fn axpy(a: f32, x: &[f32], y: &mut [f32]) {
     for (yi, xi) in y.iter_mut().zip(x) {
-        *yi = a.mul_add(*xi, *yi);
+        *yi = fmadd(a, *xi, *yi);
     }
 }
 
@@ -114,7 +186,17 @@ pub fn rope_angles(position: usize, n_rot: usize, freq_base: f32, freq_scale: f3
     }
 }
 
+fma_dispatch! {
+/// Rotates the first `n_rot` dimensions of every `head_dim` head in `heads`.
+pub fn rope_heads(heads: &mut [f32], head_dim: usize, kind: RopeKind, cos: &[f32], sin: &[f32]) {
+    for head in heads.chunks_exact_mut(head_dim) {
+        rope_head(head, kind, cos, sin);
+    }
+}
+}
+
 /// Rotates the first `n_rot` dimensions of one head in place.
+#[inline(always)]
 pub fn rope_head(head: &mut [f32], kind: RopeKind, cos: &[f32], sin: &[f32]) {
     let half = cos.len();
     for i in 0..half {
@@ -124,8 +206,8 @@ pub fn rope_head(head: &mut [f32], kind: RopeKind, cos: &[f32], sin: &[f32]) {
         };
         let (x0, x1) = (head[a], head[b]);
         // With the multiply-adds fused where ggml's compiled C fuses them.
-        head[a] = x0.mul_add(cos[i], -(x1 * sin[i]));
-        head[b] = x0.mul_add(sin[i], x1 * cos[i]);
+        head[a] = fmadd(x0, cos[i], -(x1 * sin[i]));
+        head[b] = fmadd(x0, sin[i], x1 * cos[i]);
     }
 }
 
@@ -148,36 +230,39 @@ pub fn softmax_in_place(x: &mut [f32]) {
 /// SiLU uses it in llama.cpp; using the same approximation keeps fuselm's
 /// activations bit-equal to llama.cpp's rather than an ulp away, which matters
 /// for greedy parity on models with large activations.
-#[inline]
+#[inline(always)]
 pub fn ggml_expf(x: f32) -> f32 {
     let c = f32::from_bits;
     let r = c(0x4b40_0000); // 0x1.8p23: adding it rounds to an integer
-    let z = x.mul_add(c(0x3fb8_aa3b), r); // x·log2(e) + r
+    let z = fmadd(x, c(0x3fb8_aa3b), r); // x·log2(e) + r
     let n = z - r;
-    let b = (-n).mul_add(c(0x35bf_be8e), (-n).mul_add(c(0x3f31_7200), x)); // x − n·ln2 (two parts)
+    let b = fmadd(-n, c(0x35bf_be8e), fmadd(-n, c(0x3f31_7200), x)); // x − n·ln2 (two parts)
     if n.abs() > 192.0 {
         return if n <= 0.0 { 0.0 } else { f32::INFINITY };
     }
     let u = b * b;
-    let j = c(0x3c07_2010)
-        .mul_add(b, c(0x3d2b_9f17))
-        .mul_add(u, c(0x3e2a_af33).mul_add(b, c(0x3eff_fedb)))
-        .mul_add(u, c(0x3f7f_fff6).mul_add(b, 1.0));
+    let j = fmadd(
+        fmadd(fmadd(c(0x3c07_2010), b, c(0x3d2b_9f17)), u, fmadd(c(0x3e2a_af33), b, c(0x3eff_fedb))),
+        u,
+        fmadd(c(0x3f7f_fff6), b, 1.0),
+    );
     // j·2^n with one rounding, as `scalef` (exact in f64, then rounded once).
     (j as f64 * 2f64.powi(n as i32)) as f32
 }
 
+fma_dispatch! {
 /// `silu(gate) * up`, into `gate`, with ggml's exp ([`ggml_expf`]).
 pub fn swiglu_in_place(gate: &mut [f32], up: &[f32]) {
     for (g, &u) in gate.iter_mut().zip(up) {
         *g = *g / (1.0 + ggml_expf(0.0 - *g)) * u;
     }
 }
+}
 
 /// GELU with the tanh approximation, evaluated as ggml does on the CPU: the
 /// input rounded to f16, the result rounded to f16 (ggml reads a 64K-entry
 /// f16 table), identity above 10 and zero below -10.
-#[inline]
+#[inline(always)]
 pub fn gelu_tanh(x: f32) -> f32 {
     const SQRT_2_OVER_PI: f32 = 0.797_884_6;
     const COEF_A: f32 = 0.044715;
@@ -187,17 +272,19 @@ pub fn gelu_tanh(x: f32) -> f32 {
     if x >= 10.0 {
         return x;
     }
-    let x = f16::from_f32(x).to_f32();
+    let x = round_to_f16(x);
     // `1 + a·x·x` fused as ggml's compiled C fuses it.
-    let y = 0.5 * x * (1.0 + (SQRT_2_OVER_PI * x * (COEF_A * x).mul_add(x, 1.0)).tanh());
-    f16::from_f32(y).to_f32()
+    let y = 0.5 * x * (1.0 + (SQRT_2_OVER_PI * x * fmadd(COEF_A * x, x, 1.0)).tanh());
+    round_to_f16(y)
 }
 
+fma_dispatch! {
 /// `gelu_tanh(gate) * up`, into `gate`.
 pub fn geglu_in_place(gate: &mut [f32], up: &[f32]) {
     for (g, &u) in gate.iter_mut().zip(up) {
         *g = gelu_tanh(*g) * u;
     }
+}
 }
 
 /// `cap * tanh(x / cap)` on every value.
@@ -278,6 +365,23 @@ mod tests {
         softmax_in_place(&mut x);
         assert!((x.iter().sum::<f32>() - 1.0).abs() < 1e-6);
         assert!(x[0] > x[1] && x[2] == 0.0);
+    }
+
+    #[test]
+    fn round_to_f16_equals_the_half_crate_everywhere() {
+        use half::f16;
+        let mut bits = 0x9E37_79B9u32;
+        let specials =
+            [0.0f32, -0.0, 65504.0, 65519.0, 65520.0, -65520.0, 6.1e-5, 6.2e-5, 1e-8, 3e-8, f32::INFINITY, 1e30];
+        for i in 0..2_000_000u32 {
+            bits = bits.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            let x = if (i as usize) < specials.len() { specials[i as usize] } else { f32::from_bits(bits) };
+            if x.is_nan() {
+                continue;
+            }
+            let want = f16::from_f32(x).to_f32();
+            assert_eq!(round_to_f16(x).to_bits(), want.to_bits(), "x={x:e} ({:#x})", x.to_bits());
+        }
     }
 
     #[test]
