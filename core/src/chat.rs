@@ -8,6 +8,21 @@ use minijinja::{Environment, ErrorKind, Value};
 
 use crate::error::{Error, Result};
 
+/// Gemma's turn format, for Gemma files that carry no template.
+const GEMMA_TEMPLATE: &str = "{{ bos_token }}{% for m in messages %}{% set role = 'model' if m.role == 'assistant' else 'user' %}{% if m.role == 'system' %}{{ '<start_of_turn>user\n' + m.content + '\n' }}{% else %}{{ '<start_of_turn>' + role + '\n' + m.content + '<end_of_turn>\n' }}{% endif %}{% endfor %}{% if add_generation_prompt %}{{ '<start_of_turn>model\n' }}{% endif %}";
+
+/// ChatML, llama.cpp's default when a file has no template.
+const CHATML_TEMPLATE: &str = "{% for m in messages %}{{ '<|im_start|>' + m.role + '\n' + m.content + '<|im_end|>\n' }}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}";
+
+/// The template for a file without `tokenizer.chat_template`: the family's
+/// own format where the architecture says which, otherwise ChatML (as llama.cpp).
+pub fn fallback_template(architecture: &str) -> &'static str {
+    match architecture {
+        "gemma" | "gemma2" | "gemma3" => GEMMA_TEMPLATE,
+        _ => CHATML_TEMPLATE,
+    }
+}
+
 /// One message of a conversation.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ChatMessage {

@@ -10,6 +10,7 @@ pub mod model;
 pub mod quant;
 pub mod sampler;
 pub mod session;
+pub mod synth;
 pub mod tokenizer;
 
 pub use error::{Error, Result};

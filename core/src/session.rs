@@ -145,11 +145,13 @@ impl<'m, 'a> Session<'m, 'a> {
     }
 
     /// The model's chat template applied to `messages`, ending with the
-    /// assistant's turn; an error when the file has no template.
+    /// assistant's turn. Files without a template get their family's format
+    /// (or ChatML), as in llama.cpp.
     pub fn chat_prompt(&self, messages: &[ChatMessage]) -> Result<String> {
-        let source = self.model.chat_template.as_deref().ok_or_else(|| {
-            Error::ChatTemplate("the model file has no tokenizer.chat_template; use a plain prompt".into())
-        })?;
+        let source = match self.model.chat_template.as_deref() {
+            Some(source) => source,
+            None => crate::chat::fallback_template(self.model.config.arch.name()),
+        };
         let vocab = &self.model.tokenizer.vocab;
         let text_of = |id: Option<u32>| id.map(|i| String::from_utf8_lossy(&vocab.tokens[i as usize]).into_owned());
         let template = ChatTemplate::new(

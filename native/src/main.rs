@@ -1,7 +1,9 @@
 //! `fuselm`: the native command-line tool.
 
+mod generate;
 mod inspect;
 mod model_file;
+mod synth;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -17,8 +19,12 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Generate text from a prompt, streamed to stdout.
+    Generate(generate::GenerateArgs),
     /// Print a GGUF file's header, metadata and tensors.
     Inspect(InspectArgs),
+    /// Write a shape-exact synthetic model with random weights.
+    Synth(synth::SynthArgs),
 }
 
 #[derive(clap::Args)]
@@ -39,7 +45,9 @@ pub struct InspectArgs {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Generate(args) => generate::run(&args),
         Command::Inspect(args) => inspect::run(&args),
+        Command::Synth(args) => synth::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

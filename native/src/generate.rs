@@ -1,0 +1,180 @@
+//! `fuselm generate`: stream a completion to stdout, with llama.cpp's flag
+//! names where they exist; `--measure-time` prints load, prompt-eval and eval
+//! timings to stderr.
+
+use std::io::Write;
+use std::ops::ControlFlow;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use fuselm_core::chat::ChatMessage;
+use fuselm_core::gguf::GgufFile;
+use fuselm_core::kernels::{stats, KernelMode};
+use fuselm_core::model::{ContextOptions, KvType, LoadOptions, Model};
+use fuselm_core::sampler::SamplerConfig;
+use fuselm_core::session::{GenerateOptions, Session};
+
+use crate::model_file::ModelFile;
+
+#[derive(clap::Args)]
+pub struct GenerateArgs {
+    /// The GGUF model file.
+    #[arg(short = 'm', long = "model")]
+    pub model: PathBuf,
+    /// The prompt.
+    #[arg(short = 'p', long = "prompt", conflicts_with = "file")]
+    pub prompt: Option<String>,
+    /// Read the prompt from a file.
+    #[arg(short = 'f', long = "file")]
+    pub file: Option<PathBuf>,
+    /// Tokens to generate.
+    #[arg(short = 'n', long = "n-predict", default_value_t = 128)]
+    pub n_predict: usize,
+    /// Threads for the matrix products (default: all cores).
+    #[arg(short = 't', long = "threads")]
+    pub threads: Option<usize>,
+    /// Context size in tokens (default: the model's, at most 4096).
+    #[arg(short = 'c', long = "ctx-size")]
+    pub ctx_size: Option<usize>,
+    #[arg(short = 's', long = "seed", default_value_t = 0)]
+    pub seed: u64,
+    /// 0 = greedy.
+    #[arg(long, default_value_t = 0.8)]
+    pub temp: f32,
+    #[arg(long = "top-k", default_value_t = 40)]
+    pub top_k: usize,
+    #[arg(long = "top-p", default_value_t = 0.95)]
+    pub top_p: f32,
+    #[arg(long = "min-p", default_value_t = 0.05)]
+    pub min_p: f32,
+    #[arg(long = "repeat-penalty", default_value_t = 1.0)]
+    pub repeat_penalty: f32,
+    #[arg(long = "repeat-last-n", default_value_t = 64)]
+    pub repeat_last_n: usize,
+    /// Apply the model's chat template to the prompt (as one user message).
+    #[arg(long)]
+    pub chat: bool,
+    /// Keep generating past end-of-generation tokens.
+    #[arg(long = "ignore-eos")]
+    pub ignore_eos: bool,
+    /// Stop when the text contains this (repeatable).
+    #[arg(long = "stop")]
+    pub stop: Vec<String>,
+    /// When the context fills, drop the oldest half and continue.
+    #[arg(long = "context-shift")]
+    pub context_shift: bool,
+    /// KV cache element type: f16 or f32.
+    #[arg(long = "cache-type", default_value = "f16")]
+    pub cache_type: String,
+    /// Read the file into memory instead of mapping it.
+    #[arg(long = "no-mmap")]
+    pub no_mmap: bool,
+    /// Print timings to stderr at the end.
+    #[arg(long = "measure-time")]
+    pub measure_time: bool,
+}
+
+pub fn install_clock() {
+    static START: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    START.get_or_init(Instant::now);
+    stats::set_clock(|| START.get().map_or(0.0, |s| s.elapsed().as_secs_f64()));
+}
+
+/// Sets the size of rayon's global pool (once per process).
+pub fn set_threads(threads: Option<usize>) -> Result<()> {
+    if let Some(n) = threads {
+        if n == 0 {
+            bail!("--threads must be at least 1");
+        }
+        rayon::ThreadPoolBuilder::new().num_threads(n).build_global().context("cannot set the thread count")?;
+    }
+    Ok(())
+}
+
+pub fn run(args: &GenerateArgs) -> Result<()> {
+    install_clock();
+    set_threads(args.threads)?;
+    let prompt = match (&args.prompt, &args.file) {
+        (Some(p), _) => p.clone(),
+        (None, Some(f)) => {
+            std::fs::read_to_string(f).with_context(|| format!("cannot read prompt file {}", f.display()))?
+        }
+        (None, None) => bail!("give a prompt with -p TEXT or -f FILE"),
+    };
+    let load_start = Instant::now();
+    let file = ModelFile::open(&args.model, !args.no_mmap)?;
+    let name = file.display_name();
+    let gguf = GgufFile::parse_named(&name, file.bytes())?;
+    let options = LoadOptions { kernel_mode: KernelMode::from_env()?, isa: None };
+    let model = Model::load(&gguf, options).map_err(|e| e.in_file(&name))?;
+    let ctx_options = ContextOptions {
+        n_ctx: args.ctx_size,
+        kv_type: args.cache_type.parse::<KvType>()?,
+        ..ContextOptions::default()
+    };
+    let mut session = Session::new(&model, &ctx_options)?;
+    let load_seconds = load_start.elapsed().as_secs_f64();
+
+    let text = if args.chat { session.chat_prompt(&[ChatMessage::new("user", &prompt)])? } else { prompt };
+    let options = GenerateOptions {
+        max_tokens: args.n_predict,
+        sampler: SamplerConfig {
+            temperature: args.temp,
+            top_k: args.top_k,
+            top_p: args.top_p,
+            min_p: args.min_p,
+            repeat_penalty: args.repeat_penalty,
+            repeat_last_n: args.repeat_last_n,
+            seed: args.seed,
+        },
+        stop: args.stop.clone(),
+        ignore_eos: args.ignore_eos,
+        context_shift: args.context_shift,
+        keep: 0,
+    };
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    let mut write_error = None;
+    let generation = session.generate(&text, &options, |event| {
+        if let Err(e) = out.write_all(event.text.as_bytes()).and_then(|_| out.flush()) {
+            write_error = Some(e);
+            return ControlFlow::Break(());
+        }
+        ControlFlow::Continue(())
+    })?;
+    if let Some(e) = write_error {
+        // A closed pipe (| head) is a normal way to stop.
+        if e.kind() != std::io::ErrorKind::BrokenPipe {
+            return Err(e).context("cannot write to stdout");
+        }
+    }
+    let _ = writeln!(out);
+    if args.measure_time {
+        let t = &generation.timings;
+        eprintln!();
+        eprintln!("load time        = {:10.2} ms", load_seconds * 1e3);
+        eprintln!(
+            "prompt eval time = {:10.2} ms / {:5} tokens ({:8.2} ms per token, {:8.2} tokens per second)",
+            t.prompt_seconds * 1e3,
+            t.prompt_tokens,
+            t.prompt_ms_per_token(),
+            t.prompt_tokens_per_second()
+        );
+        let decode_steps = t.generated_tokens.saturating_sub(1);
+        eprintln!(
+            "eval time        = {:10.2} ms / {:5} runs   ({:8.2} ms per token, {:8.2} tokens per second)",
+            t.decode_seconds * 1e3,
+            decode_steps,
+            t.decode_ms_per_token(),
+            t.decode_tokens_per_second()
+        );
+        eprintln!(
+            "total time       = {:10.2} ms / {:5} tokens",
+            (load_seconds + t.prompt_seconds + t.decode_seconds) * 1e3,
+            t.prompt_tokens + t.generated_tokens
+        );
+        eprintln!("stop reason      = {:?}", generation.stop_reason);
+    }
+    Ok(())
+}

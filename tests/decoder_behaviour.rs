@@ -1,0 +1,208 @@
+//! Decoder and session behaviour on a tiny synthetic model (built in memory)
+//! and, where present, the real models: batch-size and thread independence,
+//! context limits and shifting, errors that name what is wrong, chat templates.
+
+mod common;
+
+use std::ops::ControlFlow;
+
+use fuselm::chat::ChatMessage;
+use fuselm::gguf::{GgufFile, GgufWriter, Value};
+use fuselm::model::{ContextOptions, LoadOptions, Model};
+use fuselm::sampler::SamplerConfig;
+use fuselm::session::{GenerateOptions, Session, StopReason};
+use fuselm::synth::{synthesize, SynthQuant, SynthShape};
+use fuselm::Error;
+
+fn tiny_bytes() -> Vec<u8> {
+    let shape: SynthShape = "tiny".parse().unwrap();
+    synthesize(&shape, SynthQuant::Q4KM, None, 7, |_, _| {}).unwrap().to_bytes()
+}
+
+/// A copy of `bytes` with metadata and tensors edited.
+fn edited(
+    bytes: &[u8],
+    edit_meta: impl Fn(&str, Value) -> Option<Value>,
+    edit_tensor: impl Fn(&str, &[u64]) -> Option<Vec<u64>>,
+) -> Vec<u8> {
+    let file = GgufFile::parse(bytes).unwrap();
+    let mut w = GgufWriter::new();
+    for (key, value) in file.metadata.iter() {
+        if let Some(v) = edit_meta(key, value.to_value()) {
+            w.add(key, v).unwrap();
+        }
+    }
+    for t in &file.tensors {
+        let dims = edit_tensor(t.name, &t.dims).unwrap_or_else(|| t.dims.clone());
+        let data = file.tensor_data(t).to_vec();
+        // Keep the byte count valid: reshape only to the same number of elements' bytes.
+        let need = fuselm::gguf::tensor_bytes(t.name, t.ggml_type, &dims).unwrap() as usize;
+        let mut data = data;
+        data.resize(need, 0);
+        w.add_tensor(t.name, t.ggml_type, &dims, data).unwrap();
+    }
+    w.to_bytes()
+}
+
+fn load_err(bytes: &[u8]) -> Error {
+    let file = GgufFile::parse(bytes).unwrap();
+    Model::load(&file, LoadOptions::default()).err().expect("load should fail")
+}
+
+fn greedy(max_tokens: usize) -> GenerateOptions {
+    GenerateOptions { max_tokens, sampler: SamplerConfig::greedy(), ..Default::default() }
+}
+
+#[test]
+fn wrong_shapes_unknown_architecture_and_vocabulary_mismatch_are_named() {
+    let bytes = tiny_bytes();
+    let bad = edited(&bytes, |_, v| Some(v), |name, dims| (name == "blk.1.attn_q.weight").then(|| vec![dims[0], 128]));
+    let err = load_err(&bad);
+    assert!(matches!(err, Error::TensorShape { ref tensor, .. } if tensor == "blk.1.attn_q.weight"), "{err}");
+    assert!(err.to_string().contains("[256, 256]"), "{err}");
+
+    let bad = edited(
+        &bytes,
+        |k, v| Some(if k == "general.architecture" { Value::Str("mamba".into()) } else { v }),
+        |_, _| None,
+    );
+    let err = load_err(&bad);
+    assert!(matches!(err, Error::UnsupportedArchitecture { ref arch, .. } if arch == "mamba"), "{err}");
+
+    let bad = edited(
+        &bytes,
+        |_, v| Some(v),
+        |name, dims| matches!(name, "token_embd.weight" | "output.weight").then(|| vec![dims[0], 300]),
+    );
+    let err = load_err(&bad);
+    assert!(matches!(err, Error::TensorShape { ref tensor, .. } if tensor == "token_embd.weight"), "{err}");
+
+    let bad = edited(&bytes, |k, v| (k != "llama.block_count").then_some(v), |_, _| None);
+    let err = load_err(&bad);
+    assert!(matches!(err, Error::MissingKey { ref key } if key == "llama.block_count"), "{err}");
+
+    let bad = edited(&bytes, |_, v| Some(v), |name, _| (name == "blk.0.ffn_up.weight").then(|| vec![256, 512, 1]));
+    let err = load_err(&bad);
+    assert!(matches!(err, Error::TensorShape { .. }), "{err}");
+}
+
+/// Logits after `tokens` evaluated in batches of `n_batch`.
+fn logits_with_batch(model: &Model<'_>, tokens: &[u32], n_batch: usize) -> Vec<f32> {
+    let mut ctx = model.new_context(&ContextOptions { n_ctx: Some(256), n_batch, ..Default::default() }).unwrap();
+    model.forward(&mut ctx, tokens).unwrap();
+    ctx.last_logits().to_vec()
+}
+
+#[test]
+fn batch_size_and_thread_count_do_not_change_logits() {
+    let bytes = tiny_bytes();
+    let mut files = vec![("tiny".to_string(), bytes)];
+    if let Some((path, _)) = common::present_models().into_iter().next() {
+        files.push((path.display().to_string(), std::fs::read(&path).unwrap()));
+    }
+    for (name, bytes) in &files {
+        let file = GgufFile::parse(bytes).unwrap();
+        let model = Model::load(&file, LoadOptions::default()).unwrap();
+        let tokens =
+            model.tokenizer.encode("The quick brown fox jumps over the lazy dog, twice: the quick brown fox.", true);
+        let whole = logits_with_batch(&model, &tokens, 512);
+        for n_batch in [1, 3, 7] {
+            assert_eq!(logits_with_batch(&model, &tokens, n_batch), whole, "{name}: n_batch {n_batch}");
+        }
+        for threads in [1, 3, 8] {
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+            let logits = pool.install(|| logits_with_batch(&model, &tokens, 512));
+            assert_eq!(logits, whole, "{name}: {threads} threads");
+        }
+    }
+}
+
+#[test]
+fn full_context_is_an_error_unless_shifting_is_asked_for() {
+    let bytes = tiny_bytes();
+    let file = GgufFile::parse(&bytes).unwrap();
+    let model = Model::load(&file, LoadOptions::default()).unwrap();
+    let mut session = Session::new(&model, &ContextOptions { n_ctx: Some(16), ..Default::default() }).unwrap();
+
+    let long: Vec<u32> = (3..30).collect();
+    let err = session.generate_from_tokens(&long, &greedy(4), |_| ControlFlow::Continue(())).unwrap_err();
+    assert!(matches!(err, Error::ContextFull { n_ctx: 16, requested: 27 }), "{err}");
+
+    session.reset();
+    let prompt: Vec<u32> = vec![1, 40, 41, 42];
+    let err = session.generate_from_tokens(&prompt, &greedy(40), |_| ControlFlow::Continue(())).unwrap_err();
+    assert!(matches!(err, Error::ContextFull { .. }), "{err}");
+    assert!(err.to_string().contains("context shift"), "{err}");
+
+    session.reset();
+    let shifting = GenerateOptions { context_shift: true, ..greedy(40) };
+    let out = session.generate_from_tokens(&prompt, &shifting, |_| ControlFlow::Continue(())).unwrap();
+    assert_eq!(out.tokens.len(), 40);
+    assert_eq!(out.stop_reason, StopReason::MaxTokens);
+    assert!(session.history.len() <= 16);
+    assert_eq!(session.history[0], 1, "BOS is kept across shifts");
+    assert_eq!(session.context.n_past(), session.history.len());
+}
+
+#[test]
+fn bad_inputs_are_errors() {
+    let bytes = tiny_bytes();
+    let file = GgufFile::parse(&bytes).unwrap();
+    let model = Model::load(&file, LoadOptions::default()).unwrap();
+    let mut ctx = model.new_context(&ContextOptions { n_ctx: Some(8), ..Default::default() }).unwrap();
+    let err = model.forward(&mut ctx, &[1, 100_000]).unwrap_err();
+    assert!(err.to_string().contains("100000"), "{err}");
+    assert_eq!(ctx.n_past(), 0, "a rejected batch changes nothing");
+    assert!(model.forward(&mut ctx, &[]).is_err());
+    for bad in [Some(0), Some(1 << 20)] {
+        let err = model.new_context(&ContextOptions { n_ctx: bad, ..Default::default() }).err().unwrap();
+        assert!(matches!(err, Error::BadSetting { what: "context size", .. }), "{err}");
+    }
+    let mut session = Session::new(&model, &ContextOptions::default()).unwrap();
+    assert!(session.generate_from_tokens(&[], &greedy(4), |_| ControlFlow::Continue(())).is_err());
+    // No template in the file: ChatML, as llama.cpp.
+    let chat = session.chat_prompt(&[ChatMessage::new("user", "hi")]).unwrap();
+    assert_eq!(chat, "<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n");
+}
+
+#[test]
+fn cancelling_from_the_callback_stops_generation() {
+    let bytes = tiny_bytes();
+    let file = GgufFile::parse(&bytes).unwrap();
+    let model = Model::load(&file, LoadOptions::default()).unwrap();
+    let mut session = Session::new(&model, &ContextOptions::default()).unwrap();
+    let out = session
+        .generate_from_tokens(&[1, 50, 60], &greedy(100), |e| {
+            if e.index == 4 {
+                ControlFlow::Break(())
+            } else {
+                ControlFlow::Continue(())
+            }
+        })
+        .unwrap();
+    assert_eq!(out.stop_reason, StopReason::Cancelled);
+    assert_eq!(out.tokens.len(), 5);
+}
+
+#[test]
+fn real_models_chat_templates_render_and_generate() {
+    for (path, _) in common::present_models() {
+        let bytes = std::fs::read(&path).unwrap();
+        let file = GgufFile::parse(&bytes).unwrap();
+        let model = Model::load(&file, LoadOptions::default()).unwrap();
+        let mut session = Session::new(&model, &ContextOptions { n_ctx: Some(256), ..Default::default() }).unwrap();
+        let prompt = session
+            .chat_prompt(&[ChatMessage::new("user", "What is the capital of France? Answer in one word.")])
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        assert!(prompt.contains("capital of France"), "{prompt}");
+        // The turn markers are the vocabulary's control tokens, not text.
+        let ids = session.tokenize_prompt(&prompt);
+        assert!(ids.iter().any(|&id| model.tokenizer.vocab.control[id as usize]), "{}: {prompt:?}", path.display());
+        let out = session.generate(&prompt, &greedy(24), |_| ControlFlow::Continue(())).unwrap();
+        eprintln!("{}: {:?} ({:?})", path.display(), out.text, out.stop_reason);
+        // Base models ramble; the instruction-tuned one answers.
+        if path.to_string_lossy().contains("Instruct") {
+            assert!(out.text.contains("Paris"), "{}: {:?}", path.display(), out.text);
+        }
+    }
+}
