@@ -7,6 +7,7 @@ pub mod error;
 pub mod gguf;
 pub mod kernels;
 pub mod model;
+pub mod perplexity;
 pub mod quant;
 pub mod sampler;
 pub mod session;

@@ -3,6 +3,7 @@
 mod generate;
 mod inspect;
 mod model_file;
+mod perplexity;
 mod synth;
 
 use std::path::PathBuf;
@@ -23,6 +24,8 @@ enum Command {
     Generate(generate::GenerateArgs),
     /// Print a GGUF file's header, metadata and tensors.
     Inspect(InspectArgs),
+    /// Perplexity of a text file, as llama-perplexity measures it.
+    Perplexity(perplexity::PerplexityArgs),
     /// Write a shape-exact synthetic model with random weights.
     Synth(synth::SynthArgs),
 }
@@ -47,6 +50,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Generate(args) => generate::run(&args),
         Command::Inspect(args) => inspect::run(&args),
+        Command::Perplexity(args) => perplexity::run(&args),
         Command::Synth(args) => synth::run(&args),
     };
     match result {

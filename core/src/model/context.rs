@@ -40,7 +40,10 @@ pub(crate) fn alloc_f32(len: usize, what: &str) -> Result<Vec<f32>> {
 pub struct Context {
     pub cache: KvCache,
     pub n_batch: usize,
+    /// Whether the next forward pass keeps logits for every token of its
+    /// last batch (the buffer is sized for it when created with `logits_all`).
     pub logits_all: bool,
+    pub n_vocab: usize,
     /// Logits of the last token, or `[n_tok, n_vocab]` of the last batch with `logits_all`.
     pub logits: Vec<f32>,
     /// Rows of `logits` written by the last forward pass.
@@ -87,6 +90,7 @@ impl Context {
             cache,
             n_batch,
             logits_all: options.logits_all,
+            n_vocab,
             logits: alloc_f32(logits_len, "logits")?,
             n_logit_rows: 0,
             x: alloc_f32(n_batch * cfg.n_embd, "activations")?,
@@ -124,14 +128,18 @@ impl Context {
 
     /// Logits of the last token evaluated: `[n_vocab]`.
     pub fn last_logits(&self) -> &[f32] {
-        let n_vocab = if self.logits_all { self.logits.len() / self.n_batch } else { self.logits.len() };
         let row = self.n_logit_rows.saturating_sub(1);
-        &self.logits[row * n_vocab..(row + 1) * n_vocab]
+        &self.logits[row * self.n_vocab..(row + 1) * self.n_vocab]
     }
 
     pub fn last_logits_mut(&mut self) -> &mut [f32] {
-        let n_vocab = if self.logits_all { self.logits.len() / self.n_batch } else { self.logits.len() };
         let row = self.n_logit_rows.saturating_sub(1);
-        &mut self.logits[row * n_vocab..(row + 1) * n_vocab]
+        &mut self.logits[row * self.n_vocab..(row + 1) * self.n_vocab]
+    }
+
+    /// Logits of row `i` of the last batch (with `logits_all`): `[n_vocab]`.
+    pub fn logits_row(&self, i: usize) -> &[f32] {
+        assert!(i < self.n_logit_rows, "row {i} of {} logit rows", self.n_logit_rows);
+        &self.logits[i * self.n_vocab..(i + 1) * self.n_vocab]
     }
 }

@@ -158,7 +158,8 @@ impl Model<'_> {
         cache.len = pos0 + n;
 
         // ---- output: the last token, or every token with logits_all
-        let first = if ctx.logits_all { 0 } else { n - 1 };
+        let all_fit = ctx.logits_all && ctx.logits.len() >= n * ctx.n_vocab;
+        let first = if all_fit { 0 } else { n - 1 };
         let rows = n - first;
         for (src, dst) in x[first * n_embd..].chunks_exact(n_embd).zip(xn.chunks_exact_mut(n_embd)) {
             ops::rms_norm(src, &w.output_norm, cfg.rms_eps, dst);

@@ -1,0 +1,57 @@
+//! `fuselm perplexity`: llama-perplexity's measurement (see fuselm_core::perplexity).
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use fuselm_core::gguf::GgufFile;
+use fuselm_core::kernels::KernelMode;
+use fuselm_core::model::{LoadOptions, Model};
+use fuselm_core::perplexity::perplexity;
+
+use crate::model_file::ModelFile;
+
+#[derive(clap::Args)]
+pub struct PerplexityArgs {
+    #[arg(short = 'm', long = "model")]
+    pub model: PathBuf,
+    /// The text to score.
+    #[arg(short = 'f', long = "file")]
+    pub file: PathBuf,
+    /// Tokens per chunk.
+    #[arg(short = 'c', long = "ctx-size", default_value_t = 512)]
+    pub ctx_size: usize,
+    /// Score at most this many chunks.
+    #[arg(long = "chunks")]
+    pub chunks: Option<usize>,
+    #[arg(short = 't', long = "threads")]
+    pub threads: Option<usize>,
+    /// Print only the final value, as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(args: &PerplexityArgs) -> Result<()> {
+    crate::generate::set_threads(args.threads)?;
+    let text = std::fs::read_to_string(&args.file).with_context(|| format!("cannot read {}", args.file.display()))?;
+    let file = ModelFile::open(&args.model, true)?;
+    let name = file.display_name();
+    let gguf = GgufFile::parse_named(&name, file.bytes())?;
+    let model = Model::load(&gguf, LoadOptions { kernel_mode: KernelMode::from_env()?, isa: None })
+        .map_err(|e| e.in_file(&name))?;
+    let tokens = model.tokenizer.encode(&text, true);
+    let json = args.json;
+    let result = perplexity(&model, &tokens, args.ctx_size, args.chunks, |done, total, ppl| {
+        if !json {
+            eprintln!("[{done}/{total}] {ppl:.4}");
+        }
+    })?;
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({"perplexity": result.value(), "chunks": result.chunks, "ctx_size": args.ctx_size, "tokens_scored": result.tokens_scored})
+        );
+    } else {
+        println!("Final estimate: PPL = {:.4} ({} chunks of {} tokens)", result.value(), result.chunks, args.ctx_size);
+    }
+    Ok(())
+}
