@@ -73,6 +73,22 @@ pub struct GenerateArgs {
     /// Print timings to stderr at the end.
     #[arg(long = "measure-time")]
     pub measure_time: bool,
+    /// After the run, print calls and time per (role, format, kernel).
+    #[arg(long = "debug-dispatch")]
+    pub debug_dispatch: bool,
+    /// Print resident memory to stderr every 100 tokens and at the end.
+    #[arg(long = "report-memory")]
+    pub report_memory: bool,
+    /// Exit non-zero if any matrix product ran unfused or as an F32 fallback.
+    #[arg(long = "require-fused")]
+    pub require_fused: bool,
+}
+
+/// Resident set size from /proc (0 where it is not available).
+pub fn resident_mib() -> f64 {
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
+    let pages: f64 = statm.split_whitespace().nth(1).and_then(|v| v.parse().ok()).unwrap_or(0.0);
+    pages * 4096.0 / (1024.0 * 1024.0)
 }
 
 pub fn install_clock() {
@@ -136,7 +152,19 @@ pub fn run(args: &GenerateArgs) -> Result<()> {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     let mut write_error = None;
+    let report_memory = args.report_memory;
+    let mut window_start = Instant::now();
     let generation = session.generate(&text, &options, |event| {
+        if report_memory && (event.index + 1) % 100 == 0 {
+            let elapsed = window_start.elapsed().as_secs_f64();
+            window_start = Instant::now();
+            eprintln!(
+                "[memory] token {}: rss {:.1} MiB, last 100 tokens {:.2} t/s",
+                event.index + 1,
+                resident_mib(),
+                100.0 / elapsed
+            );
+        }
         if let Err(e) = out.write_all(event.text.as_bytes()).and_then(|_| out.flush()) {
             write_error = Some(e);
             return ControlFlow::Break(());
@@ -150,6 +178,9 @@ pub fn run(args: &GenerateArgs) -> Result<()> {
         }
     }
     let _ = writeln!(out);
+    if args.report_memory {
+        eprintln!("[memory] end: rss {:.1} MiB after {} tokens", resident_mib(), generation.tokens.len());
+    }
     if args.measure_time {
         let t = &generation.timings;
         eprintln!();
@@ -176,5 +207,5 @@ pub fn run(args: &GenerateArgs) -> Result<()> {
         );
         eprintln!("stop reason      = {:?}", generation.stop_reason);
     }
-    Ok(())
+    crate::dispatch_report::finish(args.debug_dispatch, args.require_fused)
 }

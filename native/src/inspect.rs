@@ -74,6 +74,10 @@ struct Totals {
 pub fn run(args: &InspectArgs) -> Result<()> {
     let model = ModelFile::open(&args.model, !args.no_mmap)?;
     let gguf = GgufFile::parse_named(&model.display_name(), model.bytes())?;
+    if args.dispatch {
+        print!("{}", crate::dispatch_table::render(&model.display_name(), &gguf, args.json)?);
+        return Ok(());
+    }
     let report = build_report(&model.display_name(), &gguf, args.full);
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);

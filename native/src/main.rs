@@ -1,5 +1,8 @@
 //! `fuselm`: the native command-line tool.
 
+mod bench;
+mod dispatch_report;
+mod dispatch_table;
 mod generate;
 mod inspect;
 mod model_file;
@@ -20,6 +23,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Measure prompt processing and generation speed (llama-bench's tests).
+    Bench(bench::BenchArgs),
     /// Generate text from a prompt, streamed to stdout.
     Generate(generate::GenerateArgs),
     /// Print a GGUF file's header, metadata and tensors.
@@ -43,11 +48,15 @@ pub struct InspectArgs {
     /// Read the file into memory instead of mapping it.
     #[arg(long)]
     pub no_mmap: bool,
+    /// Show, per layer, each weight's format and the kernel chosen for it.
+    #[arg(long)]
+    pub dispatch: bool,
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Bench(args) => bench::run(&args),
         Command::Generate(args) => generate::run(&args),
         Command::Inspect(args) => inspect::run(&args),
         Command::Perplexity(args) => perplexity::run(&args),

@@ -1,0 +1,217 @@
+//! `fuselm bench`: llama-bench's measurements (pp: prompt processing of N
+//! synthetic tokens in one batch; tg: generating N tokens one at a time) as a
+//! table of t/s mean ± stddev, for several thread counts and kernel sets, with
+//! each kernel set's speedup over `unfused` measured in the same run.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use fuselm_core::gguf::GgufFile;
+use fuselm_core::kernels::KernelMode;
+use fuselm_core::model::{ContextOptions, LoadOptions, Model};
+use fuselm_core::sampler::Rng;
+use serde::Serialize;
+
+use crate::model_file::ModelFile;
+
+#[derive(clap::Args)]
+pub struct BenchArgs {
+    #[arg(short = 'm', long = "model")]
+    pub model: PathBuf,
+    /// Prompt lengths to process (comma-separated; 0 skips).
+    #[arg(short = 'p', long = "n-prompt", default_value = "512", value_delimiter = ',')]
+    pub n_prompt: Vec<usize>,
+    /// Tokens to generate (comma-separated; 0 skips).
+    #[arg(short = 'n', long = "n-gen", default_value = "128", value_delimiter = ',')]
+    pub n_gen: Vec<usize>,
+    /// Thread counts (comma-separated; default: all cores).
+    #[arg(short = 't', long = "threads", value_delimiter = ',')]
+    pub threads: Vec<usize>,
+    /// Repetitions of each test (after one warm-up run).
+    #[arg(short = 'r', long = "repetitions", default_value_t = 5)]
+    pub repetitions: usize,
+    /// Output format: md, json or csv.
+    #[arg(short = 'o', long = "output", default_value = "md")]
+    pub output: String,
+    /// Kernel sets (comma-separated): auto, simd, scalar, unfused.
+    #[arg(long = "kernels", default_value = "auto", value_delimiter = ',')]
+    pub kernels: Vec<String>,
+    #[arg(long = "no-mmap")]
+    pub no_mmap: bool,
+    /// After the run, print calls and time per (role, format, kernel).
+    #[arg(long = "debug-dispatch")]
+    pub debug_dispatch: bool,
+    /// Exit non-zero if any matrix product ran unfused or as an F32 fallback.
+    #[arg(long = "require-fused")]
+    pub require_fused: bool,
+}
+
+#[derive(Serialize, Clone, Debug)]
+pub struct BenchRow {
+    pub model: String,
+    pub model_size: u64,
+    pub model_n_params: u64,
+    pub kernels: String,
+    pub n_threads: usize,
+    pub test: String,
+    pub n_prompt: usize,
+    pub n_gen: usize,
+    pub avg_ts: f64,
+    pub stddev_ts: f64,
+    pub samples_ts: Vec<f64>,
+    /// t/s of this row over the same test with `unfused` kernels, same run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub speedup_vs_unfused: Option<f64>,
+}
+
+fn mean_stddev(xs: &[f64]) -> (f64, f64) {
+    let n = xs.len() as f64;
+    let mean = xs.iter().sum::<f64>() / n;
+    let var = if xs.len() > 1 { xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0) } else { 0.0 };
+    (mean, var.sqrt())
+}
+
+/// One timed run: `n_prompt` tokens in one prefill, or `n_gen` single-token steps.
+fn run_once(model: &Model<'_>, n_prompt: usize, n_gen: usize, rng: &mut Rng) -> Result<f64> {
+    let n_vocab = model.n_vocab() as u64;
+    let n_ctx = (n_prompt + n_gen).max(1);
+    let mut ctx = model
+        .new_context(&ContextOptions { n_ctx: Some(n_ctx.min(model.config.n_ctx_train)), ..Default::default() })?;
+    let tokens: Vec<u32> = (0..n_prompt.max(n_gen)).map(|_| (rng.next_u64() % n_vocab) as u32).collect();
+    let start = Instant::now();
+    if n_prompt > 0 {
+        model.forward(&mut ctx, &tokens[..n_prompt])?;
+    }
+    for &t in &tokens[..n_gen] {
+        model.forward(&mut ctx, &[t])?;
+    }
+    let seconds = start.elapsed().as_secs_f64();
+    Ok((n_prompt + n_gen) as f64 / seconds)
+}
+
+pub fn run(args: &BenchArgs) -> Result<()> {
+    crate::generate::install_clock();
+    if args.repetitions == 0 {
+        bail!("--repetitions must be at least 1");
+    }
+    let format = args.output.as_str();
+    if !matches!(format, "md" | "json" | "csv") {
+        bail!("--output must be md, json or csv, not {format:?}");
+    }
+    let modes: Vec<KernelMode> = args.kernels.iter().map(|k| k.parse::<KernelMode>()).collect::<Result<_, _>>()?;
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let threads = if args.threads.is_empty() { vec![cores] } else { args.threads.clone() };
+    if threads.contains(&0) {
+        bail!("thread counts must be at least 1");
+    }
+    let file = ModelFile::open(&args.model, !args.no_mmap)?;
+    let name = file.display_name();
+    let gguf = GgufFile::parse_named(&name, file.bytes())?;
+    let tests: Vec<(String, usize, usize)> = args
+        .n_prompt
+        .iter()
+        .filter(|&&p| p > 0)
+        .map(|&p| (format!("pp{p}"), p, 0))
+        .chain(args.n_gen.iter().filter(|&&n| n > 0).map(|&n| (format!("tg{n}"), 0, n)))
+        .collect();
+    let progress = std::io::stderr().is_terminal();
+    let mut rows = Vec::new();
+    for &mode in &modes {
+        let model = Model::load(&gguf, LoadOptions { kernel_mode: mode, isa: None }).map_err(|e| e.in_file(&name))?;
+        let model_name =
+            format!("{} {}", model.config.arch.name(), gguf.metadata.get_str("general.name").unwrap_or(""));
+        for &n_threads in &threads {
+            let pool =
+                rayon::ThreadPoolBuilder::new().num_threads(n_threads).build().context("cannot start threads")?;
+            for (test, n_prompt, n_gen) in &tests {
+                let mut rng = Rng::new(1234);
+                let samples = pool.install(|| -> Result<Vec<f64>> {
+                    run_once(&model, *n_prompt, *n_gen, &mut rng)?; // warm-up, not counted
+                    (0..args.repetitions)
+                        .map(|r| {
+                            if progress {
+                                eprint!(
+                                    "\r{} {} t={n_threads}: {test} {}/{}   ",
+                                    mode.name(),
+                                    model_name.trim(),
+                                    r + 1,
+                                    args.repetitions
+                                );
+                            }
+                            run_once(&model, *n_prompt, *n_gen, &mut rng)
+                        })
+                        .collect()
+                })?;
+                let (avg, sd) = mean_stddev(&samples);
+                rows.push(BenchRow {
+                    model: model_name.trim().to_string(),
+                    model_size: gguf.total_tensor_bytes(),
+                    model_n_params: gguf.total_elements(),
+                    kernels: mode.name().to_string(),
+                    n_threads,
+                    test: test.clone(),
+                    n_prompt: *n_prompt,
+                    n_gen: *n_gen,
+                    avg_ts: avg,
+                    stddev_ts: sd,
+                    samples_ts: samples,
+                    speedup_vs_unfused: None,
+                });
+            }
+        }
+    }
+    if progress {
+        eprintln!();
+    }
+    let baseline: Vec<BenchRow> = rows.iter().filter(|r| r.kernels == "unfused").cloned().collect();
+    if !baseline.is_empty() {
+        for row in rows.iter_mut() {
+            let base = baseline.iter().find(|b| b.test == row.test && b.n_threads == row.n_threads);
+            row.speedup_vs_unfused = base.map(|b| row.avg_ts / b.avg_ts);
+        }
+    }
+    match format {
+        "json" => println!("{}", serde_json::to_string_pretty(&rows)?),
+        "csv" => {
+            println!("model,model_size,model_n_params,kernels,n_threads,test,avg_ts,stddev_ts,speedup_vs_unfused");
+            for r in &rows {
+                let speedup = r.speedup_vs_unfused.map_or(String::new(), |s| format!("{s:.3}"));
+                println!(
+                    "\"{}\",{},{},{},{},{},{:.3},{:.3},{speedup}",
+                    r.model, r.model_size, r.model_n_params, r.kernels, r.n_threads, r.test, r.avg_ts, r.stddev_ts
+                );
+            }
+        }
+        _ => print!("{}", markdown(&rows)),
+    }
+    crate::dispatch_report::finish(args.debug_dispatch, args.require_fused)
+}
+
+/// llama-bench's table, plus the speedup column when `unfused` was measured.
+pub fn markdown(rows: &[BenchRow]) -> String {
+    let with_speedup = rows.iter().any(|r| r.speedup_vs_unfused.is_some());
+    let mut out = String::from("| model | size | params | kernels | threads | test | t/s |");
+    out.push_str(if with_speedup { " vs unfused |\n" } else { "\n" });
+    out.push_str("| --- | ---: | ---: | --- | ---: | ---: | ---: |");
+    out.push_str(if with_speedup { " ---: |\n" } else { "\n" });
+    for r in rows {
+        out.push_str(&format!(
+            "| {} | {:.2} MiB | {:.2} M | {} | {} | {} | {:.2} ± {:.2} |",
+            r.model,
+            r.model_size as f64 / (1 << 20) as f64,
+            r.model_n_params as f64 / 1e6,
+            r.kernels,
+            r.n_threads,
+            r.test,
+            r.avg_ts,
+            r.stddev_ts
+        ));
+        if with_speedup {
+            out.push_str(&r.speedup_vs_unfused.map_or(" |".into(), |s| format!(" {s:.2}x |")));
+        }
+        out.push('\n');
+    }
+    out
+}

@@ -1,0 +1,70 @@
+//! `fuselm inspect --dispatch`: for every layer, the seven weight roles plus
+//! token_embd and output, with each weight's format and the kernel the
+//! dispatch layer chose; F32 fallbacks and unfused kernels are marked.
+
+use std::fmt::Write as _;
+
+use anyhow::Result;
+use fuselm_core::gguf::GgufFile;
+use fuselm_core::kernels::{KernelMode, WeightMatrix};
+use fuselm_core::model::{LoadOptions, Model};
+use serde_json::json;
+
+use crate::dispatch_report::is_fallback;
+
+const ROLES: [&str; 7] = ["attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down"];
+
+fn cell(m: &WeightMatrix<'_>) -> (String, bool) {
+    let flagged = is_fallback(m.kernel.name);
+    (format!("{} {}{}", m.ggml_type, m.kernel.name, if flagged { " !" } else { "" }), flagged)
+}
+
+pub fn render(name: &str, gguf: &GgufFile<'_>, json_out: bool) -> Result<String> {
+    let model = Model::load(gguf, LoadOptions { kernel_mode: KernelMode::from_env()?, isa: None })
+        .map_err(|e| e.in_file(name))?;
+    let w = &model.weights;
+    let mut flagged = 0;
+    let mut layers = Vec::new();
+    for layer in &w.layers {
+        let mats = [&layer.wq, &layer.wk, &layer.wv, &layer.wo, &layer.w_gate, &layer.w_up, &layer.w_down];
+        let cells: Vec<(String, bool)> = mats.iter().map(|m| cell(m)).collect();
+        flagged += cells.iter().filter(|c| c.1).count();
+        layers.push(cells);
+    }
+    let (output, output_flagged) = cell(&w.output);
+    flagged += usize::from(output_flagged);
+    let embd = format!("{} row lookup", w.token_embd.ggml_type);
+    let isa = w.output.kernel.isa.name();
+    if json_out {
+        let rows: Vec<_> = layers
+            .iter()
+            .enumerate()
+            .map(|(i, cells)| {
+                let mut o = serde_json::Map::new();
+                o.insert("layer".into(), json!(i));
+                for (role, (text, fallback)) in ROLES.iter().zip(cells) {
+                    o.insert((*role).into(), json!({"kernel": text.trim_end_matches(" !"), "fallback": fallback}));
+                }
+                serde_json::Value::Object(o)
+            })
+            .collect();
+        let doc = json!({
+            "isa": isa,
+            "token_embd": embd,
+            "output": {"kernel": output.trim_end_matches(" !"), "fallback": output_flagged, "tied": w.output_tied},
+            "layers": rows,
+            "fallbacks": flagged,
+        });
+        return Ok(serde_json::to_string_pretty(&doc)? + "\n");
+    }
+    let mut out = String::new();
+    let _ = writeln!(out, "dispatch on {isa} ({} layers; \"!\" marks an unfused kernel or F32 fallback)", layers.len());
+    let _ = writeln!(out, "token_embd: {embd}");
+    let _ = writeln!(out, "{:>5}  {}", "layer", ROLES.iter().map(|r| format!("{r:<16}")).collect::<String>());
+    for (i, cells) in layers.iter().enumerate() {
+        let _ = writeln!(out, "{i:>5}  {}", cells.iter().map(|(c, _)| format!("{c:<16}")).collect::<String>());
+    }
+    let _ = writeln!(out, "output: {output}{}", if w.output_tied { " (tied to token_embd)" } else { "" });
+    let _ = writeln!(out, "{flagged} weights without a fused kernel");
+    Ok(out)
+}

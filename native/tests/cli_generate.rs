@@ -1,0 +1,187 @@
+//! `fuselm generate`, `bench`, `synth` and `inspect --dispatch` end to end, on
+//! a tiny synthetic model written by `fuselm synth` and on the real models
+//! present: exact greedy output, fused dispatch, JSON, and clean errors.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn fuselm(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_fuselm")).args(args).output().expect("run fuselm")
+}
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn tiny_model(dir: &Path) -> PathBuf {
+    let path = dir.join("tiny.gguf");
+    let out = fuselm(&["synth", "--shape", "tiny", "--quant", "q4_k_m", "-o", path.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(!dir.join("tiny.gguf.partial").exists());
+    path
+}
+
+#[test]
+fn synth_generate_and_require_fused_on_a_tiny_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = tiny_model(dir.path());
+    let m = model.to_str().unwrap();
+    let args = ["generate", "-m", m, "-p", "Hello", "-n", "12", "--temp", "0", "--require-fused", "--measure-time"];
+    let first = fuselm(&args);
+    assert!(first.status.success(), "{}", stderr(&first));
+    let err = stderr(&first);
+    for line in ["load time", "prompt eval time", "ms per token", "tokens per second", "eval time", "total time"] {
+        assert!(err.contains(line), "missing {line:?} in {err}");
+    }
+    // Greedy is deterministic, with any thread count.
+    let again = fuselm(&[&args[..], &["-t", "3"]].concat());
+    assert_eq!(first.stdout, again.stdout);
+
+    let dispatch = fuselm(&["inspect", "--dispatch", m]);
+    assert!(dispatch.status.success(), "{}", stderr(&dispatch));
+    let text = String::from_utf8(dispatch.stdout).unwrap();
+    assert!(
+        text.contains("Q4_K") && text.contains("Q6_K") && text.contains("0 weights without a fused kernel"),
+        "{text}"
+    );
+
+    let json = fuselm(&[
+        "bench",
+        "-m",
+        m,
+        "-p",
+        "16",
+        "-n",
+        "4",
+        "-r",
+        "2",
+        "-t",
+        "1,2",
+        "--kernels",
+        "auto,unfused",
+        "-o",
+        "json",
+    ]);
+    assert!(json.status.success(), "{}", stderr(&json));
+    let rows: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    let rows = rows.as_array().unwrap();
+    assert_eq!(rows.len(), 2 * 2 * 2, "2 kernel sets x 2 thread counts x (pp, tg)");
+    for row in rows {
+        assert!(row["avg_ts"].as_f64().unwrap() > 0.0);
+        assert_eq!(row["samples_ts"].as_array().unwrap().len(), 2);
+        assert!(row["speedup_vs_unfused"].as_f64().is_some());
+    }
+
+    // Unfused kernels fail --require-fused, naming what ran unfused.
+    let out = Command::new(env!("CARGO_BIN_EXE_fuselm"))
+        .args(["generate", "-m", m, "-p", "Hi", "-n", "2", "--require-fused"])
+        .env("FUSELM_KERNELS", "unfused")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("without a fused kernel"), "{}", stderr(&out));
+}
+
+#[test]
+fn user_mistakes_give_one_line_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = tiny_model(dir.path());
+    let m = model.to_str().unwrap();
+    let not_gguf = dir.path().join("notes.txt");
+    std::fs::write(&not_gguf, "hello").unwrap();
+    let long_prompt = "word ".repeat(50);
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (vec!["generate", "-m", "/nonexistent/model.gguf", "-p", "x"], "cannot open model file"),
+        (vec!["generate", "-m", not_gguf.to_str().unwrap(), "-p", "x"], "not a GGUF file"),
+        (vec!["generate", "-m", m, "-p", &long_prompt, "-c", "16"], "the context is full"),
+        (vec!["generate", "-m", m, "-p", "x", "-c", "0"], "context size"),
+        (vec!["generate", "-m", m, "-p", "x", "--cache-type", "q8"], "f16 or f32"),
+        (vec!["generate", "-m", m], "give a prompt"),
+        (vec!["bench", "-m", m, "-o", "xml"], "md, json or csv"),
+        (vec!["bench", "-m", m, "--kernels", "fast"], "auto, simd, scalar or unfused"),
+        (vec!["synth", "--shape", "gpt-5", "-o", "x.gguf"], "tinyllama-1.1b"),
+    ];
+    for (args, message) in cases {
+        let out = fuselm(&args);
+        assert!(!out.status.success(), "{args:?} should fail");
+        let err = stderr(&out);
+        assert!(err.contains(message), "{args:?}: {err}");
+        assert!(!err.contains("panicked") && !err.contains("backtrace"), "{args:?}: {err}");
+        assert_eq!(err.trim().lines().count(), 1, "{args:?}: one line, got {err}");
+    }
+}
+
+#[test]
+fn greedy_output_on_a_real_model_is_llama_cpp_s_text() {
+    let reference: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(repo_root().join("tests/data/greedy_reference.json")).unwrap())
+            .unwrap();
+    for name in ["SmolLM2-135M-Instruct.Q4_1.gguf", "gemma-3-270m-q4_k_m.gguf"] {
+        let path = repo_root().join("models").join(name);
+        if !path.exists() {
+            eprintln!("note: {name} not present");
+            continue;
+        }
+        let case = &reference["models"][name][1];
+        let prompt = case["prompt"].as_str().unwrap();
+        let ids: Vec<u32> = serde_json::from_value(case["ids"].clone()).unwrap();
+        let out = fuselm(&[
+            "generate",
+            "-m",
+            path.to_str().unwrap(),
+            "-p",
+            prompt,
+            "-n",
+            &ids.len().to_string(),
+            "--temp",
+            "0",
+        ]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        // The expected text: the same ids decoded by the library.
+        let bytes = std::fs::read(&path).unwrap();
+        let file = fuselm_core::gguf::GgufFile::parse(&bytes).unwrap();
+        let tokenizer = fuselm_core::tokenizer::Tokenizer::from_metadata(&file.metadata).unwrap();
+        let want = tokenizer.decode(&ids);
+        assert_eq!(String::from_utf8(out.stdout).unwrap().trim_end_matches('\n'), want, "{name}");
+        if name.contains("gemma") {
+            let out = fuselm(&["generate", "-m", path.to_str().unwrap(), "-p", prompt, "-n", "4", "--require-fused"]);
+            assert!(out.status.success(), "{name}: {}", stderr(&out));
+        }
+    }
+}
+
+#[test]
+fn thousand_token_generation_does_not_grow_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = tiny_model(dir.path());
+    let out = fuselm(&[
+        "generate",
+        "-m",
+        model.to_str().unwrap(),
+        "-p",
+        "Once",
+        "-n",
+        "1000",
+        "--temp",
+        "0.8",
+        "-s",
+        "5",
+        "--ignore-eos",
+        "-c",
+        "1024",
+        "--report-memory",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let rss: Vec<f64> = stderr(&out)
+        .lines()
+        .filter_map(|l| l.strip_prefix("[memory] "))
+        .filter_map(|l| l.split("rss ").nth(1)?.split(" MiB").next()?.parse().ok())
+        .collect();
+    assert_eq!(rss.len(), 11, "every 100 tokens and at the end: {}", stderr(&out));
+    let growth = rss.last().unwrap() - rss[0];
+    assert!(growth < 1.0, "resident memory grew {growth:.2} MiB after the first 100 tokens: {rss:?}");
+}
