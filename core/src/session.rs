@@ -96,6 +96,37 @@ impl Timings {
     }
 }
 
+impl Timings {
+    /// llama.cpp's timing lines (`load time`, `prompt eval time`, `eval time`,
+    /// `total time`), one per line.
+    pub fn report(&self, load_seconds: f64) -> String {
+        let decode_steps = self.generated_tokens.saturating_sub(1);
+        [
+            format!("load time        = {:10.2} ms", load_seconds * 1e3),
+            format!(
+                "prompt eval time = {:10.2} ms / {:5} tokens ({:8.2} ms per token, {:8.2} tokens per second)",
+                self.prompt_seconds * 1e3,
+                self.prompt_tokens,
+                self.prompt_ms_per_token(),
+                self.prompt_tokens_per_second()
+            ),
+            format!(
+                "eval time        = {:10.2} ms / {:5} runs   ({:8.2} ms per token, {:8.2} tokens per second)",
+                self.decode_seconds * 1e3,
+                decode_steps,
+                self.decode_ms_per_token(),
+                self.decode_tokens_per_second()
+            ),
+            format!(
+                "total time       = {:10.2} ms / {:5} tokens",
+                (load_seconds + self.prompt_seconds + self.decode_seconds) * 1e3,
+                self.prompt_tokens + self.generated_tokens
+            ),
+        ]
+        .join("\n")
+    }
+}
+
 /// What the streaming callback sees for each generated token.
 #[derive(Debug)]
 pub struct TokenEvent<'s> {

@@ -76,6 +76,10 @@ pub struct GenerateArgs {
     /// After the run, print calls and time per (role, format, kernel).
     #[arg(long = "debug-dispatch")]
     pub debug_dispatch: bool,
+    /// Print the five most expensive operations (each matmul role, attention,
+    /// norms, RoPE, activation quantization, sampling) at the end.
+    #[arg(long)]
+    pub profile: bool,
     /// Print resident memory to stderr every 100 tokens and at the end.
     #[arg(long = "report-memory")]
     pub report_memory: bool,
@@ -152,6 +156,8 @@ pub fn run(args: &GenerateArgs) -> Result<()> {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     let mut write_error = None;
+    session.context.profile.enabled = args.profile;
+    stats::reset();
     let report_memory = args.report_memory;
     let mut window_start = Instant::now();
     let generation = session.generate(&text, &options, |event| {
@@ -182,30 +188,35 @@ pub fn run(args: &GenerateArgs) -> Result<()> {
         eprintln!("[memory] end: rss {:.1} MiB after {} tokens", resident_mib(), generation.tokens.len());
     }
     if args.measure_time {
-        let t = &generation.timings;
         eprintln!();
-        eprintln!("load time        = {:10.2} ms", load_seconds * 1e3);
-        eprintln!(
-            "prompt eval time = {:10.2} ms / {:5} tokens ({:8.2} ms per token, {:8.2} tokens per second)",
-            t.prompt_seconds * 1e3,
-            t.prompt_tokens,
-            t.prompt_ms_per_token(),
-            t.prompt_tokens_per_second()
-        );
-        let decode_steps = t.generated_tokens.saturating_sub(1);
-        eprintln!(
-            "eval time        = {:10.2} ms / {:5} runs   ({:8.2} ms per token, {:8.2} tokens per second)",
-            t.decode_seconds * 1e3,
-            decode_steps,
-            t.decode_ms_per_token(),
-            t.decode_tokens_per_second()
-        );
-        eprintln!(
-            "total time       = {:10.2} ms / {:5} tokens",
-            (load_seconds + t.prompt_seconds + t.decode_seconds) * 1e3,
-            t.prompt_tokens + t.generated_tokens
-        );
+        eprintln!("{}", generation.timings.report(load_seconds));
         eprintln!("stop reason      = {:?}", generation.stop_reason);
     }
+    if args.profile {
+        print_profile(&session, generation.timings.sample_seconds);
+    }
     crate::dispatch_report::finish(args.debug_dispatch, args.require_fused)
+}
+
+/// The five most expensive operations of the run, matmuls by role.
+fn print_profile(session: &Session<'_, '_>, sample_seconds: f64) {
+    use fuselm_core::model::profile::OPS;
+    let mut entries: Vec<(String, f64)> = Vec::new();
+    for (key, s) in stats::snapshot() {
+        let name = format!("matmul {}", key.role);
+        match entries.iter_mut().find(|(n, _)| *n == name) {
+            Some(e) => e.1 += s.seconds,
+            None => entries.push((name, s.seconds)),
+        }
+    }
+    let profile = &session.context.profile;
+    entries.extend(OPS.iter().map(|&op| (op.name().to_string(), profile.seconds(op))));
+    entries.push(("sampling".to_string(), sample_seconds));
+    let total: f64 = entries.iter().map(|e| e.1).sum();
+    entries.sort_by(|a, b| b.1.total_cmp(&a.1));
+    eprintln!("\n{:<40} {:>10} {:>7}", "operation (top 5)", "ms", "share");
+    for (name, seconds) in entries.iter().take(5) {
+        eprintln!("{name:<40} {:>10.1} {:>6.1}%", seconds * 1e3, 100.0 * seconds / total.max(1e-12));
+    }
+    eprintln!("{:<40} {:>10.1}", "all timed operations", total * 1e3);
 }

@@ -41,6 +41,12 @@ fn synth_generate_and_require_fused_on_a_tiny_model() {
     let again = fuselm(&[&args[..], &["-t", "3"]].concat());
     assert_eq!(first.stdout, again.stdout);
 
+    let profiled = fuselm(&["generate", "-m", m, "-p", "Hello", "-n", "8", "--profile"]);
+    assert!(profiled.status.success(), "{}", stderr(&profiled));
+    let err = stderr(&profiled);
+    assert!(err.contains("operation (top 5)") && err.contains("matmul ffn_"), "{err}");
+    assert_eq!(err.lines().filter(|l| l.contains('%')).count(), 5, "{err}");
+
     let dispatch = fuselm(&["inspect", "--dispatch", m]);
     assert!(dispatch.status.success(), "{}", stderr(&dispatch));
     let text = String::from_utf8(dispatch.stdout).unwrap();

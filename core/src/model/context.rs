@@ -3,6 +3,7 @@
 
 use super::config::ModelConfig;
 use super::kv_cache::{KvCache, KvType};
+use super::profile::OpProfile;
 use crate::error::{Error, Result};
 use crate::kernels::Activations;
 
@@ -64,6 +65,8 @@ pub struct Context {
     pub(crate) rope_cos_swa: Vec<f32>, // [n_batch, n_rot / 2] sliding-window layers
     pub(crate) rope_sin_swa: Vec<f32>, // [n_batch, n_rot / 2]
     pub(crate) acts: Activations,      // quantized copy of the current matmul input
+    /// Time by operation, when enabled (`--profile`).
+    pub profile: OpProfile,
 }
 
 impl Context {
@@ -108,6 +111,7 @@ impl Context {
             rope_cos_swa: alloc_f32(n_batch * half_rot, "RoPE tables")?,
             rope_sin_swa: alloc_f32(n_batch * half_rot, "RoPE tables")?,
             acts: Activations::default(),
+            profile: OpProfile::default(),
         })
     }
 

@@ -6,6 +6,7 @@ use super::attention::{attend, AttentionShape};
 use super::config::FfnActivation;
 use super::context::Context;
 use super::ops;
+use super::profile::{Op, OpProfile};
 use super::Model;
 use crate::error::{Error, Result};
 use crate::kernels::{Activations, WeightMatrix};
@@ -13,12 +14,17 @@ use crate::kernels::{Activations, WeightMatrix};
 /// Runs several matrices over one input, quantizing the input once per
 /// activation format rather than once per matrix (Q, K and V share it; so do
 /// gate and up).
-fn project(acts: &mut Activations, x: &[f32], products: &mut [(&WeightMatrix<'_>, &mut [f32])]) {
+fn project(
+    acts: &mut Activations,
+    profile: &mut OpProfile,
+    x: &[f32],
+    products: &mut [(&WeightMatrix<'_>, &mut [f32])],
+) {
     let mut current = None;
     for (matrix, out) in products.iter_mut() {
         let key = (matrix.act_format(), matrix.kernel.isa);
         if current != Some(key) {
-            acts.quantize(x, matrix.n_in, key.0, key.1);
+            profile.time(Op::ActivationQuantization, || acts.quantize(x, matrix.n_in, key.0, key.1));
             current = Some(key);
         }
         matrix.matmul_quantized(acts, out);
@@ -66,7 +72,7 @@ impl Model<'_> {
         let (n_embd, q_dim, k_dim, v_dim) = (cfg.n_embd, cfg.q_dim(), cfg.k_dim(), cfg.v_dim());
         let att_dim = cfg.n_head * cfg.head_dim_v;
         let n_ff = cfg.n_ff;
-        let Context { cache, x, xn, q, k, v, att, proj, gate, up, scores, acts, .. } = ctx;
+        let Context { cache, x, xn, q, k, v, att, proj, gate, up, scores, acts, profile, .. } = ctx;
         let x = &mut x[..n * n_embd]; // [n, n_embd]
         let xn = &mut xn[..n * n_embd]; // [n, n_embd]
         let q = &mut q[..n * q_dim]; // [n, q_dim]
@@ -77,12 +83,15 @@ impl Model<'_> {
         let gate = &mut gate[..n * n_ff]; // [n, n_ff]
         let up = &mut up[..n * n_ff]; // [n, n_ff]
 
-        for (&token, row) in tokens.iter().zip(x.chunks_exact_mut(n_embd)) {
-            w.token_embd.row(token, row)?;
-            if cfg.embed_scale != 1.0 {
-                row.iter_mut().for_each(|v| *v *= cfg.embed_scale);
+        profile.time(Op::Embedding, || -> Result<()> {
+            for (&token, row) in tokens.iter().zip(x.chunks_exact_mut(n_embd)) {
+                w.token_embd.row(token, row)?;
+                if cfg.embed_scale != 1.0 {
+                    row.iter_mut().for_each(|v| *v *= cfg.embed_scale);
+                }
             }
-        }
+            Ok(())
+        })?;
 
         // RoPE angles of this batch's positions, for global and sliding-window layers.
         let rope = &cfg.rope;
@@ -101,30 +110,47 @@ impl Model<'_> {
         for (il, layer) in w.layers.iter().enumerate() {
             let is_swa = cfg.swa_layers[il];
             // ---- attention block
-            for (src, dst) in x.chunks_exact(n_embd).zip(xn.chunks_exact_mut(n_embd)) {
-                ops::rms_norm(src, &layer.attn_norm, cfg.rms_eps, dst);
-            }
-            project(acts, xn, &mut [(&layer.wq, &mut q[..]), (&layer.wk, &mut k[..]), (&layer.wv, &mut v[..])]);
-            add_bias(q, layer.bq.as_ref());
-            add_bias(k, layer.bk.as_ref());
-            add_bias(v, layer.bv.as_ref());
-            if let Some(qn) = &layer.q_norm {
-                ops::rms_norm_rows_in_place(q, cfg.head_dim_k, qn, cfg.rms_eps);
-            }
-            if let Some(kn) = &layer.k_norm {
-                ops::rms_norm_rows_in_place(k, cfg.head_dim_k, kn, cfg.rms_eps);
-            }
+            profile.time(Op::Norms, || {
+                for (src, dst) in x.chunks_exact(n_embd).zip(xn.chunks_exact_mut(n_embd)) {
+                    ops::rms_norm(src, &layer.attn_norm, cfg.rms_eps, dst);
+                }
+            });
+            project(
+                acts,
+                profile,
+                xn,
+                &mut [(&layer.wq, &mut q[..]), (&layer.wk, &mut k[..]), (&layer.wv, &mut v[..])],
+            );
+            profile.time(Op::Other, || {
+                add_bias(q, layer.bq.as_ref());
+                add_bias(k, layer.bk.as_ref());
+                add_bias(v, layer.bv.as_ref());
+            });
+            profile.time(Op::Norms, || {
+                if let Some(qn) = &layer.q_norm {
+                    ops::rms_norm_rows_in_place(q, cfg.head_dim_k, qn, cfg.rms_eps);
+                }
+                if let Some(kn) = &layer.k_norm {
+                    ops::rms_norm_rows_in_place(k, cfg.head_dim_k, kn, cfg.rms_eps);
+                }
+            });
             let (cos, sin) =
                 if is_swa { (&ctx.rope_cos_swa, &ctx.rope_sin_swa) } else { (&ctx.rope_cos, &ctx.rope_sin) };
-            for t in 0..n {
-                let (c, s) = (&cos[t * half..(t + 1) * half], &sin[t * half..(t + 1) * half]);
-                ops::rope_heads(&mut q[t * q_dim..(t + 1) * q_dim], cfg.head_dim_k, rope.kind, c, s);
-                ops::rope_heads(&mut k[t * k_dim..(t + 1) * k_dim], cfg.head_dim_k, rope.kind, c, s);
-                cache.store(il, pos0 + t, &k[t * k_dim..(t + 1) * k_dim], &v[t * v_dim..(t + 1) * v_dim]);
-            }
-            if cfg.scale_queries {
-                q.iter_mut().for_each(|v| *v *= cfg.attn_scale);
-            }
+            profile.time(Op::Rope, || {
+                for t in 0..n {
+                    let (c, s) = (&cos[t * half..(t + 1) * half], &sin[t * half..(t + 1) * half]);
+                    ops::rope_heads(&mut q[t * q_dim..(t + 1) * q_dim], cfg.head_dim_k, rope.kind, c, s);
+                    ops::rope_heads(&mut k[t * k_dim..(t + 1) * k_dim], cfg.head_dim_k, rope.kind, c, s);
+                }
+                if cfg.scale_queries {
+                    q.iter_mut().for_each(|v| *v *= cfg.attn_scale);
+                }
+            });
+            profile.time(Op::Other, || {
+                for t in 0..n {
+                    cache.store(il, pos0 + t, &k[t * k_dim..(t + 1) * k_dim], &v[t * v_dim..(t + 1) * v_dim]);
+                }
+            });
             let shape = AttentionShape {
                 n_head: cfg.n_head,
                 n_head_kv: cfg.n_head_kv,
@@ -133,27 +159,29 @@ impl Model<'_> {
                 scale: if cfg.scale_queries { 1.0 } else { cfg.attn_scale },
                 window: if is_swa { cfg.sliding_window } else { None },
             };
-            attend(&shape, cache, il, pos0, q, scores, att);
-            layer.wo.matmul(att, acts, proj);
+            profile.time(Op::Attention, || attend(&shape, cache, il, pos0, q, scores, att));
+            project(acts, profile, att, &mut [(&layer.wo, &mut proj[..])]);
             if let Some(norm) = &layer.post_attn_norm {
-                ops::rms_norm_rows_in_place(proj, n_embd, norm, cfg.rms_eps);
+                profile.time(Op::Norms, || ops::rms_norm_rows_in_place(proj, n_embd, norm, cfg.rms_eps));
             }
-            ops::add_in_place(x, proj);
+            profile.time(Op::Other, || ops::add_in_place(x, proj));
 
             // ---- feed-forward block
-            for (src, dst) in x.chunks_exact(n_embd).zip(xn.chunks_exact_mut(n_embd)) {
-                ops::rms_norm(src, &layer.ffn_norm, cfg.rms_eps, dst);
-            }
-            project(acts, xn, &mut [(&layer.w_gate, &mut gate[..]), (&layer.w_up, &mut up[..])]);
-            match cfg.ffn_activation {
+            profile.time(Op::Norms, || {
+                for (src, dst) in x.chunks_exact(n_embd).zip(xn.chunks_exact_mut(n_embd)) {
+                    ops::rms_norm(src, &layer.ffn_norm, cfg.rms_eps, dst);
+                }
+            });
+            project(acts, profile, xn, &mut [(&layer.w_gate, &mut gate[..]), (&layer.w_up, &mut up[..])]);
+            profile.time(Op::FfnActivation, || match cfg.ffn_activation {
                 FfnActivation::Silu => ops::swiglu_in_place(gate, up),
                 FfnActivation::GeluTanh => ops::geglu_in_place(gate, up),
-            }
-            layer.w_down.matmul(gate, acts, proj);
+            });
+            project(acts, profile, gate, &mut [(&layer.w_down, &mut proj[..])]);
             if let Some(norm) = &layer.post_ffn_norm {
-                ops::rms_norm_rows_in_place(proj, n_embd, norm, cfg.rms_eps);
+                profile.time(Op::Norms, || ops::rms_norm_rows_in_place(proj, n_embd, norm, cfg.rms_eps));
             }
-            ops::add_in_place(x, proj);
+            profile.time(Op::Other, || ops::add_in_place(x, proj));
         }
         cache.len = pos0 + n;
 
@@ -161,12 +189,14 @@ impl Model<'_> {
         let all_fit = ctx.logits_all && ctx.logits.len() >= n * ctx.n_vocab;
         let first = if all_fit { 0 } else { n - 1 };
         let rows = n - first;
-        for (src, dst) in x[first * n_embd..].chunks_exact(n_embd).zip(xn.chunks_exact_mut(n_embd)) {
-            ops::rms_norm(src, &w.output_norm, cfg.rms_eps, dst);
-        }
+        profile.time(Op::Norms, || {
+            for (src, dst) in x[first * n_embd..].chunks_exact(n_embd).zip(xn.chunks_exact_mut(n_embd)) {
+                ops::rms_norm(src, &w.output_norm, cfg.rms_eps, dst);
+            }
+        });
         let n_vocab = self.n_vocab();
         let logits = &mut ctx.logits[..rows * n_vocab];
-        w.output.matmul(&xn[..rows * n_embd], acts, logits);
+        project(acts, profile, &xn[..rows * n_embd], &mut [(&w.output, &mut logits[..])]);
         if let Some(cap) = cfg.final_logit_softcap {
             ops::softcap_in_place(logits, cap);
         }

@@ -17,6 +17,7 @@ mod context;
 mod forward;
 mod kv_cache;
 pub mod ops;
+pub mod profile;
 mod weights;
 
 pub use config::{Arch, FfnActivation, ModelConfig, RopeConfig, RopeKind, SUPPORTED_ARCHITECTURES};
