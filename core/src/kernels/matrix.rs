@@ -13,6 +13,9 @@ use crate::gguf::{GgmlType, TensorInfo};
 #[cfg(feature = "parallel")]
 const ROWS_PER_TASK: usize = 16;
 
+/// Activation rows per tile in matrix-matrix products.
+const TOKEN_TILE: usize = 16;
+
 /// `[n_out, n_in]` weights (GGUF dims `[n_in, n_out]`), borrowed from the file.
 pub struct WeightMatrix<'a> {
     pub name: String,
@@ -99,17 +102,22 @@ impl<'a> WeightMatrix<'a> {
         let start = stats::now();
         let n_tok = acts.n_rows;
         // out is [n_tok, n_out]; each task owns a run of output rows for every token.
+        // Tokens in tiles: a task's weight rows stay in L1 while one tile of
+        // activations (a few tens of KB) stays in L2, instead of streaming
+        // every token's activations once per weight row.
         let dot_rows = |first_row: usize, n_rows: usize, write: &mut dyn FnMut(usize, usize, f32)| {
-            for r in first_row..first_row + n_rows {
-                let w = self.row(r);
-                for t in 0..n_tok {
-                    let v = match self.kernel.dot {
-                        DotFn::Q8K(f) => f(w, acts.q8k_row(t)),
-                        DotFn::Q8_0(f) => f(w, acts.q8_0_row(t)),
-                        DotFn::Q8_1(f) => f(w, acts.q8_1_row(t)),
-                        DotFn::F32(f) => f(w, acts.f32_row(t)),
-                    };
-                    write(t, r, v);
+            for tile in (0..n_tok).step_by(TOKEN_TILE) {
+                for r in first_row..first_row + n_rows {
+                    let w = self.row(r);
+                    for t in tile..(tile + TOKEN_TILE).min(n_tok) {
+                        let v = match self.kernel.dot {
+                            DotFn::Q8K(f) => f(w, acts.q8k_row(t)),
+                            DotFn::Q8_0(f) => f(w, acts.q8_0_row(t)),
+                            DotFn::Q8_1(f) => f(w, acts.q8_1_row(t)),
+                            DotFn::F32(f) => f(w, acts.f32_row(t)),
+                        };
+                        write(t, r, v);
+                    }
                 }
             }
         };
