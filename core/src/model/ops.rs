@@ -237,17 +237,29 @@ pub fn ggml_expf(x: f32) -> f32 {
     let z = fmadd(x, c(0x3fb8_aa3b), r); // x·log2(e) + r
     let n = z - r;
     let b = fmadd(-n, c(0x35bf_be8e), fmadd(-n, c(0x3f31_7200), x)); // x − n·ln2 (two parts)
-    if n.abs() > 192.0 {
-        return if n <= 0.0 { 0.0 } else { f32::INFINITY };
-    }
     let u = b * b;
     let j = fmadd(
         fmadd(fmadd(c(0x3c07_2010), b, c(0x3d2b_9f17)), u, fmadd(c(0x3e2a_af33), b, c(0x3eff_fedb))),
         u,
         fmadd(c(0x3f7f_fff6), b, 1.0),
     );
-    // j·2^n with one rounding, as `scalef` (exact in f64, then rounded once).
-    (j as f64 * 2f64.powi(n as i32)) as f32
+    // j·2^n as `scalef` does, without branches so loops vectorize: one exact
+    // power-of-two scale within the normal exponent range, a second one past
+    // it (exact, except that a subnormal result may round twice; for SiLU's
+    // 1 + exp(-x) that can never show).
+    let ni = n as i32;
+    let e1 = ni.clamp(-126, 127);
+    let pow2 = |e: i32| f32::from_bits(((e + 127) as u32) << 23);
+    let res = j * pow2(e1) * pow2((ni - e1).clamp(-126, 127));
+    if n.abs() > 192.0 {
+        if n <= 0.0 {
+            0.0
+        } else {
+            f32::INFINITY
+        }
+    } else {
+        res
+    }
 }
 
 fma_dispatch! {
