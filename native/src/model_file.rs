@@ -2,6 +2,7 @@
 //! pages load on demand), or one read into memory with `--no-mmap`.
 
 use std::fs::File;
+use std::io::{IsTerminal, Read};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
@@ -28,11 +29,36 @@ impl ModelFile {
             // file is not truncated by another process while we run.
             Storage::Mapped(unsafe { Mmap::map(&file) }.with_context(|| format!("cannot map {}", path.display()))?)
         } else {
-            Storage::Read(std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?)
+            Storage::Read(read_with_progress(file, len).with_context(|| format!("cannot read {}", path.display()))?)
         };
         Ok(ModelFile { path: path.to_path_buf(), storage })
     }
+}
 
+/// Reads the whole file, showing a progress line when stderr is a terminal
+/// (multi-GB models take seconds to read; a map needs no wait).
+fn read_with_progress(mut file: File, len: u64) -> std::io::Result<Vec<u8>> {
+    let show = std::io::stderr().is_terminal() && len > 64 << 20;
+    let mut bytes = Vec::new();
+    bytes.try_reserve_exact(len as usize).map_err(|_| std::io::Error::other(format!("cannot allocate {len} bytes")))?;
+    let mut chunk = vec![0u8; 16 << 20];
+    loop {
+        let n = file.read(&mut chunk)?;
+        if n == 0 {
+            break;
+        }
+        bytes.extend_from_slice(&chunk[..n]);
+        if show {
+            eprint!("\rloading {:>5.1}% of {} MiB", 100.0 * bytes.len() as f64 / len as f64, len >> 20);
+        }
+    }
+    if show {
+        eprintln!();
+    }
+    Ok(bytes)
+}
+
+impl ModelFile {
     pub fn bytes(&self) -> &[u8] {
         match &self.storage {
             Storage::Mapped(m) => m,
