@@ -126,13 +126,16 @@ fn full_context_is_an_error_unless_shifting_is_asked_for() {
 
     let long: Vec<u32> = (3..30).collect();
     let err = session.generate_from_tokens(&long, &greedy(4), |_| ControlFlow::Continue(())).unwrap_err();
-    assert!(matches!(err, Error::ContextFull { n_ctx: 16, requested: 27 }), "{err}");
+    assert!(matches!(err, Error::ContextFull { n_ctx: 16, used: 0, requested: 27 }), "{err}");
 
     session.reset();
     let prompt: Vec<u32> = vec![1, 40, 41, 42];
     let err = session.generate_from_tokens(&prompt, &greedy(40), |_| ControlFlow::Continue(())).unwrap_err();
-    assert!(matches!(err, Error::ContextFull { .. }), "{err}");
-    assert!(err.to_string().contains("context shift"), "{err}");
+    assert!(matches!(err, Error::ContextFull { n_ctx: 16, used: 16, requested: 1 }), "{err}");
+    assert!(
+        err.to_string().contains("16 of 16 positions are used") && err.to_string().contains("context shift"),
+        "{err}"
+    );
 
     session.reset();
     let shifting = GenerateOptions { context_shift: true, ..greedy(40) };

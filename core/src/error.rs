@@ -115,8 +115,8 @@ pub enum Error {
     #[error("model hyperparameter {what} is invalid: {why}")]
     BadHyperparameter { what: String, why: String },
 
-    #[error("the context is full: {n_ctx} positions are used and {requested} more were requested (raise the context size, or enable context shift)")]
-    ContextFull { n_ctx: usize, requested: usize },
+    #[error("the context is full: {used} of {n_ctx} positions are used and {requested} more were requested (raise the context size, or enable context shift)")]
+    ContextFull { n_ctx: usize, used: usize, requested: usize },
 
     #[error("invalid setting {what}: {why}")]
     BadSetting { what: &'static str, why: String },

@@ -198,11 +198,11 @@ impl<'m, 'a> Session<'m, 'a> {
     pub fn feed(&mut self, tokens: &[u32], shift_keep: Option<usize>) -> Result<()> {
         let n_ctx = self.context.n_ctx();
         if tokens.len() > n_ctx {
-            return Err(Error::ContextFull { n_ctx, requested: tokens.len() });
+            return Err(Error::ContextFull { n_ctx, used: self.history.len(), requested: tokens.len() });
         }
         if self.history.len() + tokens.len() > n_ctx {
             let Some(keep) = shift_keep else {
-                return Err(Error::ContextFull { n_ctx: n_ctx - self.history.len(), requested: tokens.len() });
+                return Err(Error::ContextFull { n_ctx, used: self.history.len(), requested: tokens.len() });
             };
             self.shift(keep, tokens.len())?;
         }
@@ -223,7 +223,7 @@ impl<'m, 'a> Session<'m, 'a> {
         let needed = (self.history.len() + incoming).saturating_sub(n_ctx);
         let discard = (movable / 2).max(needed).min(movable);
         if keep + incoming > n_ctx || discard == 0 {
-            return Err(Error::ContextFull { n_ctx, requested: incoming });
+            return Err(Error::ContextFull { n_ctx, used: self.history.len(), requested: incoming });
         }
         let kept: Vec<u32> = self.history[..keep].iter().chain(&self.history[keep + discard..]).copied().collect();
         self.reset();

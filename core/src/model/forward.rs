@@ -49,7 +49,7 @@ impl Model<'_> {
             return Err(Error::BadSetting { what: "tokens", why: "nothing to evaluate (empty input)".into() });
         }
         if ctx.cache.len + tokens.len() > ctx.n_ctx() {
-            return Err(Error::ContextFull { n_ctx: ctx.n_ctx(), requested: tokens.len() });
+            return Err(Error::ContextFull { n_ctx: ctx.n_ctx(), used: ctx.cache.len, requested: tokens.len() });
         }
         let n_vocab = self.n_vocab();
         if let Some(&bad) = tokens.iter().find(|&&t| t as usize >= n_vocab) {
