@@ -82,21 +82,13 @@ const CONTROL_LOOKING: &[&str] = &[
     "▁<MID>",
     "<|code_middle|>",
     "<|middle|>",
-    "<|fim_pad|>",
-    "<fim-pad>",
-    "<fim_pad>",
-    "<PAD>",
-    "[PAD]",
-    "<|fim_repo|>",
-    "<|repo_name|>",
-    "<fim-repo>",
-    "<REPO>",
-    "<reponame>",
-    "<|file_sep|>",
+    // The FIM pad, repo and file-separator texts are control-looking too; they
+    // are in END_OF_GENERATION, whose tokens are all marked control.
 ];
 
 /// Texts that end generation (llama.cpp's `special_eog_ids`: end-of-turn
-/// markers, plus the FIM pad, repo and file-separator tokens).
+/// markers, plus the FIM pad, repo and file-separator tokens). Every one is
+/// also treated as control, as llama.cpp overrides their type.
 const END_OF_GENERATION: &[&str] = &[
     "<|eot_id|>",
     "<|im_end|>",
