@@ -86,6 +86,31 @@ fn wrong_shapes_unknown_architecture_and_vocabulary_mismatch_are_named() {
     assert!(matches!(err, Error::TensorShape { .. }), "{err}");
 }
 
+#[test]
+fn inconsistent_hyperparameters_and_unsupported_rope_scaling_are_named() {
+    let bytes = tiny_bytes();
+    let bad =
+        edited(&bytes, |k, v| Some(if k == "llama.attention.head_count_kv" { Value::U32(3) } else { v }), |_, _| None);
+    let err = load_err(&bad);
+    assert!(
+        matches!(err, Error::BadHyperparameter { ref what, .. } if what == "llama.attention.head_count_kv"),
+        "{err}"
+    );
+
+    let file = GgufFile::parse(&bytes).unwrap();
+    let mut w = GgufWriter::new();
+    for (key, value) in file.metadata.iter() {
+        w.add(key, value.to_value()).unwrap();
+    }
+    w.add("llama.rope.scaling.type", Value::Str("yarn".into())).unwrap();
+    for t in &file.tensors {
+        w.add_tensor(t.name, t.ggml_type, &t.dims, file.tensor_data(t).to_vec()).unwrap();
+    }
+    let err = load_err(&w.to_bytes());
+    assert!(matches!(err, Error::WrongType { ref key, .. } if key == "llama.rope.scaling.type"), "{err}");
+    assert!(err.to_string().contains("yarn"), "{err}");
+}
+
 /// Logits after `tokens` evaluated in batches of `n_batch`.
 fn logits_with_batch(model: &Model<'_>, tokens: &[u32], n_batch: usize) -> Vec<f32> {
     let mut ctx = model.new_context(&ContextOptions { n_ctx: Some(256), n_batch, ..Default::default() }).unwrap();
