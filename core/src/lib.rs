@@ -2,8 +2,10 @@
 //! wasm32-unknown-unknown and touches no file system, thread or clock: callers
 //! hand it bytes (a memory map natively, a buffer in the browser).
 
+pub mod bench;
 pub mod chat;
 pub mod error;
+pub mod generator;
 pub mod gguf;
 pub mod kernels;
 pub mod model;
@@ -11,6 +13,7 @@ pub mod perplexity;
 pub mod quant;
 pub mod sampler;
 pub mod session;
+mod stop_filter;
 pub mod synth;
 pub mod tokenizer;
 

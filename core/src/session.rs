@@ -6,12 +6,11 @@
 
 use std::ops::ControlFlow;
 
-use crate::chat::{ChatMessage, ChatTemplate};
+use crate::chat::ChatMessage;
 use crate::error::{Error, Result};
-use crate::kernels::stats;
 use crate::model::{Context, ContextOptions, Model};
-use crate::sampler::{Sampler, SamplerConfig};
-use crate::tokenizer::StreamDecoder;
+use crate::generator::Generator;
+use crate::sampler::SamplerConfig;
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct GenerateOptions {
@@ -163,34 +162,16 @@ impl<'m, 'a> Session<'m, 'a> {
         self.history.clear();
     }
 
-    /// Tokenizes a prompt: BOS where the vocabulary wants one (unless the text
-    /// already starts with it), special-token texts parsed.
+    /// Tokenizes a prompt: BOS where the vocabulary wants one (at the start of
+    /// the conversation, unless the text already starts with it), special-token
+    /// texts parsed.
     pub fn tokenize_prompt(&self, text: &str) -> Vec<u32> {
-        let tok = &self.model.tokenizer;
-        let starts_with_bos = tok
-            .vocab
-            .bos
-            .and_then(|b| std::str::from_utf8(&tok.vocab.tokens[b as usize]).ok())
-            .is_some_and(|bos| !bos.is_empty() && text.starts_with(bos));
-        tok.encode_with(text, self.history.is_empty() && !starts_with_bos, true)
+        self.model.tokenize_prompt(text, self.history.is_empty())
     }
 
-    /// The model's chat template applied to `messages`, ending with the
-    /// assistant's turn. Files without a template get their family's format
-    /// (or ChatML), as in llama.cpp.
+    /// The model's chat template applied to `messages`; see [`Model::chat_prompt`].
     pub fn chat_prompt(&self, messages: &[ChatMessage]) -> Result<String> {
-        let source = match self.model.chat_template.as_deref() {
-            Some(source) => source,
-            None => crate::chat::fallback_template(self.model.config.arch.name()),
-        };
-        let vocab = &self.model.tokenizer.vocab;
-        let text_of = |id: Option<u32>| id.map(|i| String::from_utf8_lossy(&vocab.tokens[i as usize]).into_owned());
-        let template = ChatTemplate::new(
-            source,
-            &text_of(vocab.bos).unwrap_or_default(),
-            &text_of(vocab.eos).unwrap_or_default(),
-        )?;
-        template.render(messages, true)
+        self.model.chat_prompt(messages)
     }
 
     /// Evaluates `tokens` after what is in the context, shifting the context
@@ -252,182 +233,13 @@ impl<'m, 'a> Session<'m, 'a> {
         options: &GenerateOptions,
         mut on_token: impl FnMut(&TokenEvent<'_>) -> ControlFlow<()>,
     ) -> Result<Generation> {
-        if prompt.is_empty() {
-            return Err(Error::BadSetting { what: "prompt", why: "it is empty (no tokens to start from)".into() });
-        }
-        let shift_keep = options.context_shift.then_some(options.keep);
-        let vocab = &self.model.tokenizer.vocab;
-        let mut timings = Timings { prompt_tokens: prompt.len(), ..Timings::default() };
-        let start = stats::now();
-        self.feed(prompt, shift_keep)?;
-        timings.prompt_seconds = stats::now() - start;
-
-        let mut sampler = Sampler::new(options.sampler.clone());
-        let mut decoder = StreamDecoder::new();
-        let mut stop_filter = StopFilter::new(&options.stop);
-        let mut tokens = Vec::new();
-        let mut piece = String::new();
-        let mut stop_reason = StopReason::MaxTokens;
-        let decode_start = stats::now();
-        while tokens.len() < options.max_tokens {
-            if !tokens.is_empty() {
-                let &last = tokens.last().expect("checked non-empty");
-                self.feed(&[last], shift_keep)?;
-            }
-            let sample_start = stats::now();
-            let logits = self.context.last_logits_mut();
-            if options.ignore_eos {
-                for &id in &vocab.end_of_generation {
-                    if let Some(l) = logits.get_mut(id as usize) {
-                        *l = f32::NEG_INFINITY;
-                    }
-                }
-            }
-            let id = sampler.sample(logits, &self.history);
-            timings.sample_seconds += stats::now() - sample_start;
-            if tokens.is_empty() {
-                timings.first_token_seconds = stats::now() - start;
-            }
-            if !options.ignore_eos && vocab.is_end_of_generation(id) {
-                stop_reason = StopReason::EndOfGeneration;
-                break;
-            }
-            tokens.push(id);
-            piece.clear();
-            if !vocab.control[id as usize] {
-                decoder.push(&self.model.tokenizer.token_bytes(id), &mut piece);
-            }
-            let (released, stopped) = stop_filter.push(&piece);
-            let event = TokenEvent { index: tokens.len() - 1, id, text: released };
+        let mut generator = Generator::start(self, prompt, options)?;
+        while let Some(event) = generator.step(self)? {
             if on_token(&event).is_break() {
-                stop_reason = StopReason::Cancelled;
-                break;
-            }
-            if stopped {
-                stop_reason = StopReason::StopString;
+                generator.cancel();
                 break;
             }
         }
-        if stop_reason != StopReason::StopString {
-            piece.clear();
-            decoder.finish(&mut piece);
-            stop_filter.finish(&piece);
-        }
-        // The last sampled token is not evaluated (nothing needs its logits),
-        // so decode steps = generated tokens - 1; see Timings::decode_ms_per_token.
-        timings.decode_seconds = (stats::now() - decode_start).max(0.0);
-        timings.generated_tokens = tokens.len();
-        Ok(Generation { tokens, text: stop_filter.text, stop_reason, timings })
-    }
-}
-
-/// Holds back text that could be the start of a stop string, so the stream
-/// never shows a stop string, even one split across tokens.
-struct StopFilter<'s> {
-    stops: &'s [String],
-    /// Everything released or held, minus any stop string.
-    text: String,
-    released: usize,
-}
-
-impl<'s> StopFilter<'s> {
-    fn new(stops: &'s [String]) -> Self {
-        StopFilter { stops, text: String::new(), released: 0 }
-    }
-
-    /// Adds text; returns what can be shown now and whether a stop string appeared.
-    fn push(&mut self, piece: &str) -> (&str, bool) {
-        let from = self.released;
-        self.text.push_str(piece);
-        // A stop string can start at most max_len - 1 bytes before the new text.
-        let max_len = self.stops.iter().map(String::len).max().unwrap_or(0);
-        let search_from = floor_char_boundary(&self.text, from.saturating_sub(max_len));
-        let found = self
-            .stops
-            .iter()
-            .filter(|s| !s.is_empty())
-            .filter_map(|s| self.text[search_from..].find(s.as_str()).map(|at| search_from + at))
-            .min();
-        if let Some(at) = found {
-            self.text.truncate(at);
-            self.released = self.text.len().max(from);
-            return (&self.text[from.min(self.text.len())..], true);
-        }
-        // Hold back the longest tail that is a prefix of some stop string.
-        let mut hold = 0;
-        for s in self.stops {
-            for len in (1..s.len().min(self.text.len() + 1)).rev() {
-                if s.is_char_boundary(len) && self.text.ends_with(&s[..len]) {
-                    hold = hold.max(len);
-                    break;
-                }
-            }
-        }
-        let end = (self.text.len() - hold).max(from);
-        self.released = end;
-        (&self.text[from..end], false)
-    }
-
-    /// Releases held text at the end of generation.
-    fn finish(&mut self, piece: &str) {
-        self.text.push_str(piece);
-        self.released = self.text.len();
-    }
-}
-
-fn floor_char_boundary(s: &str, mut i: usize) -> usize {
-    while i > 0 && !s.is_char_boundary(i) {
-        i -= 1;
-    }
-    i
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn run(stops: &[&str], pieces: &[&str]) -> (String, String, bool) {
-        let stops: Vec<String> = stops.iter().map(|s| s.to_string()).collect();
-        let mut f = StopFilter::new(&stops);
-        let mut shown = String::new();
-        for p in pieces {
-            let (released, stopped) = f.push(p);
-            shown.push_str(released);
-            if stopped {
-                return (shown, f.text, true);
-            }
-        }
-        f.finish("");
-        let rest = f.text[shown.len()..].to_string();
-        shown.push_str(&rest);
-        (shown, f.text, false)
-    }
-
-    #[test]
-    fn stop_string_split_across_tokens_is_never_shown() {
-        let (shown, text, stopped) = run(&["\nUser:"], &["Hello", "\nUs", "er:", " more"]);
-        assert!(stopped);
-        assert_eq!(shown, "Hello");
-        assert_eq!(text, "Hello");
-    }
-
-    #[test]
-    fn held_prefix_is_released_when_it_does_not_complete() {
-        let (shown, _, stopped) = run(&["STOP"], &["a S", "T", "x", "b"]);
-        assert!(!stopped);
-        assert_eq!(shown, "a STxb");
-    }
-
-    #[test]
-    fn stop_inside_one_piece_truncates_it() {
-        let (shown, _, stopped) = run(&["END"], &["abcENDdef"]);
-        assert!(stopped);
-        assert_eq!(shown, "abc");
-    }
-
-    #[test]
-    fn no_stops_release_everything_at_once() {
-        let (shown, _, _) = run(&[], &["é", "ü"]);
-        assert_eq!(shown, "éü");
+        Ok(generator.finish())
     }
 }

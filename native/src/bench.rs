@@ -5,14 +5,12 @@
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
-use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
+use fuselm_core::bench::{self, BenchRow};
 use fuselm_core::gguf::GgufFile;
 use fuselm_core::kernels::KernelMode;
-use fuselm_core::model::{ContextOptions, LoadOptions, Model};
-use fuselm_core::sampler::Rng;
-use serde::Serialize;
+use fuselm_core::model::{LoadOptions, Model};
 
 use crate::model_file::ModelFile;
 
@@ -48,49 +46,6 @@ pub struct BenchArgs {
     pub require_fused: bool,
 }
 
-#[derive(Serialize, Clone, Debug)]
-pub struct BenchRow {
-    pub model: String,
-    pub model_size: u64,
-    pub model_n_params: u64,
-    pub kernels: String,
-    pub n_threads: usize,
-    pub test: String,
-    pub n_prompt: usize,
-    pub n_gen: usize,
-    pub avg_ts: f64,
-    pub stddev_ts: f64,
-    pub samples_ts: Vec<f64>,
-    /// t/s of this row over the same test with `unfused` kernels, same run.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub speedup_vs_unfused: Option<f64>,
-}
-
-fn mean_stddev(xs: &[f64]) -> (f64, f64) {
-    let n = xs.len() as f64;
-    let mean = xs.iter().sum::<f64>() / n;
-    let var = if xs.len() > 1 { xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0) } else { 0.0 };
-    (mean, var.sqrt())
-}
-
-/// One timed run: `n_prompt` tokens in one prefill, or `n_gen` single-token steps.
-fn run_once(model: &Model<'_>, n_prompt: usize, n_gen: usize, rng: &mut Rng) -> Result<f64> {
-    let n_vocab = model.n_vocab() as u64;
-    let n_ctx = (n_prompt + n_gen).max(1);
-    let mut ctx = model
-        .new_context(&ContextOptions { n_ctx: Some(n_ctx.min(model.config.n_ctx_train)), ..Default::default() })?;
-    let tokens: Vec<u32> = (0..n_prompt.max(n_gen)).map(|_| (rng.next_u64() % n_vocab) as u32).collect();
-    let start = Instant::now();
-    if n_prompt > 0 {
-        model.forward(&mut ctx, &tokens[..n_prompt])?;
-    }
-    for &t in &tokens[..n_gen] {
-        model.forward(&mut ctx, &[t])?;
-    }
-    let seconds = start.elapsed().as_secs_f64();
-    Ok((n_prompt + n_gen) as f64 / seconds)
-}
-
 pub fn run(args: &BenchArgs) -> Result<()> {
     crate::generate::install_clock();
     if args.repetitions == 0 {
@@ -109,56 +64,30 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     let file = ModelFile::open(&args.model, !args.no_mmap)?;
     let name = file.display_name();
     let gguf = GgufFile::parse_named(&name, file.bytes())?;
-    let tests: Vec<(String, usize, usize)> = args
-        .n_prompt
-        .iter()
-        .filter(|&&p| p > 0)
-        .map(|&p| (format!("pp{p}"), p, 0))
-        .chain(args.n_gen.iter().filter(|&&n| n > 0).map(|&n| (format!("tg{n}"), 0, n)))
-        .collect();
+    let tests = bench::tests(&args.n_prompt, &args.n_gen);
     let progress = std::io::stderr().is_terminal();
     let mut rows = Vec::new();
     for &mode in &modes {
         let model = Model::load(&gguf, LoadOptions { kernel_mode: mode, isa: None }).map_err(|e| e.in_file(&name))?;
-        let model_name =
-            format!("{} {}", model.config.arch.name(), gguf.metadata.get_str("general.name").unwrap_or(""));
+        let model_name = bench::model_name(&gguf, &model);
         for &n_threads in &threads {
             let pool =
                 rayon::ThreadPoolBuilder::new().num_threads(n_threads).build().context("cannot start threads")?;
-            for (test, n_prompt, n_gen) in &tests {
-                let mut rng = Rng::new(1234);
-                let samples = pool.install(|| -> Result<Vec<f64>> {
-                    run_once(&model, *n_prompt, *n_gen, &mut rng)?; // warm-up, not counted
-                    (0..args.repetitions)
-                        .map(|r| {
-                            if progress {
-                                eprint!(
-                                    "\r{} {} t={n_threads}: {test} {}/{}   ",
-                                    mode.name(),
-                                    model_name.trim(),
-                                    r + 1,
-                                    args.repetitions
-                                );
-                            }
-                            run_once(&model, *n_prompt, *n_gen, &mut rng)
-                        })
-                        .collect()
+            for test in &tests {
+                let row = pool.install(|| {
+                    bench::measure(&gguf, &model, mode.name(), n_threads, test, args.repetitions, |r| {
+                        if progress {
+                            eprint!(
+                                "\r{} {model_name} t={n_threads}: {} {}/{}   ",
+                                mode.name(),
+                                test.0,
+                                r + 1,
+                                args.repetitions
+                            );
+                        }
+                    })
                 })?;
-                let (avg, sd) = mean_stddev(&samples);
-                rows.push(BenchRow {
-                    model: model_name.trim().to_string(),
-                    model_size: gguf.total_tensor_bytes(),
-                    model_n_params: gguf.total_elements(),
-                    kernels: mode.name().to_string(),
-                    n_threads,
-                    test: test.clone(),
-                    n_prompt: *n_prompt,
-                    n_gen: *n_gen,
-                    avg_ts: avg,
-                    stddev_ts: sd,
-                    samples_ts: samples,
-                    speedup_vs_unfused: None,
-                });
+                rows.push(row);
             }
         }
     }

@@ -84,6 +84,10 @@ pub struct GenerateArgs {
     #[arg(long = "report-memory")]
     pub report_memory: bool,
     /// Exit non-zero if any matrix product ran unfused or as an F32 fallback.
+    /// Print one JSON object (prompt token ids, generated ids, text, stop reason,
+    /// timings) instead of streaming the text.
+    #[arg(long = "json")]
+    pub json: bool,
     #[arg(long = "require-fused")]
     pub require_fused: bool,
 }
@@ -160,7 +164,9 @@ pub fn run(args: &GenerateArgs) -> Result<()> {
     stats::reset();
     let report_memory = args.report_memory;
     let mut window_start = Instant::now();
-    let generation = session.generate(&text, &options, |event| {
+    let prompt_tokens = session.tokenize_prompt(&text);
+    let stream = !args.json;
+    let generation = session.generate_from_tokens(&prompt_tokens, &options, |event| {
         if report_memory && (event.index + 1) % 100 == 0 {
             let elapsed = window_start.elapsed().as_secs_f64();
             window_start = Instant::now();
@@ -170,6 +176,9 @@ pub fn run(args: &GenerateArgs) -> Result<()> {
                 resident_mib(),
                 100.0 / elapsed
             );
+        }
+        if !stream {
+            return ControlFlow::Continue(());
         }
         if let Err(e) = out.write_all(event.text.as_bytes()).and_then(|_| out.flush()) {
             write_error = Some(e);
@@ -183,7 +192,26 @@ pub fn run(args: &GenerateArgs) -> Result<()> {
             return Err(e).context("cannot write to stdout");
         }
     }
-    let _ = writeln!(out);
+    if args.json {
+        let t = &generation.timings;
+        let doc = serde_json::json!({
+            "prompt_tokens": prompt_tokens,
+            "tokens": generation.tokens,
+            "text": generation.text,
+            "stop_reason": format!("{:?}", generation.stop_reason),
+            "timings": {
+                "load_ms": load_seconds * 1e3,
+                "prompt_ms": t.prompt_seconds * 1e3,
+                "prompt_tokens_per_second": t.prompt_tokens_per_second(),
+                "decode_ms": t.decode_seconds * 1e3,
+                "decode_tokens_per_second": t.decode_tokens_per_second(),
+                "first_token_ms": t.first_token_seconds * 1e3,
+            },
+        });
+        writeln!(out, "{doc}").context("cannot write to stdout")?;
+    } else {
+        let _ = writeln!(out);
+    }
     if args.report_memory {
         eprintln!("[memory] end: rss {:.1} MiB after {} tokens", resident_mib(), generation.tokens.len());
     }

@@ -5,9 +5,10 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use anyhow::Result;
+use fuselm_core::gguf::json::value_to_json;
 use fuselm_core::gguf::{GgufFile, MetaValue};
 use serde::Serialize;
-use serde_json::{json, Value as Json};
+use serde_json::Value as Json;
 
 use crate::model_file::ModelFile;
 use crate::InspectArgs;
@@ -142,26 +143,6 @@ fn build_report(file: &str, gguf: &GgufFile<'_>, full: bool) -> Report {
             bytes: gguf.total_tensor_bytes(),
             metadata_keys: gguf.metadata.len(),
         },
-    }
-}
-
-/// JSON for a value; arrays keep at most `max_items` items.
-fn value_to_json(value: &MetaValue<'_>, max_items: usize) -> Json {
-    match value {
-        MetaValue::Str(s) => Json::String(String::from_utf8_lossy(s).into_owned()),
-        MetaValue::Bool(b) => Json::Bool(*b),
-        MetaValue::Array(a) => Json::Array(a.iter().take(max_items).map(|v| value_to_json(&v, max_items)).collect()),
-        // serde_json writes non-finite floats as null.
-        // Widen through the shortest f32 decimal so 1e-6f32 prints as 1e-6, not 9.99999997e-7.
-        MetaValue::F32(f) => f.to_string().parse::<f64>().map_or(Json::Null, |f| json!(f)),
-        MetaValue::F64(f) => json!(f),
-        integer => integer.as_integer().map_or(Json::Null, |i| {
-            if let Ok(i) = i64::try_from(i) {
-                json!(i)
-            } else {
-                json!(i as u64)
-            }
-        }),
     }
 }
 

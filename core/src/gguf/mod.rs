@@ -3,6 +3,7 @@
 
 mod cursor;
 mod file;
+pub mod json;
 mod ggml_type;
 mod metadata;
 mod tensor;

@@ -18,6 +18,7 @@ mod forward;
 mod kv_cache;
 pub mod ops;
 pub mod profile;
+mod prompt;
 mod weights;
 
 pub use config::{Arch, FfnActivation, ModelConfig, RopeConfig, RopeKind, SUPPORTED_ARCHITECTURES};

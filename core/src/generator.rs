@@ -1,0 +1,132 @@
+//! Generation one token at a time. [`Generator`] owns everything a generation
+//! needs besides the session (sampler, UTF-8 stream decoder, stop filter,
+//! timings), so a host can step it between other work: the browser worker
+//! yields to its event loop between tokens to see an abort message, and
+//! [`Session::generate_from_tokens`] is a plain loop over it.
+
+use crate::error::{Error, Result};
+use crate::kernels::stats;
+use crate::sampler::Sampler;
+use crate::session::{GenerateOptions, Generation, Session, StopReason, Timings, TokenEvent};
+use crate::stop_filter::StopFilter;
+use crate::tokenizer::StreamDecoder;
+
+pub struct Generator {
+    options: GenerateOptions,
+    sampler: Sampler,
+    decoder: StreamDecoder,
+    stop_filter: StopFilter,
+    /// Generated token ids, in order.
+    tokens: Vec<u32>,
+    /// Text of the current token (reused buffer).
+    piece: String,
+    timings: Timings,
+    /// Clock reading when prefill began.
+    start: f64,
+    finished: Option<StopReason>,
+}
+
+impl Generator {
+    /// Evaluates `prompt` after what `session` holds (the prefill) and returns
+    /// a generator ready to produce the first token.
+    pub fn start(session: &mut Session<'_, '_>, prompt: &[u32], options: &GenerateOptions) -> Result<Generator> {
+        if prompt.is_empty() {
+            return Err(Error::BadSetting { what: "prompt", why: "it is empty (no tokens to start from)".into() });
+        }
+        let start = stats::now();
+        session.feed(prompt, options.context_shift.then_some(options.keep))?;
+        let timings =
+            Timings { prompt_tokens: prompt.len(), prompt_seconds: stats::now() - start, ..Timings::default() };
+        Ok(Generator {
+            options: options.clone(),
+            sampler: Sampler::new(options.sampler.clone()),
+            decoder: StreamDecoder::new(),
+            stop_filter: StopFilter::new(options.stop.clone()),
+            tokens: Vec::new(),
+            piece: String::new(),
+            timings,
+            start,
+            finished: None,
+        })
+    }
+
+    /// Produces the next token (evaluating the previous one first), or `None`
+    /// once generation has ended (token limit, end of generation, a stop
+    /// string, or [`Generator::cancel`]). The token that completes a stop
+    /// string is still returned, with the text before the stop string.
+    pub fn step(&mut self, session: &mut Session<'_, '_>) -> Result<Option<TokenEvent<'_>>> {
+        if self.finished.is_some() {
+            return Ok(None);
+        }
+        if self.tokens.len() >= self.options.max_tokens {
+            self.finished = Some(StopReason::MaxTokens);
+            return Ok(None);
+        }
+        let step_start = stats::now();
+        if let Some(&last) = self.tokens.last() {
+            session.feed(&[last], self.options.context_shift.then_some(self.options.keep))?;
+        }
+        let vocab = &session.model.tokenizer.vocab;
+        let sample_start = stats::now();
+        let logits = session.context.last_logits_mut();
+        if self.options.ignore_eos {
+            for &id in &vocab.end_of_generation {
+                if let Some(l) = logits.get_mut(id as usize) {
+                    *l = f32::NEG_INFINITY;
+                }
+            }
+        }
+        let id = self.sampler.sample(logits, &session.history);
+        let now = stats::now();
+        self.timings.sample_seconds += now - sample_start;
+        if self.tokens.is_empty() {
+            self.timings.first_token_seconds = now - self.start;
+        } else {
+            // The first token comes from the prefill's logits; later ones each
+            // cost one decode step (see Timings::decode_ms_per_token).
+            self.timings.decode_seconds += now - step_start;
+        }
+        if !self.options.ignore_eos && vocab.is_end_of_generation(id) {
+            self.finished = Some(StopReason::EndOfGeneration);
+            return Ok(None);
+        }
+        self.tokens.push(id);
+        self.piece.clear();
+        if !vocab.control[id as usize] {
+            self.decoder.push(&session.model.tokenizer.token_bytes(id), &mut self.piece);
+        }
+        let (released, stopped) = self.stop_filter.push(&self.piece);
+        if stopped {
+            self.finished = Some(StopReason::StopString);
+        }
+        Ok(Some(TokenEvent { index: self.tokens.len() - 1, id, text: released }))
+    }
+
+    /// Ends generation at the caller's request; the next step returns `None`.
+    pub fn cancel(&mut self) {
+        self.finished.get_or_insert(StopReason::Cancelled);
+    }
+
+    /// Tokens generated so far.
+    pub fn tokens(&self) -> &[u32] {
+        &self.tokens
+    }
+
+    pub fn timings(&self) -> &Timings {
+        &self.timings
+    }
+
+    /// The result: all tokens, the full text (including any text a stream was
+    /// still holding back, such as an incomplete stop-string prefix), why it
+    /// ended and the timings.
+    pub fn finish(mut self) -> Generation {
+        let stop_reason = self.finished.unwrap_or(StopReason::Cancelled);
+        if stop_reason != StopReason::StopString {
+            self.piece.clear();
+            self.decoder.finish(&mut self.piece);
+            self.stop_filter.finish(&self.piece);
+        }
+        self.timings.generated_tokens = self.tokens.len();
+        Generation { tokens: self.tokens, text: self.stop_filter.text, stop_reason, timings: self.timings }
+    }
+}

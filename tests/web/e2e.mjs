@@ -1,0 +1,175 @@
+// Browser end-to-end test: serves web/ (scripts/serve-web, cross-origin
+// isolated), drives Debian's headless chromium with playwright-core, and checks
+//  - the demo page generates greedily with each build (simd, threads, scalar)
+//    and produces exactly the token ids the native engine produces for the
+//    same file and prompt (a synthetic tiny model, and Gemma 3 270M when fetched);
+//  - a broken file is a clear error on the page and the engine loads the next file;
+//  - a second load of the same URL comes from the OPFS cache;
+//  - the timing page reports t/s for every build and thread count.
+// Screenshots go to target/web-e2e/. Needs: scripts/build-web, target/release/fuselm.
+// usage: node tests/web/e2e.mjs
+import assert from 'node:assert/strict';
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const out = join(root, 'target', 'web-e2e');
+const fuselm = join(root, 'target', 'release', 'fuselm');
+mkdirSync(out, { recursive: true });
+const models = join(root, 'models');
+mkdirSync(models, { recursive: true });
+
+const TINY = 'synth-tiny-q4_k_m.gguf';
+if (!existsSync(join(models, TINY))) {
+  execFileSync(fuselm, ['synth', '--shape', 'tiny', '--quant', 'q4_k_m', '-o', join(models, TINY)], { stdio: 'inherit' });
+}
+const cases = [{ file: TINY, prompt: 'Hello, browser', maxTokens: 24 }];
+if (existsSync(join(models, 'gemma-3-270m-q4_k_m.gguf'))) {
+  cases.push({ file: 'gemma-3-270m-q4_k_m.gguf', prompt: 'The three primary colours are', maxTokens: 24 });
+} else {
+  console.log('note: models/gemma-3-270m-q4_k_m.gguf absent; the real-model browser check is skipped');
+}
+
+/// The native engine's greedy ids for the same file and prompt.
+function nativeIds({ file, prompt, maxTokens }, kernels) {
+  const json = execFileSync(
+    fuselm,
+    ['generate', '-m', join(models, file), '-p', prompt, '-n', String(maxTokens), '--temp', '0', '--json'],
+    { env: { ...process.env, FUSELM_KERNELS: kernels }, encoding: 'utf8' },
+  );
+  return JSON.parse(json);
+}
+
+async function serve() {
+  const server = spawn('python3', [join(root, 'scripts', 'serve-web'), '--port', '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const port = await new Promise((resolve, reject) => {
+    server.stdout.on('data', (d) => {
+      const m = /127\.0\.0\.1:(\d+)/.exec(String(d));
+      if (m) resolve(Number(m[1]));
+    });
+    server.on('exit', (code) => reject(new Error(`serve-web exited with ${code}`)));
+  });
+  return { server, base: `http://127.0.0.1:${port}` };
+}
+
+const { server, base } = await serve();
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+  args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-quic', '--no-first-run'],
+});
+let failed = false;
+try {
+  const page = await browser.newPage();
+  const consoleErrors = [];
+  page.on('console', (m) => m.type() === 'error' && consoleErrors.push(m.text()));
+  page.on('pageerror', (e) => consoleErrors.push(e.message));
+
+  async function loadOnDemo(file, build) {
+    await page.goto(`${base}/index.html?model=models/${file}&build=${build}&threads=2`);
+    assert.equal(await page.evaluate(() => crossOriginIsolated), true, 'the page must be cross-origin isolated');
+    await page.click('#load-url');
+    await page.waitForFunction(() => document.body.dataset.model === 'loaded' || document.getElementById('error').textContent, null, { timeout: 300_000 });
+    const error = await page.textContent('#error');
+    assert.equal(error, '', `loading ${file} with ${build} failed: ${error}`);
+    return page.textContent('#load-status');
+  }
+
+  async function generateOnDemo({ prompt, maxTokens }) {
+    await page.fill('#prompt', prompt);
+    await page.fill('#max-tokens', String(maxTokens));
+    await page.fill('#temperature', '0');
+    await page.click('#generate');
+    await page.waitForFunction(() => document.body.dataset.state === 'done', null, { timeout: 300_000 });
+    const error = await page.textContent('#error');
+    assert.equal(error, '', `generation failed: ${error}`);
+    return page.evaluate(() => window.lastCompletion);
+  }
+
+  for (const c of cases) {
+    const native = { auto: nativeIds(c, 'auto'), scalar: nativeIds(c, 'scalar') };
+    for (const build of ['simd', 'threads', 'scalar']) {
+      const status = await loadOnDemo(c.file, build);
+      assert.match(status, new RegExp(`build ${build}`));
+      const result = await generateOnDemo(c);
+      const expected = build === 'scalar' ? native.scalar : native.auto;
+      assert.deepEqual(result.tokens, expected.tokens, `${c.file} ${build}: token ids differ from the native engine's`);
+      assert.equal(result.text, expected.text, `${c.file} ${build}: text differs`);
+      const streamed = await page.textContent('#output');
+      assert.equal(streamed, expected.text, `${c.file} ${build}: the streamed text differs from the result`);
+      console.log(`ok: ${c.file} ${build}: ${result.tokens.length} tokens equal to native, ` +
+        `${result.timings.decodeTokensPerSecond.toFixed(1)} t/s`);
+    }
+  }
+  await page.screenshot({ path: join(out, 'demo.png'), fullPage: true });
+
+  // A broken file is a clear error; the same engine then loads a good one, and
+  // a second load of a URL comes from the OPFS cache.
+  await page.goto(`${base}/index.html?build=simd`);
+  const errors = await page.evaluate(async (tiny) => {
+    const { Fuselm } = await import('./pkg/index.js');
+    const engine = new Fuselm({ build: 'simd' });
+    const results = {};
+    try {
+      await engine.loadModelFromUrl('style.css', { cache: false });
+    } catch (e) {
+      results.broken = `${e.name}: ${e.message}`;
+    }
+    try {
+      await engine.loadModelFromBytes(new Uint8Array([0x47, 0x47, 0x55, 0x46, 3, 0, 0, 0, 1]), { name: 'cut.gguf' });
+    } catch (e) {
+      results.truncated = e.message;
+    }
+    try {
+      await engine.createCompletion('x');
+    } catch (e) {
+      results.noModel = e.message;
+    }
+    const url = `models/${tiny}?fresh=${Date.now()}`; // a URL not cached by the demo runs above
+    results.first = (await engine.loadModelFromUrl(url)).source;
+    results.second = (await engine.loadModelFromUrl(url)).source;
+    const aborter = new AbortController();
+    let seen = 0;
+    const r = await engine.createCompletion('abort me', {
+      maxTokens: 100000, nCtx: 512, ignoreEos: true, temperature: 0, signal: aborter.signal,
+      onToken: () => { if (++seen === 5) aborter.abort(); },
+    });
+    results.abort = { stopReason: r.stopReason, tokens: r.tokens.length };
+    engine.terminate();
+    return results;
+  }, TINY);
+  assert.match(errors.broken, /FuselmError: style\.css: not a GGUF file/);
+  assert.match(errors.truncated, /cut\.gguf: .*truncated/);
+  assert.match(errors.noModel, /no model is loaded/);
+  assert.equal(errors.first, 'network');
+  assert.equal(errors.second, 'cache');
+  assert.equal(errors.abort.stopReason, 'cancelled');
+  assert.ok(errors.abort.tokens < 100, `abort took effect late: ${errors.abort.tokens} tokens`);
+  console.log('ok: errors reach JS with clear messages, the engine stays usable, OPFS cache hit, abort works', errors);
+
+  // The timing page: every build, threads 1 and 2.
+  const model = cases.at(-1).file;
+  await page.goto(`${base}/timing.html?model=models/${model}&pp=16&tg=4&reps=1&threads=1,2&autorun=1`);
+  await page.waitForFunction(() => document.body.dataset.state === 'done', null, { timeout: 600_000 });
+  const timing = await page.evaluate(() => ({ rows: window.timingResults, error: window.timingError }));
+  assert.equal(timing.error, undefined, `timing page failed: ${timing.error}`);
+  const configs = new Set(timing.rows.map((r) => `${r.kernels}/${r.n_threads}/${r.test}`));
+  for (const want of ['simd/1', 'scalar/1', 'threads/1', 'threads/2']) {
+    for (const test of ['pp16', 'tg4']) assert.ok(configs.has(`${want}/${test}`), `timing page lacks ${want} ${test}`);
+  }
+  for (const r of timing.rows) assert.ok(r.avg_ts > 0 && Number.isFinite(r.avg_ts), `bad t/s in ${JSON.stringify(r)}`);
+  await page.screenshot({ path: join(out, 'timing.png'), fullPage: true });
+  console.log(`ok: timing page reported ${timing.rows.length} rows:`);
+  for (const r of timing.rows) console.log(`   ${r.kernels.padEnd(8)} t=${r.n_threads} ${r.test.padEnd(5)} ${r.avg_ts.toFixed(2)} t/s`);
+  const unexpected = consoleErrors.filter((m) => !/Failed to load resource/.test(m));
+  assert.deepEqual(unexpected, [], 'console errors on the pages');
+} catch (e) {
+  failed = true;
+  console.error(e);
+} finally {
+  await browser.close();
+  server.kill();
+}
+process.exit(failed ? 1 : 0);

@@ -1,0 +1,289 @@
+//! The engine behind the worker: one model at a time, streamed in by chunks,
+//! and one completion at a time, stepped token by token.
+
+use fuselm_core::bench;
+use fuselm_core::generator::Generator;
+use fuselm_core::gguf::GgufFile;
+use fuselm_core::model::{Context, LoadOptions, Model};
+use fuselm_core::session::{Session, StopReason};
+use fuselm_core::Error;
+use self_cell::self_cell;
+use serde::Serialize;
+use serde_json::json;
+use wasm_bindgen::prelude::*;
+
+use crate::options::{self, CompletionOptionsJs, LoadOptionsJs};
+use crate::{info, js_error};
+
+/// The file and what borrows from it.
+pub(crate) struct Parsed<'a> {
+    pub file: GgufFile<'a>,
+    pub model: Model<'a>,
+}
+
+// The model borrows its weights from the file's bytes, which live in the
+// same struct; self_cell keeps the two together without unsafe code.
+self_cell!(
+    pub(crate) struct LoadedModel {
+        owner: Vec<u8>,
+        #[not_covariant]
+        dependent: Parsed,
+    }
+);
+
+/// A completion in progress: the session's state between steps (the session
+/// itself borrows the model, so it is rebuilt around these on each call).
+struct Completion {
+    /// Taken out while a step runs.
+    context: Option<Context>,
+    history: Vec<u32>,
+    generator: Generator,
+    /// Bytes of text already handed to JS.
+    streamed: usize,
+}
+
+#[wasm_bindgen]
+#[derive(Default)]
+pub struct Engine {
+    /// The file being streamed in: (name, bytes so far, expected size).
+    incoming: Option<(String, Vec<u8>, usize)>,
+    model: Option<LoadedModel>,
+    name: String,
+    completion: Option<Completion>,
+}
+
+#[derive(Serialize)]
+struct StepEvent<'a> {
+    index: usize,
+    id: u32,
+    text: &'a str,
+}
+
+fn stop_reason_name(r: StopReason) -> &'static str {
+    match r {
+        StopReason::MaxTokens => "maxTokens",
+        StopReason::EndOfGeneration => "endOfGeneration",
+        StopReason::StopString => "stopString",
+        StopReason::Cancelled => "cancelled",
+    }
+}
+
+#[wasm_bindgen]
+impl Engine {
+    #[wasm_bindgen(constructor)]
+    pub fn new() -> Engine {
+        Engine::default()
+    }
+
+    /// Starts loading a file of `size` bytes: frees any loaded model, then
+    /// reserves the whole file in wasm memory (an error, not a trap, when it
+    /// does not fit).
+    #[wasm_bindgen(js_name = beginLoad)]
+    pub fn begin_load(&mut self, name: String, size: f64) -> Result<(), JsError> {
+        self.unload();
+        if !(size.is_finite() && size >= 0.0 && size <= usize::MAX as f64) {
+            return Err(js_error(format!(
+                "{name}: a {size}-byte file does not fit in wasm32's 4 GiB address space"
+            )));
+        }
+        let size = size as usize;
+        let mut bytes = Vec::new();
+        bytes.try_reserve_exact(size).map_err(|_| {
+            js_error(Error::OutOfMemory { what: "the model file".into(), bytes: size as u64 }.in_file(&name))
+        })?;
+        self.incoming = Some((name, bytes, size));
+        Ok(())
+    }
+
+    /// Appends the next chunk of the file; returns the bytes received so far.
+    #[wasm_bindgen(js_name = appendChunk)]
+    pub fn append_chunk(&mut self, chunk: &[u8]) -> Result<f64, JsError> {
+        let Some((name, bytes, size)) = self.incoming.as_mut() else {
+            return Err(js_error("appendChunk: no load in progress (call beginLoad first)"));
+        };
+        if bytes.len() + chunk.len() > *size {
+            let message = format!("{name}: more bytes arrived than the announced size of {size}");
+            self.incoming = None;
+            return Err(js_error(message));
+        }
+        bytes.extend_from_slice(chunk);
+        Ok(bytes.len() as f64)
+    }
+
+    /// Parses the streamed file and binds its weights to kernels; returns the
+    /// model's info as JSON. On error the bytes are freed and the engine is
+    /// ready for the next load.
+    #[wasm_bindgen(js_name = finishLoad)]
+    pub fn finish_load(&mut self, options_json: &str) -> Result<String, JsError> {
+        let Some((name, bytes, size)) = self.incoming.take() else {
+            return Err(js_error("finishLoad: no load in progress (call beginLoad first)"));
+        };
+        if bytes.len() != size {
+            return Err(js_error(format!("{name}: file is truncated: received {} of {size} bytes", bytes.len())));
+        }
+        let load: LoadOptionsJs = options::parse("load options", options_json).map_err(js_error)?;
+        let kernel_mode = load.kernel_mode().map_err(js_error)?;
+        let loaded = LoadedModel::try_new(bytes, |bytes| -> Result<Parsed<'_>, Error> {
+            let file = GgufFile::parse_named(&name, bytes)?;
+            let model = Model::load(&file, LoadOptions { kernel_mode, isa: None }).map_err(|e| e.in_file(&name))?;
+            Ok(Parsed { file, model })
+        })
+        .map_err(js_error)?;
+        self.model = Some(loaded);
+        self.name = name;
+        self.info()
+    }
+
+    /// Frees the model, any completion and any partial load.
+    pub fn unload(&mut self) {
+        self.completion = None;
+        self.model = None;
+        self.incoming = None;
+    }
+
+    #[wasm_bindgen(js_name = isLoaded)]
+    pub fn is_loaded(&self) -> bool {
+        self.model.is_some()
+    }
+
+    /// The loaded model's info as JSON (see `info.rs`).
+    pub fn info(&self) -> Result<String, JsError> {
+        let model = self.loaded()?;
+        model.with_dependent(|bytes, parsed| info::model_info(&self.name, bytes.len(), parsed)).map_err(js_error)
+    }
+
+    /// Token ids of `text` as a prompt (BOS where the model wants one).
+    pub fn tokenize(&self, text: &str) -> Result<Vec<u32>, JsError> {
+        let model = self.loaded()?;
+        Ok(model.with_dependent(|_, parsed| parsed.model.tokenize_prompt(text, true)))
+    }
+
+    /// Starts a completion: tokenizes the prompt (or applies the chat template
+    /// to `options.messages`), sizes a fresh context and runs the prefill.
+    /// Returns the prompt's token count. Tokens then come from [`Engine::step`].
+    #[wasm_bindgen(js_name = startCompletion)]
+    pub fn start_completion(&mut self, prompt: &str, options_json: &str) -> Result<usize, JsError> {
+        self.completion = None;
+        let options: CompletionOptionsJs = options::parse("completion options", options_json).map_err(js_error)?;
+        let model = self.model.as_ref().ok_or_else(no_model)?;
+        let completion = model.with_dependent(|_, parsed| -> Result<Completion, String> {
+            let m = &parsed.model;
+            let text = match options.chat_messages() {
+                Some(messages) => m.chat_prompt(&messages).map_err(str_err)?,
+                None => prompt.to_string(),
+            };
+            let tokens = m.tokenize_prompt(&text, true);
+            let ctx_options = options.context_options(tokens.len(), m.config.n_ctx_train)?;
+            let mut session = Session::new(m, &ctx_options).map_err(str_err)?;
+            let generator = Generator::start(&mut session, &tokens, &options.generate_options()).map_err(str_err)?;
+            Ok(Completion { context: Some(session.context), history: session.history, generator, streamed: 0 })
+        });
+        let completion = completion.map_err(js_error)?;
+        let n_prompt = completion.generator.timings().prompt_tokens;
+        self.completion = Some(completion);
+        Ok(n_prompt)
+    }
+
+    /// The next token as JSON `{index, id, text}`, or `undefined` when the
+    /// completion has ended.
+    pub fn step(&mut self) -> Result<Option<String>, JsError> {
+        let model = self.model.as_ref().ok_or_else(no_model)?;
+        let completion = self.completion.as_mut().ok_or_else(|| js_error("step: no completion in progress"))?;
+        model
+            .with_dependent(|_, parsed| -> Result<Option<String>, String> {
+                let context = completion.context.take().ok_or("step: an earlier step failed; start a new completion")?;
+                let mut session =
+                    Session { model: &parsed.model, context, history: std::mem::take(&mut completion.history) };
+                let result = completion.generator.step(&mut session);
+                let out = match result {
+                    Ok(Some(event)) => {
+                        completion.streamed += event.text.len();
+                        Ok(Some(
+                            serde_json::to_string(&StepEvent { index: event.index, id: event.id, text: event.text })
+                                .map_err(str_err)?,
+                        ))
+                    }
+                    Ok(None) => Ok(None),
+                    Err(e) => Err(e.to_string()),
+                };
+                completion.context = Some(session.context);
+                completion.history = session.history;
+                out
+            })
+            .map_err(js_error)
+    }
+
+    /// Ends the completion at the caller's request.
+    pub fn cancel(&mut self) {
+        if let Some(c) = self.completion.as_mut() {
+            c.generator.cancel();
+        }
+    }
+
+    /// Ends the completion and returns its result as JSON: token ids, full
+    /// text, the text not yet streamed (`tail`), stop reason and timings.
+    #[wasm_bindgen(js_name = finishCompletion)]
+    pub fn finish_completion(&mut self) -> Result<String, JsError> {
+        let completion = self.completion.take().ok_or_else(|| js_error("finishCompletion: no completion in progress"))?;
+        let streamed = completion.streamed;
+        let g = completion.generator.finish();
+        let t = &g.timings;
+        let doc = json!({
+            "tokens": g.tokens,
+            "text": g.text,
+            "tail": g.text.get(streamed..).unwrap_or(""),
+            "stopReason": stop_reason_name(g.stop_reason),
+            "timings": {
+                "promptTokens": t.prompt_tokens,
+                "promptMs": t.prompt_seconds * 1e3,
+                "promptTokensPerSecond": t.prompt_tokens_per_second(),
+                "generatedTokens": t.generated_tokens,
+                "decodeMs": t.decode_seconds * 1e3,
+                "decodeTokensPerSecond": t.decode_tokens_per_second(),
+                "firstTokenMs": t.first_token_seconds * 1e3,
+                "sampleMs": t.sample_seconds * 1e3,
+            },
+        });
+        Ok(doc.to_string())
+    }
+
+    /// llama-bench's pp/tg measurements on the loaded model: the same row
+    /// fields as `fuselm bench -o json`, `kernels` naming this build.
+    pub fn bench(
+        &mut self,
+        n_prompt: Vec<usize>,
+        n_gen: Vec<usize>,
+        repetitions: usize,
+        n_threads: usize,
+    ) -> Result<String, JsError> {
+        if repetitions == 0 {
+            return Err(js_error("bench: repetitions must be at least 1"));
+        }
+        self.completion = None;
+        let model = self.model.as_ref().ok_or_else(no_model)?;
+        let build = crate::build_name();
+        let rows = model
+            .with_dependent(|_, parsed| {
+                bench::tests(&n_prompt, &n_gen)
+                    .iter()
+                    .map(|test| bench::measure(&parsed.file, &parsed.model, &build, n_threads, test, repetitions, |_| {}))
+                    .collect::<Result<Vec<_>, Error>>()
+            })
+            .map_err(js_error)?;
+        serde_json::to_string(&rows).map_err(js_error)
+    }
+}
+
+impl Engine {
+    fn loaded(&self) -> Result<&LoadedModel, JsError> {
+        self.model.as_ref().ok_or_else(no_model)
+    }
+}
+
+fn no_model() -> JsError {
+    js_error("no model is loaded")
+}
+
+fn str_err(e: impl std::fmt::Display) -> String {
+    e.to_string()
+}

@@ -1,0 +1,178 @@
+// fuselm in the browser: the main-thread API. Every call is answered by a Web
+// Worker (worker.js) that owns the wasm engine, so the page never blocks.
+
+/// Builds shipped in dist/: `threads` needs a cross-origin isolated page.
+export const BUILDS = ['threads', 'simd', 'scalar'];
+
+/// The build `auto` picks here: `threads` when the page is cross-origin
+/// isolated (SharedArrayBuffer available), otherwise `simd`.
+export function defaultBuild() {
+  return globalThis.crossOriginIsolated ? 'threads' : 'simd';
+}
+
+/// The builds this page can run.
+export function availableBuilds() {
+  return BUILDS.filter((b) => b !== 'threads' || globalThis.crossOriginIsolated);
+}
+
+export class FuselmError extends Error {
+  constructor(message, { fatal = false, name } = {}) {
+    super(message);
+    this.name = name === 'AbortError' ? 'AbortError' : 'FuselmError';
+    /// The engine trapped and was restarted; the model must be loaded again.
+    this.fatal = fatal;
+  }
+}
+
+/// Starts an engine in a worker. Options: `build` (`auto`, `threads`, `simd`,
+/// `scalar`), `threads` (default `navigator.hardwareConcurrency`), `workerUrl`.
+export async function createEngine(options = {}) {
+  const engine = new Fuselm(options);
+  await engine.ready;
+  return engine;
+}
+
+export class Fuselm {
+  constructor({ build = 'auto', threads, workerUrl } = {}) {
+    const chosen = build === 'auto' ? defaultBuild() : build;
+    if (!BUILDS.includes(chosen)) throw new FuselmError(`unknown build ${JSON.stringify(build)}; expected auto, ${BUILDS.join(', ')}`);
+    if (chosen === 'threads' && !globalThis.crossOriginIsolated) {
+      throw new FuselmError('the threads build needs a cross-origin isolated page (COOP same-origin, COEP require-corp)');
+    }
+    const nThreads = threads ?? globalThis.navigator?.hardwareConcurrency ?? 1;
+    if (!(Number.isInteger(nThreads) && nThreads >= 1)) throw new FuselmError(`threads must be a positive integer, not ${threads}`);
+    this.workerUrl = workerUrl ?? new URL('./worker.js', import.meta.url);
+    this.requested = { build: chosen, threads: chosen === 'threads' ? nThreads : 1 };
+    this.nextId = 1;
+    this.calls = new Map();
+    this.#start();
+  }
+
+  #start() {
+    this.worker = new Worker(this.workerUrl, { type: 'module' });
+    this.worker.onmessage = ({ data }) => this.#receive(data);
+    this.worker.onerror = (e) => this.#failAll(new FuselmError(`the engine's worker failed: ${e.message ?? 'unknown error'}`, { fatal: true }));
+    /// Resolves to `{build, threads}`: what this engine actually runs.
+    this.ready = this.#call('init', this.requested).then((r) => {
+      this.build = r.build;
+      this.threads = r.threads;
+      return r;
+    });
+  }
+
+  #receive(message) {
+    const call = this.calls.get(message.id);
+    if (!call) return;
+    if (message.event) {
+      call.onEvent?.(message.event, message.data);
+      return;
+    }
+    this.calls.delete(message.id);
+    if (message.ok) {
+      call.resolve(message.result);
+    } else {
+      const error = new FuselmError(message.error, { fatal: message.fatal, name: message.name });
+      if (message.fatal) this.#restart();
+      call.reject(error);
+    }
+  }
+
+  #failAll(error) {
+    for (const call of this.calls.values()) call.reject(error);
+    this.calls.clear();
+  }
+
+  /// After a trap the worker is replaced by a fresh one (without a model).
+  #restart() {
+    this.worker.terminate();
+    this.#failAll(new FuselmError('the engine was restarted after an error; load the model again', { fatal: true }));
+    this.#start();
+  }
+
+  #call(op, args, { onEvent, signal, transfer } = {}) {
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      if (signal?.aborted) {
+        reject(new FuselmError('aborted before it started', { name: 'AbortError' }));
+        return;
+      }
+      this.calls.set(id, { resolve, reject, onEvent });
+      signal?.addEventListener('abort', () => this.worker.postMessage({ op: 'abort', target: id }), { once: true });
+      this.worker.postMessage({ id, op, args }, transfer ?? []);
+    });
+  }
+
+  async #load(op, args, { onProgress, signal, kernels } = {}) {
+    await this.ready;
+    const onEvent = (event, data) => event === 'progress' && onProgress?.(data);
+    this.model = await this.#call(op, { ...args, load: kernels ? { kernels } : {} }, { onEvent, signal });
+    return this.model;
+  }
+
+  /// Downloads a GGUF file with progress and loads it. The file is cached in
+  /// the Origin Private File System, so a second load reads it from there
+  /// (`info.source` says which); `cache: false` skips the cache.
+  loadModelFromUrl(url, { onProgress, signal, cache = true, kernels } = {}) {
+    const absolute = new URL(url, globalThis.location?.href).href;
+    const name = decodeURIComponent(absolute.split('/').pop() || absolute);
+    return this.#load('loadUrl', { url: absolute, name, cache }, { onProgress, signal, kernels });
+  }
+
+  /// Loads a local `File` (from an <input type=file> or drag and drop).
+  loadModelFromFile(file, { onProgress, signal, kernels } = {}) {
+    return this.#load('loadFile', { file }, { onProgress, signal, kernels });
+  }
+
+  /// Loads a model from bytes (an ArrayBuffer or typed array; the buffer is copied).
+  loadModelFromBytes(bytes, { name = 'model.gguf', onProgress, signal, kernels } = {}) {
+    return this.#load('loadBytes', { name, bytes }, { onProgress, signal, kernels });
+  }
+
+  /// The loaded model's info (hyperparameters, metadata, formats, kernels).
+  async info() {
+    await this.ready;
+    return this.#call('info');
+  }
+
+  async tokenize(text) {
+    await this.ready;
+    return this.#call('tokenize', { text });
+  }
+
+  /// Generates a continuation of `prompt`. Options: maxTokens, temperature,
+  /// topK, topP, minP, repeatPenalty, repeatLastN, seed, stop (strings),
+  /// ignoreEos, nCtx, cacheType, contextShift; `onToken({index, id, text})`
+  /// for each token; `signal` to abort (the result then says `cancelled`).
+  async createCompletion(prompt, options = {}) {
+    await this.ready;
+    const { onToken, signal, ...rest } = options;
+    const onEvent = (event, data) => event === 'token' && onToken?.(data);
+    const result = await this.#call('complete', { prompt, options: rest }, { onEvent, signal });
+    if (result.tail) onToken?.({ index: result.tokens.length, id: null, text: result.tail });
+    return result;
+  }
+
+  /// Like createCompletion, with the model's chat template applied to
+  /// `messages` ([{role, content}]).
+  createChatCompletion(messages, options = {}) {
+    return this.createCompletion('', { ...options, messages });
+  }
+
+  /// llama-bench's pp/tg measurements; rows carry the fields of `fuselm bench -o json`.
+  async bench({ nPrompt = [512], nGen = [128], repetitions = 5 } = {}) {
+    await this.ready;
+    return this.#call('bench', { nPrompt, nGen, repetitions, threads: this.threads });
+  }
+
+  async unload() {
+    await this.ready;
+    this.model = null;
+    return this.#call('unload');
+  }
+
+  /// Stops the worker; the engine cannot be used afterwards.
+  terminate() {
+    this.worker.terminate();
+    this.#failAll(new FuselmError('the engine was terminated'));
+  }
+}

@@ -1,0 +1,238 @@
+// The engine's Web Worker: owns one wasm instance (one of the builds in
+// dist/), streams model bytes into it, and runs completions and benchmarks
+// off the main thread. Protocol (index.js is the other side):
+//   main → worker  {id, op, args}           ops: init, loadUrl, loadFile, loadBytes,
+//                                            info, tokenize, complete, bench, unload
+//                  {op: 'abort', target}     aborts request `target`
+//   worker → main  {id, event, data}         progress and token events
+//                  {id, ok: true, result} | {id, ok: false, error, fatal}
+
+let wasm = null; // the wasm-bindgen module of the chosen build
+let engine = null;
+let broken = null; // set after a trap: the instance can no longer be trusted
+const aborts = new Map(); // request id → AbortController
+
+const CHUNK_BYTES = 8 << 20; // slices of a local file copied into wasm at a time
+
+/// Yields to the event loop without setTimeout's 4 ms clamp, so an abort
+/// message can arrive between two tokens.
+const channel = new MessageChannel();
+const pending = [];
+channel.port1.onmessage = () => pending.shift()?.();
+const yieldToEvents = () => new Promise((resolve) => {
+  pending.push(resolve);
+  channel.port2.postMessage(null);
+});
+
+function post(id, event, data) {
+  self.postMessage({ id, event, data });
+}
+
+/// Runs a call into wasm; a trap (a panic, or an allocation the engine could
+/// not survive) marks this instance broken and becomes an Error saying why.
+function guard(fn) {
+  if (broken) throw Object.assign(new Error(broken), { fatal: true });
+  try {
+    return fn();
+  } catch (e) {
+    if (e instanceof WebAssembly.RuntimeError) {
+      const panic = wasm.lastPanic?.();
+      broken = panic
+        ? `fuselm panicked (a bug, please report it): ${panic}`
+        : `the wasm engine trapped (${e.message}); it most likely ran out of memory`;
+      throw Object.assign(new Error(broken), { fatal: true });
+    }
+    throw e instanceof Error ? e : new Error(String(e));
+  }
+}
+
+async function init({ build, threads }) {
+  wasm = await import(`./dist/${build}/fuselm.js`);
+  await wasm.default();
+  if (build === 'threads') {
+    if (!self.crossOriginIsolated) {
+      throw new Error('the threads build needs a cross-origin isolated page (COOP same-origin, COEP require-corp)');
+    }
+    await wasm.initThreadPool(threads);
+  }
+  engine = new wasm.Engine();
+  return { build: wasm.buildName(), threads: build === 'threads' ? threads : 1 };
+}
+
+/// Feeds a stream of byte chunks into the engine with progress, then loads.
+async function loadStream(id, { name, size, reader, signal, phase, sink, load }) {
+  guard(() => engine.beginLoad(name, size));
+  let loaded = 0;
+  let lastReport = 0;
+  try {
+    for (;;) {
+      if (signal.aborted) throw new DOMException('loading was aborted', 'AbortError');
+      const { done, value } = await reader.read();
+      if (done) break;
+      loaded = guard(() => engine.appendChunk(value));
+      if (sink) await sink.write(value);
+      const now = performance.now();
+      if (now - lastReport > 50) {
+        lastReport = now;
+        post(id, 'progress', { phase, loaded, total: size });
+      }
+    }
+  } catch (e) {
+    guard(() => engine.unload());
+    throw e;
+  }
+  post(id, 'progress', { phase, loaded, total: size });
+  post(id, 'progress', { phase: 'load', loaded, total: size });
+  return JSON.parse(guard(() => engine.finishLoad(JSON.stringify(load ?? {}))));
+}
+
+function fileReader(blob) {
+  // Blob.stream() hands out small chunks; larger slices mean fewer copies' overhead.
+  let offset = 0;
+  return {
+    async read() {
+      if (offset >= blob.size) return { done: true };
+      const slice = blob.slice(offset, offset + CHUNK_BYTES);
+      offset += slice.size;
+      return { done: false, value: new Uint8Array(await slice.arrayBuffer()) };
+    },
+  };
+}
+
+// --- the download cache, in the Origin Private File System.
+
+async function cacheDir() {
+  if (!navigator.storage?.getDirectory) return null;
+  try {
+    const root = await navigator.storage.getDirectory();
+    return await root.getDirectoryHandle('fuselm-models', { create: true });
+  } catch {
+    return null;
+  }
+}
+
+async function cacheKey(url) {
+  const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(url));
+  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join('').slice(0, 32);
+}
+
+/// The cached file for `url`, when a complete copy is there.
+async function cachedFile(dir, key) {
+  try {
+    const meta = await (await (await dir.getFileHandle(`${key}.json`)).getFile()).text();
+    const { size } = JSON.parse(meta);
+    const file = await (await dir.getFileHandle(`${key}.gguf`)).getFile();
+    return file.size === size ? file : null;
+  } catch {
+    return null;
+  }
+}
+
+async function loadUrl(id, { url, name, cache, load }, signal) {
+  const dir = cache === false ? null : await cacheDir();
+  const key = dir && (await cacheKey(url));
+  const cached = dir && (await cachedFile(dir, key));
+  if (cached) {
+    const info = await loadStream(id, { name, size: cached.size, reader: fileReader(cached), signal, phase: 'cache', load });
+    return { ...info, source: 'cache' };
+  }
+  const response = await fetch(url, { signal });
+  if (!response.ok) throw new Error(`${url}: HTTP ${response.status} ${response.statusText}`);
+  const length = Number(response.headers.get('content-length'));
+  let size = length;
+  let reader;
+  if (length > 0 && !response.headers.get('content-encoding')) {
+    reader = response.body.getReader();
+  } else {
+    // Without a usable length the engine cannot reserve the file up front.
+    const blob = await response.blob();
+    size = blob.size;
+    reader = fileReader(blob);
+  }
+  let sink = null;
+  if (dir) {
+    try {
+      sink = await (await dir.getFileHandle(`${key}.gguf`, { create: true })).createWritable();
+    } catch {
+      sink = null;
+    }
+  }
+  let info;
+  try {
+    info = await loadStream(id, { name, size, reader, signal, phase: 'download', sink, load });
+  } finally {
+    if (sink) await sink.close().catch(() => {});
+  }
+  if (sink) {
+    // Only a complete download is marked as cached (and a failed load keeps it:
+    // the same bytes would arrive again).
+    const meta = await (await dir.getFileHandle(`${key}.json`, { create: true })).createWritable();
+    await meta.write(JSON.stringify({ url, size }));
+    await meta.close();
+  }
+  return { ...info, source: 'network' };
+}
+
+async function complete(id, { prompt, options }, signal) {
+  const { onToken, ...rest } = options ?? {};
+  guard(() => engine.startCompletion(prompt ?? '', JSON.stringify(rest)));
+  let lastYield = performance.now();
+  for (;;) {
+    if (signal.aborted) {
+      guard(() => engine.cancel());
+      break;
+    }
+    const step = guard(() => engine.step());
+    if (step === undefined) break;
+    post(id, 'token', JSON.parse(step));
+    // Yield at least every 30 ms, so an abort message gets through.
+    if (performance.now() - lastYield > 30) {
+      await yieldToEvents();
+      lastYield = performance.now();
+    }
+  }
+  return JSON.parse(guard(() => engine.finishCompletion()));
+}
+
+const ops = {
+  init: (id, args) => init(args),
+  loadUrl,
+  loadFile: (id, { file, load }, signal) =>
+    loadStream(id, { name: file.name, size: file.size, reader: fileReader(file), signal, phase: 'read', load }),
+  loadBytes: (id, { name, bytes, load }, signal) => {
+    const blob = new Blob([bytes]);
+    return loadStream(id, { name, size: blob.size, reader: fileReader(blob), signal, phase: 'read', load });
+  },
+  info: () => JSON.parse(guard(() => engine.info())),
+  tokenize: (id, { text }) => Array.from(guard(() => engine.tokenize(text))),
+  complete,
+  bench: (id, { nPrompt, nGen, repetitions, threads }) =>
+    JSON.parse(guard(() => engine.bench(new Uint32Array(nPrompt), new Uint32Array(nGen), repetitions, threads))),
+  unload: () => guard(() => engine.unload()),
+};
+
+self.onmessage = async ({ data }) => {
+  const { id, op, args } = data;
+  if (op === 'abort') {
+    aborts.get(data.target)?.abort();
+    return;
+  }
+  const controller = new AbortController();
+  aborts.set(id, controller);
+  try {
+    if (!ops[op]) throw new Error(`unknown operation ${op}`);
+    if (op !== 'init' && !engine) throw new Error('the engine is not initialised');
+    const result = await ops[op](id, args ?? {}, controller.signal);
+    self.postMessage({ id, ok: true, result });
+  } catch (e) {
+    self.postMessage({
+      id,
+      ok: false,
+      error: e?.message ?? String(e),
+      name: e?.name,
+      fatal: Boolean(e?.fatal),
+    });
+  } finally {
+    aborts.delete(id);
+  }
+};
