@@ -8,8 +8,8 @@ use std::ops::ControlFlow;
 
 use crate::chat::ChatMessage;
 use crate::error::{Error, Result};
-use crate::model::{Context, ContextOptions, Model};
 use crate::generator::Generator;
+use crate::model::{Context, ContextOptions, Model};
 use crate::sampler::SamplerConfig;
 
 #[derive(Clone, Debug, PartialEq)]

@@ -82,9 +82,7 @@ impl Engine {
     pub fn begin_load(&mut self, name: String, size: f64) -> Result<(), JsError> {
         self.unload();
         if !(size.is_finite() && size >= 0.0 && size <= usize::MAX as f64) {
-            return Err(js_error(format!(
-                "{name}: a {size}-byte file does not fit in wasm32's 4 GiB address space"
-            )));
+            return Err(js_error(format!("{name}: a {size}-byte file does not fit in wasm32's 4 GiB address space")));
         }
         let size = size as usize;
         let mut bytes = Vec::new();
@@ -191,7 +189,8 @@ impl Engine {
         let completion = self.completion.as_mut().ok_or_else(|| js_error("step: no completion in progress"))?;
         model
             .with_dependent(|_, parsed| -> Result<Option<String>, String> {
-                let context = completion.context.take().ok_or("step: an earlier step failed; start a new completion")?;
+                let context =
+                    completion.context.take().ok_or("step: an earlier step failed; start a new completion")?;
                 let mut session =
                     Session { model: &parsed.model, context, history: std::mem::take(&mut completion.history) };
                 let result = completion.generator.step(&mut session);
@@ -224,7 +223,8 @@ impl Engine {
     /// text, the text not yet streamed (`tail`), stop reason and timings.
     #[wasm_bindgen(js_name = finishCompletion)]
     pub fn finish_completion(&mut self) -> Result<String, JsError> {
-        let completion = self.completion.take().ok_or_else(|| js_error("finishCompletion: no completion in progress"))?;
+        let completion =
+            self.completion.take().ok_or_else(|| js_error("finishCompletion: no completion in progress"))?;
         let streamed = completion.streamed;
         let g = completion.generator.finish();
         let t = &g.timings;
@@ -266,7 +266,9 @@ impl Engine {
             .with_dependent(|_, parsed| {
                 bench::tests(&n_prompt, &n_gen)
                     .iter()
-                    .map(|test| bench::measure(&parsed.file, &parsed.model, &build, n_threads, test, repetitions, |_| {}))
+                    .map(|test| {
+                        bench::measure(&parsed.file, &parsed.model, &build, n_threads, test, repetitions, |_| {})
+                    })
                     .collect::<Result<Vec<_>, Error>>()
             })
             .map_err(js_error)?;

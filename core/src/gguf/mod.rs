@@ -3,8 +3,8 @@
 
 mod cursor;
 mod file;
-pub mod json;
 mod ggml_type;
+pub mod json;
 mod metadata;
 mod tensor;
 mod value;

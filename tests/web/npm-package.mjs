@@ -1,0 +1,87 @@
+// The npm package as a user gets it: `npm pack` of web/pkg, installed from the
+// tarball into a scratch project, imported there; its simd build then runs
+// in Node.js (no worker: the wasm-bindgen module directly) and must generate
+// the native engine's exact greedy ids, and throw clear errors on bad input.
+// usage: node tests/web/npm-package.mjs      (after scripts/build-web and a release build)
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const scratch = join(root, 'target', 'npm-scratch');
+rmSync(scratch, { recursive: true, force: true });
+mkdirSync(scratch, { recursive: true });
+
+const packed = JSON.parse(execFileSync('npm', ['pack', '--json', '--pack-destination', scratch, join(root, 'web', 'pkg')], { encoding: 'utf8' }));
+const tarball = join(scratch, packed[0].filename);
+const files = packed[0].files.map((f) => f.path);
+for (const build of ['simd', 'threads', 'scalar']) {
+  assert.ok(files.includes(`dist/${build}/fuselm_bg.wasm`), `the tarball lacks the ${build} build`);
+}
+assert.ok(files.includes('worker.js') && files.includes('index.d.ts'));
+console.log(`npm pack: ${packed[0].filename}, ${files.length} files, ${(packed[0].size / 2 ** 20).toFixed(1)} MiB`);
+
+writeFileSync(join(scratch, 'package.json'), JSON.stringify({ name: 'scratch', private: true, type: 'module' }));
+execFileSync('npm', ['install', '--no-audit', '--no-fund', '--offline', tarball], { cwd: scratch, stdio: 'inherit' });
+
+writeFileSync(join(scratch, 'use.mjs'), `
+import { createRequire } from 'node:module';
+import { readFileSync } from 'node:fs';
+import * as fuselm from 'fuselm';
+import init, * as simd from 'fuselm/dist/simd/fuselm.js';
+const require = createRequire(import.meta.url);
+export { fuselm, simd };
+export async function start() {
+  await init({ module_or_path: readFileSync(require.resolve('fuselm/dist/simd/fuselm_bg.wasm')) });
+}
+`);
+const { fuselm, simd, start } = await import(join(scratch, 'use.mjs'));
+for (const name of ['createEngine', 'Fuselm', 'FuselmError', 'defaultBuild', 'availableBuilds', 'BUILDS']) {
+  assert.ok(name in fuselm, `the package does not export ${name}`);
+}
+assert.equal(fuselm.defaultBuild(), 'simd', 'outside an isolated page the default build is simd');
+await start();
+assert.equal(simd.buildName(), 'simd');
+
+// inspectGguf: a summary without loading; malformed bytes throw (never a trap).
+for (const [bytes, message] of [
+  [[0x47, 0x47, 0x4d, 0x4c, 3, 0, 0, 0], /broken\.gguf: not a GGUF file/],
+  [[0x47, 0x47, 0x55, 0x46, 3, 0, 0], /broken\.gguf: file is truncated/],
+  [[0x47, 0x47, 0x55, 0x46, 9, 0, 0, 0], /version 9 is not supported/],
+]) {
+  assert.throws(() => simd.inspectGguf('broken.gguf', new Uint8Array(bytes)), message);
+}
+
+// Errors are JS exceptions with clear messages, and the engine stays usable.
+const engine = new simd.Engine();
+assert.throws(() => engine.startCompletion('x', '{}'), /no model is loaded/);
+engine.beginLoad('broken.gguf', 8);
+engine.appendChunk(new Uint8Array([0x47, 0x47, 0x4d, 0x4c, 3, 0, 0, 0]));
+assert.throws(() => engine.finishLoad(''), /broken\.gguf: not a GGUF file/);
+assert.throws(() => engine.beginLoad('huge.gguf', 2 ** 33), /huge\.gguf: .*(4 GiB|out of memory|cannot allocate)/i);
+assert.throws(() => engine.appendChunk(new Uint8Array(1)), /no load in progress/);
+
+// A real model, when fetched (CI fetches it), else the synthetic tiny one.
+const smol = join(root, 'models', 'SmolLM2-135M-Instruct.Q4_1.gguf');
+const model = existsSync(smol) ? smol : join(root, 'models', 'synth-tiny-q4_k_m.gguf');
+const bytes = readFileSync(model);
+engine.beginLoad('model.gguf', bytes.length);
+for (let at = 0; at < bytes.length; at += 4 << 20) engine.appendChunk(bytes.subarray(at, at + (4 << 20)));
+const info = JSON.parse(engine.finishLoad('{}'));
+const summary = JSON.parse(simd.inspectGguf('model.gguf', bytes));
+assert.equal(summary.tensors.length, Object.values(info.formats).reduce((n, f) => n + f.tensors, 0));
+assert.ok(info.kernels.every((k) => !/unfused/.test(k.kernel)), `unfused kernels chosen: ${JSON.stringify(info.kernels)}`);
+assert.throws(() => engine.startCompletion('x', '{"maxTokenz": 3}'), /completion options: unknown field `maxTokenz`/);
+const prompt = 'The capital of France is';
+engine.startCompletion(prompt, JSON.stringify({ maxTokens: 16, temperature: 0 }));
+let streamed = '';
+for (let step; (step = engine.step()) !== undefined;) streamed += JSON.parse(step).text;
+const result = JSON.parse(engine.finishCompletion());
+const native = JSON.parse(execFileSync(join(root, 'target', 'release', 'fuselm'),
+  ['generate', '-m', model, '-p', prompt, '-n', '16', '--temp', '0', '--json'], { encoding: 'utf8' }));
+assert.deepEqual(result.tokens, native.tokens, 'the packaged wasm generates different ids than the native engine');
+assert.equal(streamed + result.tail, native.text);
+assert.deepEqual(Array.from(engine.tokenize(prompt)), native.prompt_tokens);
+console.log(`npm package: imported from the tarball; ${info.name}: ${result.tokens.length} ids equal to native`);
