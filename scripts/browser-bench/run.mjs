@@ -4,6 +4,7 @@
 // into docs/benchmarks.md between the browser-bench markers and the raw rows
 // to target/browser-bench/results.json.
 // usage: node scripts/browser-bench/run.mjs [--pp 64] [--tg 16] [--reps 2] [--threads 1,2] MODEL.gguf ...
+//        node scripts/browser-bench/run.mjs --from-results   (rewrite the docs from the last results.json)
 //        (needs scripts/build-web, a release build, tests/web's npm ci; installs wllama into target/)
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -16,6 +17,7 @@ const require = createRequire(join(root, 'tests', 'web', 'package.json'));
 const { chromium } = require('playwright-core');
 
 const args = process.argv.slice(2);
+const fromResults = args.includes('--from-results');
 const opt = (name, fallback) => {
   const i = args.indexOf(`--${name}`);
   if (i < 0) return fallback;
@@ -26,16 +28,24 @@ const pp = Number(opt('pp', '64'));
 const tg = Number(opt('tg', '16'));
 const reps = Number(opt('reps', '2'));
 const threads = opt('threads', '1,2').split(',').map(Number);
-const models = args.map((m) => resolve(m));
-if (models.length === 0) throw new Error('give one or more GGUF files');
-
 const work = join(root, 'target', 'browser-bench');
-mkdirSync(work, { recursive: true });
 const WLLAMA = '3.13.0';
-const wllamaDir = join(work, 'node_modules', '@wllama', 'wllama');
-if (!existsSync(join(wllamaDir, 'package.json')) || JSON.parse(readFileSync(join(wllamaDir, 'package.json'))).version !== WLLAMA) {
-  writeFileSync(join(work, 'package.json'), JSON.stringify({ private: true }));
-  execFileSync('npm', ['install', '--no-audit', '--no-fund', `@wllama/wllama@${WLLAMA}`], { cwd: work, stdio: 'inherit' });
+if (fromResults) {
+  const saved = JSON.parse(readFileSync(join(work, 'results.json'), 'utf8'));
+  writeDocs(saved);
+} else {
+  writeDocs(await measure());
+}
+
+async function measure() {
+  const models = args.map((m) => resolve(m));
+  if (models.length === 0) throw new Error('give one or more GGUF files');
+
+  mkdirSync(work, { recursive: true });
+  const wllamaDir = join(work, 'node_modules', '@wllama', 'wllama');
+  if (!existsSync(join(wllamaDir, 'package.json')) || JSON.parse(readFileSync(join(wllamaDir, 'package.json'))).version !== WLLAMA) {
+    writeFileSync(join(work, 'package.json'), JSON.stringify({ private: true }));
+    execFileSync('npm', ['install', '--no-audit', '--no-fund', `@wllama/wllama@${WLLAMA}`], { cwd: work, stdio: 'inherit' });
 }
 
 const modelDirs = [...new Set(models.map(dirname))];
@@ -89,37 +99,46 @@ try {
   await browser.close();
   server.kill();
 }
-writeFileSync(join(work, 'results.json'), JSON.stringify({ userAgent, pp, tg, reps, threads, results }, null, 2));
-
-// The table: one row per (model, test); t/s mean ± stddev.
-const fmt = (r) => (r ? `${r.avg_ts.toFixed(2)} ± ${r.stddev_ts.toFixed(2)}` : '–');
-const cols = [
-  ...threads.map((t) => [`native t=${t}`, (e, test) => e.native.find((r) => r.test === test && r.n_threads === t)]),
-  ['scalar', (e, test) => e.fuselm.find((r) => r.test === test && r.kernels === 'scalar')],
-  ['simd128', (e, test) => e.fuselm.find((r) => r.test === test && r.kernels === 'simd')],
-  ...threads.map((t) => [`threads t=${t}`, (e, test) => e.fuselm.find((r) => r.test === test && r.kernels === 'threads' && r.n_threads === t)]),
-  ...threads.map((t) => [`wllama t=${t}`, (e, test) => e.wllama.find((r) => r.test === test && r.n_threads === t)]),
-];
-let table = `| model | test | ${cols.map((c) => c[0]).join(' | ')} | best fuselm / wllama |\n`;
-table += `| --- | --- | ${cols.map(() => '---:').join(' | ')} | ---: |\n`;
-for (const e of results) {
-  for (const test of [`pp${pp}`, `tg${tg}`]) {
-    const best = (rows) => Math.max(...rows.filter((r) => r.test === test).map((r) => r.avg_ts));
-    const ratio = best(e.fuselm) / best(e.wllama);
-    table += `| ${e.file} | ${test} | ${cols.map(([, f]) => fmt(f(e, test))).join(' | ')} | ${ratio.toFixed(2)}x |\n`;
-  }
-}
-const cores = execFileSync('nproc', { encoding: 'utf8' }).trim();
 const cpu = readFileSync('/proc/cpuinfo', 'utf8').match(/model name\s*:\s*(.*)/)?.[1] ?? 'unknown CPU';
+const cores = execFileSync('nproc', { encoding: 'utf8' }).trim();
+const saved = { userAgent, cpu, cores, pp, tg, reps, threads, models: models.map((m) => basename(m)), results };
+writeFileSync(join(work, 'results.json'), JSON.stringify(saved, null, 2));
+return saved;
+}
+
+/// Writes the table into docs/benchmarks.md and README.md between the markers.
+function writeDocs({ userAgent, cpu, cores, pp, tg, reps, threads, models, results }) {
+  // The table: one row per (model, test); t/s mean ± stddev.
+  const fmt = (r) => (r ? `${r.avg_ts.toFixed(2)} ± ${r.stddev_ts.toFixed(2)}` : '–');
+  const cols = [
+    ...threads.map((t) => [`native t=${t}`, (e, test) => e.native.find((r) => r.test === test && r.n_threads === t)]),
+    ['scalar', (e, test) => e.fuselm.find((r) => r.test === test && r.kernels === 'scalar')],
+    ['simd128', (e, test) => e.fuselm.find((r) => r.test === test && r.kernels === 'simd')],
+    ...threads.map((t) => [`threads t=${t}`, (e, test) => e.fuselm.find((r) => r.test === test && r.kernels === 'threads' && r.n_threads === t)]),
+    ...threads.map((t) => [`wllama t=${t}`, (e, test) => e.wllama.find((r) => r.test === test && r.n_threads === t)]),
+  ];
+  let table = `| model | test | ${cols.map((c) => c[0]).join(' | ')} | best fuselm / wllama |\n`;
+  table += `| --- | --- | ${cols.map(() => '---:').join(' | ')} | ---: |\n`;
+  for (const e of results) {
+    for (const test of [`pp${pp}`, `tg${tg}`]) {
+      const best = (rows) => Math.max(...rows.filter((r) => r.test === test).map((r) => r.avg_ts));
+      const ratio = best(e.fuselm) / best(e.wllama);
+      table += `| ${e.file} | ${test} | ${cols.map(([, f]) => fmt(f(e, test))).join(' | ')} | ${ratio.toFixed(2)}x |\n`;
+    }
+}
 const section = `<!-- browser-bench:begin -->
-Generated by \`node scripts/browser-bench/run.mjs --pp ${pp} --tg ${tg} --reps ${reps} --threads ${threads.join(',')} ${models.map((m) => `models/${basename(m)}`).join(' ')}\`
+Generated by \`node scripts/browser-bench/run.mjs --pp ${pp} --tg ${tg} --reps ${reps} --threads ${threads.join(',')} ${models.map((m) => `models/${m}`).join(' ')}\`
 on ${cpu} (${cores} cores), headless ${userAgent.match(/(HeadlessChrome|Chrome)\/[\d.]+/)?.[0] ?? 'Chromium'}; t/s, mean ± stddev of ${reps} runs after a warm-up.
 Native is \`fuselm bench\` on the same file; fuselm's builds run in the timing page (a fresh worker per build and thread count);
 wllama ${WLLAMA} (llama.cpp in wasm: memory64, pthreads, simd128) runs with \`n_gpu_layers: 0\` and reports llama.cpp's own timings.
 
 ${table}<!-- browser-bench:end -->`;
-const docPath = join(root, 'docs', 'benchmarks.md');
-const doc = readFileSync(docPath, 'utf8');
 const re = /<!-- browser-bench:begin -->[\s\S]*<!-- browser-bench:end -->/;
-writeFileSync(docPath, re.test(doc) ? doc.replace(re, section) : `${doc.trimEnd()}\n\n## In the browser\n\n${section}\n`);
+for (const doc of ['docs/benchmarks.md', 'README.md']) {
+  const path = join(root, doc);
+  const text = readFileSync(path, 'utf8');
+  if (re.test(text)) writeFileSync(path, text.replace(re, section));
+  else if (doc.startsWith('docs')) writeFileSync(path, `${text.trimEnd()}\n\n## In the browser\n\n${section}\n`);
+}
 console.log(table);
+}

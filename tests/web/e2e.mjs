@@ -160,6 +160,12 @@ try {
     for (const test of ['pp16', 'tg4']) assert.ok(configs.has(`${want}/${test}`), `timing page lacks ${want} ${test}`);
   }
   for (const r of timing.rows) assert.ok(r.avg_ts > 0 && Number.isFinite(r.avg_ts), `bad t/s in ${JSON.stringify(r)}`);
+  // Native figures pasted in: each row shows the native t/s and the ratio.
+  const nativeJson = execFileSync(fuselm, ['bench', '-m', join(models, model), '-p', '16', '-n', '4', '-r', '1', '-t', '1', '-o', 'json'], { encoding: 'utf8' });
+  await page.fill('#native-json', nativeJson);
+  const ratios = await page.$$eval('#table tbody tr', (trs) => trs.map((tr) => tr.cells[8].textContent));
+  assert.equal(ratios.length, timing.rows.length);
+  for (const r of ratios) assert.match(r, /^\d+\.\d\dx$/, `a row lacks the wasm/native ratio: ${ratios}`);
   await page.screenshot({ path: join(out, 'timing.png'), fullPage: true });
   console.log(`ok: timing page reported ${timing.rows.length} rows:`);
   for (const r of timing.rows) console.log(`   ${r.kernels.padEnd(8)} t=${r.n_threads} ${r.test.padEnd(5)} ${r.avg_ts.toFixed(2)} t/s`);
