@@ -37,6 +37,12 @@ impl ChatMessage {
     }
 }
 
+/// The most template instructions one render may run. A chat template comes
+/// from the model file, which is untrusted: without a bound, a template that
+/// loops a billion times would hang the engine. Real templates use a few
+/// hundred instructions per message.
+const TEMPLATE_FUEL: u64 = 5_000_000;
+
 /// A compiled chat template with the special-token texts it may reference.
 pub struct ChatTemplate {
     env: Environment<'static>,
@@ -48,6 +54,7 @@ impl ChatTemplate {
     /// Compiles `source`; a syntax error names the line.
     pub fn new(source: &str, bos_token: &str, eos_token: &str) -> Result<ChatTemplate> {
         let mut env = Environment::new();
+        env.set_fuel(Some(TEMPLATE_FUEL));
         env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
         env.add_function("raise_exception", |message: String| -> std::result::Result<Value, minijinja::Error> {
             Err(minijinja::Error::new(ErrorKind::InvalidOperation, message))
@@ -95,6 +102,21 @@ mod tests {
     use super::*;
 
     const CHATML: &str = "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + message['content'] | trim + '<|im_end|>' + '\\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";
+
+    #[test]
+    fn hostile_templates_end_with_an_error() {
+        let hello = [ChatMessage::new("user", "hi")];
+        for source in [
+            "{% for i in range(100000) %}{% for j in range(100000) %}x{% endfor %}{% endfor %}",
+            "{% macro f(n) %}{{ f(n + 1) }}{% endmacro %}{{ f(0) }}",
+            "{{ raise_exception('no system role') }}",
+            "{% for m in messages %}{{ m.content.nosuchmethod() }}{% endfor %}",
+        ] {
+            let t = ChatTemplate::new(source, "", "").unwrap();
+            let err = t.render(&hello, true).unwrap_err();
+            assert!(matches!(err, Error::ChatTemplate(_)), "{source}: {err}");
+        }
+    }
 
     #[test]
     fn renders_chatml_with_generation_prompt() {

@@ -142,6 +142,15 @@ impl ModelConfig {
                 why: format!("{n_head_kv} does not divide head_count {n_head}"),
             });
         }
+        let explicit_head_dim = md.contains(&format!("{a}.attention.key_length"));
+        if !explicit_head_dim && n_embd % n_head != 0 {
+            return Err(Error::BadHyperparameter {
+                what: format!("{a}.attention.head_count"),
+                why: format!(
+                    "embedding_length {n_embd} is not a multiple of {n_head} heads (and no attention.key_length gives the head size)"
+                ),
+            });
+        }
         let default_head_dim = n_embd / n_head;
         let head_dim_k = count_or(md, a, "attention.key_length", default_head_dim)?;
         let head_dim_v = count_or(md, a, "attention.value_length", default_head_dim)?;

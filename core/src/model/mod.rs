@@ -54,6 +54,19 @@ impl<'a> Model<'a> {
     /// Reads hyperparameters, tokenizer and weights; checks every shape.
     pub fn load(file: &GgufFile<'a>, options: LoadOptions) -> Result<Model<'a>> {
         let md = &file.metadata;
+        // Every layer has tensors in the file: a larger block count is corruption,
+        // and per-layer tables sized from it would allocate what the file cannot justify.
+        if let Ok(arch) = md.get_str("general.architecture") {
+            let key = format!("{arch}.block_count");
+            if let Ok(n_layer) = md.get_u64(&key) {
+                if n_layer > file.tensors.len() as u64 {
+                    return Err(Error::BadHyperparameter {
+                        what: key,
+                        why: format!("{n_layer} layers, but the file has only {} tensors", file.tensors.len()),
+                    });
+                }
+            }
+        }
         let config = ModelConfig::from_metadata(md)?;
         if config.head_dim_k.max(config.head_dim_v) > attention::MAX_HEAD_DIM {
             return Err(Error::BadHyperparameter {
