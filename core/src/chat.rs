@@ -43,6 +43,27 @@ impl ChatMessage {
 /// hundred instructions per message.
 const TEMPLATE_FUEL: u64 = 5_000_000;
 
+/// The most bytes a rendered prompt may have. Printing is not fuel-metered: a
+/// template printing a lazily repeated list (`{{ 555555 * 40 * [1] }}`, found
+/// by fuzzing) would otherwise write for minutes.
+const MAX_PROMPT_BYTES: usize = 4 << 20;
+
+/// A `String` sink that fails once more than [`MAX_PROMPT_BYTES`] arrive.
+struct BoundedText(Vec<u8>);
+
+impl std::io::Write for BoundedText {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.0.len() + buf.len() > MAX_PROMPT_BYTES {
+            return Err(std::io::Error::other(format!("the rendered prompt exceeds {MAX_PROMPT_BYTES} bytes")));
+        }
+        self.0.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 /// A compiled chat template with the special-token texts it may reference.
 pub struct ChatTemplate {
     env: Environment<'static>,
@@ -83,7 +104,10 @@ impl ChatTemplate {
         ctx.insert("bos_token", Value::from(self.bos_token.as_str()));
         ctx.insert("eos_token", Value::from(self.eos_token.as_str()));
         let template = self.env.get_template("chat").map_err(template_error)?;
-        template.render(Value::from(ctx)).map_err(template_error)
+        let mut out = BoundedText(Vec::new());
+        template.render_to_write(Value::from(ctx), &mut out).map_err(template_error)?;
+        // minijinja writes only UTF-8 text.
+        String::from_utf8(out.0).map_err(|e| Error::ChatTemplate(e.to_string()))
     }
 }
 
@@ -111,6 +135,8 @@ mod tests {
             "{% macro f(n) %}{{ f(n + 1) }}{% endmacro %}{{ f(0) }}",
             "{{ raise_exception('no system role') }}",
             "{% for m in messages %}{{ m.content.nosuchmethod() }}{% endfor %}",
+            // Found by fuzzing: printing a 22-million-item lazy list.
+            "{{555555*40*[4472]}}",
         ] {
             let t = ChatTemplate::new(source, "", "").unwrap();
             let err = t.render(&hello, true).unwrap_err();
