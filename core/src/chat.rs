@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 
+use minijinja::value::ValueKind;
 use minijinja::{Environment, ErrorKind, Value};
 
 use crate::error::{Error, Result};
@@ -46,7 +47,39 @@ const TEMPLATE_FUEL: u64 = 5_000_000;
 /// The most bytes a rendered prompt may have. Printing is not fuel-metered: a
 /// template printing a lazily repeated list (`{{ 555555 * 40 * [1] }}`, found
 /// by fuzzing) would otherwise write for minutes.
-const MAX_PROMPT_BYTES: usize = 4 << 20;
+const MAX_PROMPT_BYTES: usize = 1 << 20;
+
+/// The most items (counted through nested sequences and maps) one printed
+/// value may hold. A lazily repeated list is printed item by item even after
+/// the output has failed, so the size is checked before printing.
+const MAX_PRINTED_ITEMS: usize = 100_000;
+
+/// Whether `value` holds more than `budget` items, counting nested ones;
+/// stops counting as soon as it does (a repeated list is never walked whole).
+fn exceeds_items(value: &Value, budget: &mut usize) -> bool {
+    if value.as_str().is_some() {
+        return false;
+    }
+    if let Some(n) = value.len() {
+        if n > *budget {
+            return true;
+        }
+    }
+    let Ok(items) = value.try_iter() else { return false };
+    for item in items {
+        if *budget == 0 {
+            return true;
+        }
+        *budget -= 1;
+        // A map iterates its keys; anything else its items (looking an item up
+        // by position in a lazy sequence would walk it again each time).
+        let inner = if value.kind() == ValueKind::Map { value.get_item(&item).unwrap_or(item) } else { item };
+        if exceeds_items(&inner, budget) {
+            return true;
+        }
+    }
+    false
+}
 
 /// A `String` sink that fails once more than [`MAX_PROMPT_BYTES`] arrive.
 struct BoundedText(Vec<u8>);
@@ -76,6 +109,16 @@ impl ChatTemplate {
     pub fn new(source: &str, bos_token: &str, eos_token: &str) -> Result<ChatTemplate> {
         let mut env = Environment::new();
         env.set_fuel(Some(TEMPLATE_FUEL));
+        env.set_formatter(|out, state, value| {
+            let mut budget = MAX_PRINTED_ITEMS;
+            if exceeds_items(value, &mut budget) {
+                return Err(minijinja::Error::new(
+                    ErrorKind::InvalidOperation,
+                    format!("a printed value holds more than {MAX_PRINTED_ITEMS} items"),
+                ));
+            }
+            minijinja::escape_formatter(out, state, value)
+        });
         env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
         env.add_function("raise_exception", |message: String| -> std::result::Result<Value, minijinja::Error> {
             Err(minijinja::Error::new(ErrorKind::InvalidOperation, message))
@@ -105,7 +148,7 @@ impl ChatTemplate {
         ctx.insert("eos_token", Value::from(self.eos_token.as_str()));
         let template = self.env.get_template("chat").map_err(template_error)?;
         let mut out = BoundedText(Vec::new());
-        template.render_to_write(Value::from(ctx), &mut out).map_err(template_error)?;
+        template.render_captured_to(Value::from(ctx), &mut out).map_err(template_error)?;
         // minijinja writes only UTF-8 text.
         String::from_utf8(out.0).map_err(|e| Error::ChatTemplate(e.to_string()))
     }
