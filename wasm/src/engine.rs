@@ -197,10 +197,9 @@ impl Engine {
                 let out = match result {
                     Ok(Some(event)) => {
                         completion.streamed += event.text.len();
-                        Ok(Some(
-                            serde_json::to_string(&StepEvent { index: event.index, id: event.id, text: event.text })
-                                .map_err(str_err)?,
-                        ))
+                        serde_json::to_string(&StepEvent { index: event.index, id: event.id, text: event.text })
+                            .map(Some)
+                            .map_err(str_err)
                     }
                     Ok(None) => Ok(None),
                     Err(e) => Err(e.to_string()),
