@@ -65,6 +65,12 @@ assert.throws(() => engine.beginLoad('huge.gguf', 2 ** 33), /huge\.gguf: a 85899
 // an out-of-memory error naming the bytes, and the engine stays usable.
 assert.throws(() => engine.beginLoad('big.gguf', 2 ** 31), /big\.gguf: could not allocate 2147483648 bytes for the model file/);
 assert.throws(() => engine.appendChunk(new Uint8Array(1)), /no load in progress/);
+// A download that does not match its announced length.
+engine.beginLoad('long.gguf', 4);
+assert.throws(() => engine.appendChunk(new Uint8Array(5)), /long\.gguf: more bytes arrived than the announced size of 4/);
+engine.beginLoad('short.gguf', 8);
+engine.appendChunk(new Uint8Array(3));
+assert.throws(() => engine.finishLoad(''), /short\.gguf: file is truncated: received 3 of 8 bytes/);
 
 // A real model, when fetched (CI fetches it), else the synthetic tiny one.
 const smol = join(root, 'models', 'SmolLM2-135M-Instruct.Q4_1.gguf');
