@@ -11,8 +11,8 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use criterion::{black_box, BenchmarkId, Criterion, Throughput};
-use fuselm::gguf::GgmlType;
 use fuselm::kernels::{Activations, Isa, KernelMode, WeightMatrix};
+use fuselm::GgmlType;
 
 /// (n_out, n_in): TinyLlama's q/o, gate/up, down and output; Llama-2-7B's gate/up; and
 /// the two shapes llama.cpp's `test-backend-ops perf -o MUL_MAT` times (m=4096 k=14336,

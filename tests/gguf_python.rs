@@ -7,7 +7,8 @@ mod common;
 use std::path::Path;
 
 use common::{present_models, run_python};
-use fuselm::gguf::{GgmlType, GgufFile, GgufWriter, MetaValue, Value, ValueType};
+use fuselm::gguf::{GgufFile, GgufWriter, MetaValue, Value, ValueType};
+use fuselm::GgmlType;
 use serde_json::{json, Value as Json};
 use sha2::{Digest, Sha256};
 

@@ -8,8 +8,9 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use common::{present_models, run_python};
-use fuselm::gguf::{GgmlType, GgufFile};
+use fuselm::gguf::GgufFile;
 use fuselm::quant;
+use fuselm::GgmlType;
 
 /// Writes each case to `dir`, has gguf-py dequantize them all, and compares.
 fn compare_with_gguf_py(cases: &[(String, GgmlType, Vec<u8>)]) {

@@ -4,7 +4,7 @@
 //! offset, what was expected and what was found. The file name is added once,
 //! by [`Error::InFile`], where the caller knows it (the core never sees paths).
 
-use crate::gguf::GgmlType;
+use crate::GgmlType;
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 

@@ -6,6 +6,7 @@ pub mod bench;
 pub mod chat;
 pub mod error;
 pub mod generator;
+pub mod ggml_type;
 pub mod gguf;
 pub mod kernels;
 pub mod model;
@@ -18,3 +19,4 @@ pub mod synth;
 pub mod tokenizer;
 
 pub use error::{Error, Result};
+pub use ggml_type::GgmlType;

@@ -7,9 +7,10 @@
 use std::str::FromStr;
 
 use crate::error::{Error, Result};
-use crate::gguf::{GgmlType, GgufWriter, Metadata, Value};
+use crate::gguf::{GgufWriter, Metadata, Value};
 use crate::quant;
 use crate::sampler::Rng;
+use crate::GgmlType;
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct SynthShape {

@@ -2,9 +2,9 @@
 //! and every product adds calls, rows and weight bytes. (A separate test binary:
 //! the counters are process-wide.)
 
-use fuselm_core::gguf::GgmlType;
 use fuselm_core::kernels::{stats, Activations, Isa, KernelMode, WeightMatrix};
 use fuselm_core::quant;
+use fuselm_core::GgmlType;
 
 #[test]
 fn products_are_counted_per_role_format_and_kernel() {

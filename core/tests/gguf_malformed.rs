@@ -2,8 +2,9 @@
 //! each asserting the exact error variant; plus truncation at every offset and
 //! random mutations, which must produce errors, never panics.
 
-use fuselm_core::gguf::{GgmlType, GgufFile, GgufWriter, Value, ValueType};
+use fuselm_core::gguf::{GgufFile, GgufWriter, Value, ValueType};
 use fuselm_core::Error;
+use fuselm_core::GgmlType;
 use proptest::prelude::*;
 
 /// Assembles GGUF bytes field by field, so a test can write any structure,

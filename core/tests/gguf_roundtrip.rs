@@ -1,8 +1,9 @@
 //! Write a GGUF file with every value type and several tensor types, read it
 //! back, and compare; plus the typed metadata accessors and their errors.
 
-use fuselm_core::gguf::{GgmlType, GgufFile, GgufWriter, MetaValue, Value, ValueType};
+use fuselm_core::gguf::{GgufFile, GgufWriter, MetaValue, Value, ValueType};
 use fuselm_core::Error;
+use fuselm_core::GgmlType;
 
 fn every_value_type() -> Vec<(&'static str, Value)> {
     vec![

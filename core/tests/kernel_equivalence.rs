@@ -5,9 +5,9 @@
 //! AVX2 on x86_64 CI, NEON with and without dotprod on aarch64 under qemu,
 //! simd128 on wasm32).
 
-use fuselm_core::gguf::GgmlType;
 use fuselm_core::kernels::{select_kernel, ActFormat, Activations, DotFn, Isa, KernelMode};
 use fuselm_core::quant;
+use fuselm_core::GgmlType;
 use proptest::prelude::*;
 
 const FORMATS: &[GgmlType] = &[

@@ -3,10 +3,11 @@
 //! bad shapes or types are errors naming the tensor. With the `parallel`
 //! feature (on in the workspace build) rows are split across threads.
 
-use fuselm_core::gguf::{GgmlType, GgufFile, GgufWriter};
+use fuselm_core::gguf::{GgufFile, GgufWriter};
 use fuselm_core::kernels::{select_kernel, Activations, Isa, KernelMode, WeightMatrix};
 use fuselm_core::quant;
 use fuselm_core::Error;
+use fuselm_core::GgmlType;
 
 fn weights(ty: GgmlType, n_in: usize, n_out: usize) -> Vec<u8> {
     let x: Vec<f32> = (0..n_in * n_out).map(|i| ((i * 7919 % 1013) as f32 / 1013.0 - 0.5) * 0.2).collect();

@@ -2,8 +2,8 @@
 //! byte on 16 blocks of stress input (tests/golden/, made by
 //! scripts/quant-golden/make-golden), and dequantize them as gguf-py does.
 
-use fuselm_core::gguf::GgmlType;
 use fuselm_core::quant;
+use fuselm_core::GgmlType;
 
 fn golden(name: &str) -> Vec<u8> {
     let path = format!("{}/tests/golden/{name}", env!("CARGO_MANIFEST_DIR"));

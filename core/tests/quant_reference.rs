@@ -2,9 +2,9 @@
 //! within llama.cpp's `test-quantize-fns` bounds, on its own test signal; zero
 //! blocks; and the row API's errors.
 
-use fuselm_core::gguf::GgmlType;
 use fuselm_core::quant::{self, *};
 use fuselm_core::Error;
+use fuselm_core::GgmlType;
 
 /// test-quantize-fns' signal: 0.1 + amplitude·cos(i + offset).
 fn signal(offset: f32, n: usize, amplitude: f32) -> Vec<f32> {

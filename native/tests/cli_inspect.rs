@@ -4,7 +4,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use fuselm_core::gguf::{GgmlType, GgufWriter, Value};
+use fuselm_core::gguf::{GgufWriter, Value};
+use fuselm_core::GgmlType;
 
 fn fuselm(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_fuselm")).args(args).output().expect("run fuselm")

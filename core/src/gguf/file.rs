@@ -11,8 +11,9 @@ use std::collections::HashMap;
 use super::cursor::Cursor;
 use super::tensor::{TensorInfo, MAX_DIMS};
 use super::value::{MetaValue, ValueType};
-use super::{GgmlType, Metadata};
+use super::Metadata;
 use crate::error::{Error, Result};
+use crate::GgmlType;
 
 pub const MAGIC: [u8; 4] = *b"GGUF";
 /// The alignment of tensor data when `general.alignment` is absent.

@@ -1,7 +1,7 @@
 //! Tensor infos: name, GGML type, dims and where the data lives.
 
-use super::GgmlType;
 use crate::error::{Error, Result};
+use crate::GgmlType;
 
 /// GGML allows at most four dimensions.
 pub const MAX_DIMS: usize = 4;

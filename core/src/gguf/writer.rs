@@ -10,8 +10,8 @@ use std::io::{self, Write};
 use super::file::{ALIGNMENT_KEY, DEFAULT_ALIGNMENT, MAGIC};
 use super::tensor::{tensor_bytes, MAX_DIMS};
 use super::value::Value;
-use super::GgmlType;
 use crate::error::{Error, Result};
+use crate::GgmlType;
 
 struct PendingTensor<'d> {
     name: String,

@@ -6,7 +6,8 @@
 use super::stats::{self, StatsKey};
 use super::{select_kernel, ActFormat, Activations, DotFn, Kernel, KernelMode};
 use crate::error::{Error, Result};
-use crate::gguf::{GgmlType, TensorInfo};
+use crate::gguf::TensorInfo;
+use crate::GgmlType;
 
 /// Output rows per parallel task: large enough to amortise scheduling, small
 /// enough to balance two to sixteen threads on the smallest matrices (~500 rows).

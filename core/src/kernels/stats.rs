@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 use std::sync::{Mutex, OnceLock};
 
-use crate::gguf::GgmlType;
+use crate::GgmlType;
 
 static CLOCK: OnceLock<fn() -> f64> = OnceLock::new();
 static DEBUG: OnceLock<bool> = OnceLock::new();

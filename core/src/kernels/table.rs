@@ -3,8 +3,8 @@
 //! means adding rows here.
 
 use crate::error::{Error, Result};
-use crate::gguf::GgmlType;
 use crate::quant::{self, float, BlockQ8K, BlockQ8_0, BlockQ8_1};
+use crate::GgmlType;
 
 use super::{ActFormat, Isa, KernelMode};
 

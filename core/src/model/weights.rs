@@ -6,9 +6,10 @@
 
 use super::config::{Arch, ModelConfig};
 use crate::error::{Error, Result};
-use crate::gguf::{GgmlType, GgufFile, TensorInfo};
+use crate::gguf::{GgufFile, TensorInfo};
 use crate::kernels::{Isa, KernelMode, WeightMatrix};
 use crate::quant;
+use crate::GgmlType;
 
 /// The token embedding table `[n_vocab, n_embd]`, read one row at a time.
 pub struct Embedding<'a> {

@@ -38,7 +38,7 @@ pub use q8_1::BlockQ8_1;
 pub use q8_k::BlockQ8K;
 
 use crate::error::{Error, Result};
-use crate::gguf::GgmlType;
+use crate::GgmlType;
 
 /// Elements in a K-quant super-block.
 pub const QK_K: usize = 256;

@@ -6,7 +6,7 @@ use super::kquant_search::make_q3_quants_rmse;
 use super::q8_k::BlockQ8K;
 use super::scalar_math::{nearest_int, F16Bytes};
 use super::QuantBlock;
-use crate::gguf::GgmlType;
+use crate::GgmlType;
 
 #[derive(Clone, Copy, Debug, PartialEq, bytemuck::Pod, bytemuck::Zeroable)]
 #[repr(C)]

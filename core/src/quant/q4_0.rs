@@ -4,7 +4,7 @@
 use super::q8_0::BlockQ8_0;
 use super::scalar_math::{signed_absmax, trunc_to_i32, F16Bytes};
 use super::QuantBlock;
-use crate::gguf::GgmlType;
+use crate::GgmlType;
 
 #[derive(Clone, Copy, Debug, PartialEq, bytemuck::Pod, bytemuck::Zeroable)]
 #[repr(C)]

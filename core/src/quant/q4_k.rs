@@ -7,7 +7,7 @@ use super::kquant_search::{make_qkx2_quants, pack_scale_min_k4, scale_min_k4, un
 use super::q8_k::BlockQ8K;
 use super::scalar_math::{nearest_int, F16Bytes};
 use super::QuantBlock;
-use crate::gguf::GgmlType;
+use crate::GgmlType;
 
 #[derive(Clone, Copy, Debug, PartialEq, bytemuck::Pod, bytemuck::Zeroable)]
 #[repr(C)]

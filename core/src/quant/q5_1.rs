@@ -4,7 +4,7 @@
 use super::q8_1::BlockQ8_1;
 use super::scalar_math::F16Bytes;
 use super::QuantBlock;
-use crate::gguf::GgmlType;
+use crate::GgmlType;
 
 #[derive(Clone, Copy, Debug, PartialEq, bytemuck::Pod, bytemuck::Zeroable)]
 #[repr(C)]

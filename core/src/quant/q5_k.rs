@@ -6,7 +6,7 @@ use super::q4_k::{quantize_k4_levels, scales_mins_k4};
 use super::q8_k::BlockQ8K;
 use super::scalar_math::F16Bytes;
 use super::QuantBlock;
-use crate::gguf::GgmlType;
+use crate::GgmlType;
 
 #[derive(Clone, Copy, Debug, PartialEq, bytemuck::Pod, bytemuck::Zeroable)]
 #[repr(C)]

@@ -7,7 +7,7 @@ use super::kquant_search::{make_qx_quants_rmse1, GROUP_MAX_EPS};
 use super::q8_k::BlockQ8K;
 use super::scalar_math::{nearest_int, F16Bytes};
 use super::QuantBlock;
-use crate::gguf::GgmlType;
+use crate::GgmlType;
 
 #[derive(Clone, Copy, Debug, PartialEq, bytemuck::Pod, bytemuck::Zeroable)]
 #[repr(C)]

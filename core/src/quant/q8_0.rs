@@ -3,7 +3,7 @@
 
 use super::scalar_math::{signed_absmax, F16Bytes};
 use super::QuantBlock;
-use crate::gguf::GgmlType;
+use crate::GgmlType;
 
 #[derive(Clone, Copy, Debug, PartialEq, bytemuck::Pod, bytemuck::Zeroable)]
 #[repr(C)]
