@@ -98,7 +98,7 @@ fn main() {
     }
 }
 
-/// The measurements as JSON for scripts/bench-kernels (which writes docs/benchmarks.md).
+/// The measurements as JSON for scripts/bench/kernels (which writes docs/benchmarks.md).
 fn write_json(path: &str, results: &BTreeMap<(String, String), BTreeMap<&str, f64>>, isa: Isa) {
     let rows: Vec<String> = results
         .iter()

@@ -1,5 +1,5 @@
 //! The hostile-file corpus (`tests/data/hostile/`, written by
-//! `scripts/hostile-corpus/make-corpus`): every broken file gets the error
+//! `scripts/reference/hostile-corpus/make-corpus`): every broken file gets the error
 //! variant its manifest names, with a message naming what is wrong; nothing
 //! panics; and reading plus loading allocates no more than the file could
 //! justify. Every prefix of the valid base file and thousands of random bit

@@ -1,6 +1,6 @@
 //! Perplexity on a fixed text within 1% of llama.cpp's `llama-perplexity` on
 //! the same file and context (tests/data/perplexity_reference.json, from
-//! scripts/perplexity-reference/make-reference). Runs on the real models present.
+//! scripts/reference/perplexity/make-reference). Runs on the real models present.
 
 mod common;
 

@@ -1,7 +1,7 @@
 //! Shape-exact stand-ins (`fuselm synth`: TinyLlama-1.1B and Mistral-7B shapes,
 //! random weights, Q4_K_M recipe) against llama.cpp on the same files
 //! (tests/data/standin_reference.json, from
-//! scripts/greedy-reference/make-standin-reference). Runs where the files are in
+//! scripts/reference/greedy/make-standin-reference). Runs where the files are in
 //! models/ (the script writes them; about 0.7 and 4.4 GB).
 //!
 //! Tolerance: fuselm computes the same products in the same order as
@@ -31,7 +31,7 @@ fn standins_track_llama_cpp_top1_and_final_logits() {
     for (name, want) in reference["models"].as_object().unwrap() {
         let path = common::repo_root().join("models").join(name);
         if !path.exists() {
-            eprintln!("note: {name} not in models/ (scripts/greedy-reference/make-standin-reference writes it)");
+            eprintln!("note: {name} not in models/ (scripts/reference/greedy/make-standin-reference writes it)");
             continue;
         }
         let bytes = std::fs::read(&path).unwrap();

@@ -1,7 +1,7 @@
 //! Our tokenizers on the real models' own vocabularies against llama.cpp's
 //! `llama-tokenize`, with and without special-token parsing
 //! (tests/data/tokenizer_reference.json, made by
-//! scripts/tokenizer-reference/make-reference): same ids for every prompt, and
+//! scripts/reference/tokenizer/make-reference): same ids for every prompt, and
 //! the ids decode back to the prompt.
 
 mod common;

@@ -1,6 +1,6 @@
 //! Our reference quantizers reproduce llama.cpp's `quantize_row_*_ref` byte for
 //! byte on 16 blocks of stress input (tests/golden/, made by
-//! scripts/quant-golden/make-golden), and dequantize them as gguf-py does.
+//! scripts/reference/quant-golden/make-golden), and dequantize them as gguf-py does.
 
 use fuselm_core::quant;
 use fuselm_core::GgmlType;

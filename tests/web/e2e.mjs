@@ -1,4 +1,4 @@
-// Browser end-to-end test: serves web/ (scripts/serve-web, cross-origin
+// Browser end-to-end test: serves web/ (scripts/web/serve, cross-origin
 // isolated), drives Debian's headless chromium with playwright-core, and checks
 //  - the demo page generates greedily with each build (simd, threads, scalar)
 //    and produces exactly the token ids the native engine produces for the
@@ -6,7 +6,7 @@
 //  - a broken file is a clear error on the page and the engine loads the next file;
 //  - a second load of the same URL comes from the OPFS cache;
 //  - the timing page reports t/s for every build and thread count.
-// Screenshots go to target/web-e2e/. Needs: scripts/build-web, target/release/fuselm.
+// Screenshots go to target/web-e2e/. Needs: scripts/web/build, target/release/fuselm.
 // usage: node tests/web/e2e.mjs
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
@@ -44,13 +44,13 @@ function nativeIds({ file, prompt, maxTokens }, kernels) {
 }
 
 async function serve() {
-  const server = spawn('python3', [join(root, 'scripts', 'serve-web'), '--port', '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const server = spawn('python3', [join(root, 'scripts', 'web', 'serve'), '--port', '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
   const port = await new Promise((resolve, reject) => {
     server.stdout.on('data', (d) => {
       const m = /127\.0\.0\.1:(\d+)/.exec(String(d));
       if (m) resolve(Number(m[1]));
     });
-    server.on('exit', (code) => reject(new Error(`serve-web exited with ${code}`)));
+    server.on('exit', (code) => reject(new Error(`scripts/web/serve exited with ${code}`)));
   });
   return { server, base: `http://127.0.0.1:${port}` };
 }

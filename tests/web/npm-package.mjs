@@ -2,7 +2,7 @@
 // tarball into a scratch project, imported there; its simd build then runs
 // in Node.js (no worker: the wasm-bindgen module directly) and must generate
 // the native engine's exact greedy ids, and throw clear errors on bad input.
-// usage: node tests/web/npm-package.mjs      (after scripts/build-web and a release build)
+// usage: node tests/web/npm-package.mjs      (after scripts/web/build and a release build)
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
