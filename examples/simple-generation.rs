@@ -8,7 +8,6 @@ use std::ops::ControlFlow;
 use std::time::Instant;
 
 use fuselm::gguf::GgufFile;
-use fuselm::kernels::stats;
 use fuselm::model::{ContextOptions, LoadOptions, Model};
 use fuselm::sampler::SamplerConfig;
 use fuselm::session::{GenerateOptions, Session};
@@ -38,9 +37,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     let model_path = model_path.ok_or("--model M is required")?;
-    static START: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
-    START.get_or_init(Instant::now);
-    stats::set_clock(|| START.get().map_or(0.0, |s| s.elapsed().as_secs_f64()));
+    fuselm::clock::install_std_clock();
 
     let load = Instant::now();
     let bytes = std::fs::read(&model_path).map_err(|e| format!("cannot read {model_path}: {e}"))?;

@@ -14,7 +14,6 @@ use std::ops::ControlFlow;
 use std::path::PathBuf;
 
 use fuselm::gguf::GgufFile;
-use fuselm::kernels::stats;
 use fuselm::model::{ContextOptions, LoadOptions, Model};
 use fuselm::sampler::SamplerConfig;
 use fuselm::session::{GenerateOptions, Session};
@@ -41,12 +40,6 @@ fn rss_kib() -> Option<u64> {
     Some(pages * 4)
 }
 
-fn install_clock() {
-    static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
-    START.get_or_init(std::time::Instant::now);
-    stats::set_clock(|| START.get().map_or(0.0, |s| s.elapsed().as_secs_f64()));
-}
-
 fn sampling(max_tokens: usize, seed: u64) -> GenerateOptions {
     GenerateOptions {
         max_tokens,
@@ -59,7 +52,7 @@ fn sampling(max_tokens: usize, seed: u64) -> GenerateOptions {
 
 #[test]
 fn soak_memory_stays_flat_and_output_is_reproducible() {
-    install_clock();
+    fuselm::clock::install_std_clock();
     let n_tokens: usize = std::env::var("FUSELM_SOAK_TOKENS").ok().and_then(|v| v.parse().ok()).unwrap_or(1000);
     let (name, bytes) = model_bytes();
     let file = GgufFile::parse(&bytes).unwrap();

@@ -5,9 +5,9 @@
 
 use serde::Serialize;
 
+use crate::clock;
 use crate::error::Result;
 use crate::gguf::GgufFile;
-use crate::kernels::stats;
 use crate::model::{ContextOptions, Model};
 use crate::sampler::Rng;
 
@@ -53,7 +53,7 @@ pub fn mean_stddev(xs: &[f64]) -> (f64, f64) {
     (mean, var.sqrt())
 }
 
-/// One timed run in t/s (needs a clock installed with [`stats::set_clock`]):
+/// One timed run in t/s (needs a clock installed with [`clock::set_clock`]):
 /// `n_prompt` random tokens in one prefill, or `n_gen` single-token steps, in
 /// a fresh context just large enough.
 pub fn run_once(model: &Model<'_>, n_prompt: usize, n_gen: usize, rng: &mut Rng) -> Result<f64> {
@@ -62,14 +62,14 @@ pub fn run_once(model: &Model<'_>, n_prompt: usize, n_gen: usize, rng: &mut Rng)
     let mut ctx = model
         .new_context(&ContextOptions { n_ctx: Some(n_ctx.min(model.config.n_ctx_train)), ..Default::default() })?;
     let tokens: Vec<u32> = (0..n_prompt.max(n_gen)).map(|_| (rng.next_u64() % n_vocab) as u32).collect();
-    let start = stats::now();
+    let start = clock::now();
     if n_prompt > 0 {
         model.forward(&mut ctx, &tokens[..n_prompt])?;
     }
     for &t in &tokens[..n_gen] {
         model.forward(&mut ctx, &[t])?;
     }
-    let seconds = stats::now() - start;
+    let seconds = clock::now() - start;
     Ok((n_prompt + n_gen) as f64 / seconds)
 }
 

@@ -4,8 +4,8 @@
 //! yields to its event loop between tokens to see an abort message, and
 //! [`Session::generate_from_tokens`] is a plain loop over it.
 
+use crate::clock;
 use crate::error::{Error, Result};
-use crate::kernels::stats;
 use crate::sampler::Sampler;
 use crate::session::{GenerateOptions, Generation, Session, StopReason, Timings, TokenEvent};
 use crate::stop_filter::StopFilter;
@@ -33,10 +33,10 @@ impl Generator {
         if prompt.is_empty() {
             return Err(Error::BadSetting { what: "prompt", why: "it is empty (no tokens to start from)".into() });
         }
-        let start = stats::now();
+        let start = clock::now();
         session.feed(prompt, options.context_shift.then_some(options.keep))?;
         let timings =
-            Timings { prompt_tokens: prompt.len(), prompt_seconds: stats::now() - start, ..Timings::default() };
+            Timings { prompt_tokens: prompt.len(), prompt_seconds: clock::now() - start, ..Timings::default() };
         Ok(Generator {
             options: options.clone(),
             sampler: Sampler::new(options.sampler.clone()),
@@ -62,12 +62,12 @@ impl Generator {
             self.finished = Some(StopReason::MaxTokens);
             return Ok(None);
         }
-        let step_start = stats::now();
+        let step_start = clock::now();
         if let Some(&last) = self.tokens.last() {
             session.feed(&[last], self.options.context_shift.then_some(self.options.keep))?;
         }
         let vocab = &session.model.tokenizer.vocab;
-        let sample_start = stats::now();
+        let sample_start = clock::now();
         let logits = session.context.last_logits_mut();
         if self.options.ignore_eos {
             for &id in &vocab.end_of_generation {
@@ -77,7 +77,7 @@ impl Generator {
             }
         }
         let id = self.sampler.sample(logits, &session.history);
-        let now = stats::now();
+        let now = clock::now();
         self.timings.sample_seconds += now - sample_start;
         if self.tokens.is_empty() {
             self.timings.first_token_seconds = now - self.start;

@@ -4,6 +4,7 @@
 
 pub mod bench;
 pub mod chat;
+pub mod clock;
 pub mod error;
 pub mod generator;
 pub mod ggml_type;

@@ -2,7 +2,7 @@
 //! that prefills a prompt, samples, streams text, stops and times it.
 //!
 //! Timings need a clock, which the core does not have: hosts install one with
-//! [`crate::kernels::stats::set_clock`] (without it, times read zero).
+//! [`crate::clock::set_clock`] (without it, times read zero).
 
 use std::ops::ControlFlow;
 

@@ -9,7 +9,7 @@ use fuselm_core::GgmlType;
 #[test]
 fn products_are_counted_per_role_format_and_kernel() {
     stats::reset();
-    stats::set_clock(|| 1.0); // a stuck clock: times are recorded as zero, deterministically
+    fuselm_core::clock::set_clock(|| 1.0); // a stuck clock: times are recorded as zero, deterministically
     let x: Vec<f32> = (0..512).map(|i| (i as f32).sin()).collect();
     let mut bytes = Vec::new();
     quant::quantize_row(GgmlType::Q4_K, &x[..512], &mut bytes).unwrap();

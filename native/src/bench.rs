@@ -47,7 +47,7 @@ pub struct BenchArgs {
 }
 
 pub fn run(args: &BenchArgs) -> Result<()> {
-    crate::generate::install_clock();
+    fuselm_core::clock::install_std_clock();
     if args.repetitions == 0 {
         bail!("--repetitions must be at least 1");
     }

@@ -99,12 +99,6 @@ pub fn resident_mib() -> f64 {
     pages * 4096.0 / (1024.0 * 1024.0)
 }
 
-pub fn install_clock() {
-    static START: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
-    START.get_or_init(Instant::now);
-    stats::set_clock(|| START.get().map_or(0.0, |s| s.elapsed().as_secs_f64()));
-}
-
 /// Sets the size of rayon's global pool (once per process).
 pub fn set_threads(threads: Option<usize>) -> Result<()> {
     if let Some(n) = threads {
@@ -117,7 +111,7 @@ pub fn set_threads(threads: Option<usize>) -> Result<()> {
 }
 
 pub fn run(args: &GenerateArgs) -> Result<()> {
-    install_clock();
+    fuselm_core::clock::install_std_clock();
     set_threads(args.threads)?;
     let prompt = match (&args.prompt, &args.file) {
         (Some(p), _) => p.clone(),

@@ -48,7 +48,7 @@ pub fn start() {
         }
         console_error_panic_hook::hook(info);
     }));
-    fuselm_core::kernels::stats::set_clock(clock_seconds);
+    fuselm_core::clock::set_clock(clock_seconds);
 }
 
 /// The message of the last panic (a bug in fuselm), if one happened; the

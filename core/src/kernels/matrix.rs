@@ -5,6 +5,7 @@
 
 use super::stats::{self, StatsKey};
 use super::{select_kernel, ActFormat, Activations, DotFn, Kernel, KernelMode};
+use crate::clock;
 use crate::error::{Error, Result};
 use crate::gguf::TensorInfo;
 use crate::GgmlType;
@@ -100,7 +101,7 @@ impl<'a> WeightMatrix<'a> {
     /// Like [`matmul`](Self::matmul) with activations already quantized to
     /// [`act_format`](Self::act_format) (for the decoder: Q, K and V share one input).
     pub(crate) fn matmul_quantized(&self, acts: &Activations, out: &mut [f32]) {
-        let start = stats::now();
+        let start = clock::now();
         let n_tok = acts.n_rows;
         // out is [n_tok, n_out]; each task owns a run of output rows for every token.
         // Tokens in tiles: a task's weight rows stay in L1 while one tile of
@@ -140,7 +141,7 @@ impl<'a> WeightMatrix<'a> {
             }
         }
         let bytes = (self.n_out * self.row_bytes) as u64;
-        stats::record_call(&self.stats_key, (self.n_out * n_tok) as u64, bytes, stats::now() - start);
+        stats::record_call(&self.stats_key, (self.n_out * n_tok) as u64, bytes, clock::now() - start);
     }
 
     /// Calls `f(first_row, slots)` over `out` split into runs of whole rows

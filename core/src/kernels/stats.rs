@@ -1,27 +1,15 @@
 //! Dispatch instrumentation: with `FUSELM_DEBUG_DISPATCH=1` (or `DEBUG_DISPATCH=1`)
 //! each distinct (role, format, kernel) is logged once when chosen; counters of
 //! calls, rows and time per (role, format, kernel) are kept for reports.
-//!
-//! The core has no clock (wasm32 has none it can rely on): hosts install one
-//! with [`set_clock`]; without it, times read zero.
+//! Times come from the host's clock (`crate::clock`).
 
 use std::collections::BTreeMap;
 use std::sync::{Mutex, OnceLock};
 
 use crate::GgmlType;
 
-static CLOCK: OnceLock<fn() -> f64> = OnceLock::new();
 static DEBUG: OnceLock<bool> = OnceLock::new();
 static STATS: Mutex<BTreeMap<StatsKey, KernelStats>> = Mutex::new(BTreeMap::new());
-
-/// Installs a monotonic clock in seconds (native: `Instant`; browser: `performance.now()`).
-pub fn set_clock(clock: fn() -> f64) {
-    let _ = CLOCK.set(clock);
-}
-
-pub(crate) fn now() -> f64 {
-    CLOCK.get().map_or(0.0, |c| c())
-}
 
 /// Whether `FUSELM_DEBUG_DISPATCH` or `DEBUG_DISPATCH` is set to a true value.
 pub fn debug_dispatch() -> bool {

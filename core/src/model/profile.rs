@@ -3,7 +3,7 @@
 //! role by the kernel statistics). Reading the host's clock costs a few ns,
 //! so it is off by default.
 
-use crate::kernels::stats;
+use crate::clock;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Op {
@@ -49,9 +49,9 @@ impl OpProfile {
         if !self.enabled {
             return f();
         }
-        let start = stats::now();
+        let start = clock::now();
         let r = f();
-        self.seconds[op as usize] += stats::now() - start;
+        self.seconds[op as usize] += clock::now() - start;
         r
     }
 
