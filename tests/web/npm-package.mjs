@@ -72,9 +72,16 @@ engine.beginLoad('short.gguf', 8);
 engine.appendChunk(new Uint8Array(3));
 assert.throws(() => engine.finishLoad(''), /short\.gguf: file is truncated: received 3 of 8 bytes/);
 
-// A real model, when fetched (CI fetches it), else the synthetic tiny one.
+// A real model, when fetched (scripts/test fetches it), else the synthetic tiny
+// one, written here as tests/web/e2e.mjs does when it is missing.
+const fuselmBin = join(root, 'target', 'release', 'fuselm');
 const smol = join(root, 'models', 'SmolLM2-135M-Instruct.Q4_1.gguf');
-const model = existsSync(smol) ? smol : join(root, 'models', 'synth-tiny-q4_k_m.gguf');
+const tiny = join(root, 'models', 'synth-tiny-q4_k_m.gguf');
+const model = existsSync(smol) ? smol : tiny;
+if (model === tiny && !existsSync(tiny)) {
+  mkdirSync(dirname(tiny), { recursive: true });
+  execFileSync(fuselmBin, ['synth', '--shape', 'tiny', '--quant', 'q4_k_m', '-o', tiny], { stdio: 'inherit' });
+}
 const bytes = readFileSync(model);
 engine.beginLoad('model.gguf', bytes.length);
 for (let at = 0; at < bytes.length; at += 4 << 20) engine.appendChunk(bytes.subarray(at, at + (4 << 20)));
@@ -88,7 +95,7 @@ engine.startCompletion(prompt, JSON.stringify({ maxTokens: 16, temperature: 0 })
 let streamed = '';
 for (let step; (step = engine.step()) !== undefined;) streamed += JSON.parse(step).text;
 const result = JSON.parse(engine.finishCompletion());
-const native = JSON.parse(execFileSync(join(root, 'target', 'release', 'fuselm'),
+const native = JSON.parse(execFileSync(fuselmBin,
   ['generate', '-m', model, '-p', prompt, '-n', '16', '--temp', '0', '--json'], { encoding: 'utf8' }));
 assert.deepEqual(result.tokens, native.tokens, 'the packaged wasm generates different ids than the native engine');
 assert.equal(streamed + result.tail, native.text);
