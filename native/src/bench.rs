@@ -69,6 +69,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     let mut rows = Vec::new();
     for &mode in &modes {
         let model = Model::load(&gguf, LoadOptions { kernel_mode: mode, isa: None }).map_err(|e| e.in_file(&name))?;
+        crate::host::log_selections();
         let model_name = bench::model_name(&gguf, &model);
         for &n_threads in &threads {
             let pool =

@@ -11,7 +11,7 @@ pub fn is_fallback(kernel: &str) -> bool {
 
 pub fn finish(debug: bool, require_fused: bool) -> Result<()> {
     let snapshot = stats::snapshot();
-    if debug || stats::debug_dispatch() {
+    if debug || crate::host::debug_dispatch_from_env() {
         eprintln!(
             "\n{:<14} {:<6} {:<12} {:>10} {:>12} {:>10}",
             "role", "format", "kernel", "calls", "row dots", "seconds"

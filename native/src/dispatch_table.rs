@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 
 use anyhow::Result;
 use fuselm_core::gguf::GgufFile;
-use fuselm_core::kernels::{KernelMode, WeightMatrix};
+use fuselm_core::kernels::WeightMatrix;
 use fuselm_core::model::{LoadOptions, Model};
 use serde_json::json;
 
@@ -20,8 +20,9 @@ fn cell(m: &WeightMatrix<'_>) -> (String, bool) {
 }
 
 pub fn render(name: &str, gguf: &GgufFile<'_>, json_out: bool) -> Result<String> {
-    let model = Model::load(gguf, LoadOptions { kernel_mode: KernelMode::from_env()?, isa: None })
+    let model = Model::load(gguf, LoadOptions { kernel_mode: crate::host::kernel_mode_from_env()?, isa: None })
         .map_err(|e| e.in_file(name))?;
+    crate::host::log_selections();
     let w = &model.weights;
     let mut flagged = 0;
     let mut layers = Vec::new();

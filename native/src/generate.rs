@@ -10,7 +10,7 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use fuselm_core::chat::ChatMessage;
 use fuselm_core::gguf::GgufFile;
-use fuselm_core::kernels::{stats, KernelMode};
+use fuselm_core::kernels::stats;
 use fuselm_core::model::{ContextOptions, KvType, LoadOptions, Model};
 use fuselm_core::sampler::SamplerConfig;
 use fuselm_core::session::{GenerateOptions, Session};
@@ -124,8 +124,9 @@ pub fn run(args: &GenerateArgs) -> Result<()> {
     let file = ModelFile::open(&args.model, !args.no_mmap)?;
     let name = file.display_name();
     let gguf = GgufFile::parse_named(&name, file.bytes())?;
-    let options = LoadOptions { kernel_mode: KernelMode::from_env()?, isa: None };
+    let options = LoadOptions { kernel_mode: crate::host::kernel_mode_from_env()?, isa: None };
     let model = Model::load(&gguf, options).map_err(|e| e.in_file(&name))?;
+    crate::host::log_selections();
     let ctx_options = ContextOptions {
         n_ctx: args.ctx_size,
         kv_type: args.cache_type.parse::<KvType>()?,

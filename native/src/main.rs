@@ -4,6 +4,7 @@ mod bench;
 mod dispatch_report;
 mod dispatch_table;
 mod generate;
+mod host;
 mod inspect;
 mod model_file;
 mod perplexity;

@@ -4,7 +4,6 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use fuselm_core::gguf::GgufFile;
-use fuselm_core::kernels::KernelMode;
 use fuselm_core::model::{LoadOptions, Model};
 use fuselm_core::perplexity::perplexity;
 
@@ -36,8 +35,9 @@ pub fn run(args: &PerplexityArgs) -> Result<()> {
     let file = ModelFile::open(&args.model, true)?;
     let name = file.display_name();
     let gguf = GgufFile::parse_named(&name, file.bytes())?;
-    let model = Model::load(&gguf, LoadOptions { kernel_mode: KernelMode::from_env()?, isa: None })
+    let model = Model::load(&gguf, LoadOptions { kernel_mode: crate::host::kernel_mode_from_env()?, isa: None })
         .map_err(|e| e.in_file(&name))?;
+    crate::host::log_selections();
     let tokens = model.tokenizer.encode(&text, true);
     let json = args.json;
     let result = perplexity(&model, &tokens, args.ctx_size, args.chunks, |done, total, ppl| {

@@ -7,7 +7,7 @@
 //!  x: [n_in] f32 ──► Activations::quantize (once per row, SIMD) ──► Kernel::dot(row bytes, acts) per output row
 //! ```
 //!
-//! `FUSELM_KERNELS=scalar|simd|unfused` (or [`KernelMode`] in the API) forces a path.
+//! [`KernelMode`] forces a path (hosts read it from `FUSELM_KERNELS` / `--kernels`).
 
 // Index loops mirror ggml's definitions element for element, which is what
 // lets a reader check them line by line; iterator chains would hide that.
@@ -116,16 +116,8 @@ pub enum KernelMode {
 }
 
 impl KernelMode {
-    /// The env variable that forces a mode.
+    /// The env variable the native host reads a mode from; parse errors name it.
     pub const ENV: &'static str = "FUSELM_KERNELS";
-
-    /// The mode named by `FUSELM_KERNELS`, or Auto when it is unset.
-    pub fn from_env() -> Result<KernelMode> {
-        match std::env::var(Self::ENV) {
-            Ok(value) => value.parse(),
-            Err(_) => Ok(KernelMode::Auto),
-        }
-    }
 
     pub fn name(self) -> &'static str {
         match self {

@@ -1,24 +1,16 @@
-//! Dispatch instrumentation: with `FUSELM_DEBUG_DISPATCH=1` (or `DEBUG_DISPATCH=1`)
-//! each distinct (role, format, kernel) is logged once when chosen; counters of
-//! calls, rows and time per (role, format, kernel) are kept for reports.
+//! Dispatch instrumentation: each distinct (role, format, kernel) is noted once
+//! when chosen ([`take_selections`]), and counters of calls, rows and time per
+//! (role, format, kernel) are kept for reports. The core prints nothing: hosts
+//! read these and print them (the CLI's `--debug-dispatch`).
 //! Times come from the host's clock (`crate::clock`).
 
 use std::collections::BTreeMap;
-use std::sync::{Mutex, OnceLock};
+use std::sync::Mutex;
 
 use crate::GgmlType;
 
-static DEBUG: OnceLock<bool> = OnceLock::new();
 static STATS: Mutex<BTreeMap<StatsKey, KernelStats>> = Mutex::new(BTreeMap::new());
-
-/// Whether `FUSELM_DEBUG_DISPATCH` or `DEBUG_DISPATCH` is set to a true value.
-pub fn debug_dispatch() -> bool {
-    *DEBUG.get_or_init(|| {
-        ["FUSELM_DEBUG_DISPATCH", "DEBUG_DISPATCH"]
-            .iter()
-            .any(|k| std::env::var(k).is_ok_and(|v| !matches!(v.as_str(), "" | "0" | "false")))
-    })
-}
+static SELECTIONS: Mutex<Vec<Selection>> = Mutex::new(Vec::new());
 
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct StatsKey {
@@ -26,6 +18,14 @@ pub struct StatsKey {
     pub role: String,
     pub ggml_type: GgmlType,
     pub kernel: &'static str,
+}
+
+/// The first time a (role, format, kernel) was chosen.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Selection {
+    pub key: StatsKey,
+    /// The tensor it was chosen for and the kernel mode (`blk.0.attn_q.weight, mode auto`).
+    pub detail: String,
 }
 
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -54,10 +54,18 @@ pub fn role_of(tensor: &str) -> String {
 pub(crate) fn record_selection(key: &StatsKey, detail: &str) {
     let Ok(mut stats) = STATS.lock() else { return };
     let entry = stats.entry(key.clone()).or_default();
-    if entry.tensors == 0 && debug_dispatch() {
-        eprintln!("[dispatch] {:<12} {:<5} -> {} ({detail})", key.role, key.ggml_type.name(), key.kernel);
+    if entry.tensors == 0 {
+        if let Ok(mut selections) = SELECTIONS.lock() {
+            selections.push(Selection { key: key.clone(), detail: detail.to_string() });
+        }
     }
     entry.tensors += 1;
+}
+
+/// The selections noted since the last call, in the order they were made
+/// (one per distinct key since the last [`reset`], so the list stays small).
+pub fn take_selections() -> Vec<Selection> {
+    SELECTIONS.lock().map(|mut s| std::mem::take(&mut *s)).unwrap_or_default()
 }
 
 pub(crate) fn record_call(key: &StatsKey, row_dots: u64, weight_bytes: u64, seconds: f64) {
@@ -82,6 +90,9 @@ pub fn snapshot() -> Vec<(StatsKey, KernelStats)> {
 /// Clears the counters (tests and benchmarks).
 pub fn reset() {
     if let Ok(mut s) = STATS.lock() {
+        s.clear();
+    }
+    if let Ok(mut s) = SELECTIONS.lock() {
         s.clear();
     }
 }
