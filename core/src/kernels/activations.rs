@@ -79,12 +79,12 @@ impl ActBlock for BlockQ8K {
         match isa {
             #[cfg(target_arch = "x86_64")]
             // SAFETY: Isa::Avx2 is only produced after detecting avx2, fma and f16c.
-            Isa::Avx2 => unsafe { super::x86::avx2::quantize_q8_k(x, out) },
+            Isa::Avx2 => unsafe { super::avx2::quantize_q8_k(x, out) },
             #[cfg(target_arch = "aarch64")]
             // SAFETY: the NEON ISAs are only produced after detecting neon.
-            Isa::Neon | Isa::NeonDotprod => unsafe { super::arm::neon::quantize_q8_k(x, out) },
+            Isa::Neon | Isa::NeonDotprod => unsafe { super::neon::quantize_q8_k(x, out) },
             #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-            Isa::Simd128 => super::wasm::simd128::quantize_q8_k(x, out),
+            Isa::Simd128 => super::simd128::quantize_q8_k(x, out),
             _ => *out = BlockQ8K::quantize(x),
         }
     }
@@ -95,12 +95,12 @@ impl ActBlock for BlockQ8_0 {
         match isa {
             #[cfg(target_arch = "x86_64")]
             // SAFETY: as above.
-            Isa::Avx2 => unsafe { super::x86::avx2::quantize_q8_0(x, out) },
+            Isa::Avx2 => unsafe { super::avx2::quantize_q8_0(x, out) },
             #[cfg(target_arch = "aarch64")]
             // SAFETY: the NEON ISAs are only produced after detecting neon.
-            Isa::Neon | Isa::NeonDotprod => unsafe { super::arm::neon::quantize_q8_0(x, out) },
+            Isa::Neon | Isa::NeonDotprod => unsafe { super::neon::quantize_q8_0(x, out) },
             #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-            Isa::Simd128 => super::wasm::simd128::quantize_q8_0(x, out),
+            Isa::Simd128 => super::simd128::quantize_q8_0(x, out),
             _ => *out = BlockQ8_0::quantize_activation(x),
         }
     }
@@ -111,12 +111,12 @@ impl ActBlock for BlockQ8_1 {
         match isa {
             #[cfg(target_arch = "x86_64")]
             // SAFETY: as above.
-            Isa::Avx2 => unsafe { super::x86::avx2::quantize_q8_1(x, out) },
+            Isa::Avx2 => unsafe { super::avx2::quantize_q8_1(x, out) },
             #[cfg(target_arch = "aarch64")]
             // SAFETY: the NEON ISAs are only produced after detecting neon.
-            Isa::Neon | Isa::NeonDotprod => unsafe { super::arm::neon::quantize_q8_1(x, out) },
+            Isa::Neon | Isa::NeonDotprod => unsafe { super::neon::quantize_q8_1(x, out) },
             #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-            Isa::Simd128 => super::wasm::simd128::quantize_q8_1(x, out),
+            Isa::Simd128 => super::simd128::quantize_q8_1(x, out),
             _ => *out = BlockQ8_1::quantize_activation(x),
         }
     }

@@ -73,7 +73,7 @@ fn scalar_kernel(ty: GgmlType) -> Option<DotFn> {
 
 #[cfg(target_arch = "x86_64")]
 fn avx2_kernel(ty: GgmlType) -> Option<DotFn> {
-    use super::x86::avx2;
+    use super::avx2;
     use quant::*;
     // SAFETY (every closure): this table is only consulted with Isa::Avx2, which
     // `Isa::detect` returns only after detecting avx2 and fma on this CPU.
@@ -91,7 +91,7 @@ fn avx2_kernel(ty: GgmlType) -> Option<DotFn> {
 
 #[cfg(target_arch = "aarch64")]
 fn neon_kernel(ty: GgmlType, dotprod: bool) -> Option<DotFn> {
-    use super::arm::neon;
+    use super::neon;
     use quant::*;
     // SAFETY (every closure): consulted only with Isa::Neon / Isa::NeonDotprod,
     // which `Isa::detect` returns only after detecting neon (and dotprod).
@@ -118,7 +118,7 @@ fn neon_kernel(ty: GgmlType, dotprod: bool) -> Option<DotFn> {
 
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 fn simd128_kernel(ty: GgmlType) -> Option<DotFn> {
-    use super::wasm::simd128;
+    use super::simd128;
     use quant::*;
     // Safe functions: simd128 is a compile-time feature of this build.
     Some(match ty {

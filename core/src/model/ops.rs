@@ -20,7 +20,7 @@ macro_rules! fma_dispatch {
                 unsafe fn with_fma($($arg: $ty),*) $(-> $ret)? {
                     body($($arg),*)
                 }
-                if $crate::model::ops::has_fma() {
+                if $crate::kernels::Isa::detect().has_avx2_fma() {
                     // SAFETY: the CPU has the features `with_fma` is compiled for.
                     return unsafe { with_fma($($arg),*) };
                 }
@@ -30,15 +30,6 @@ macro_rules! fma_dispatch {
     };
 }
 pub(crate) use fma_dispatch;
-
-/// Whether this x86_64 CPU has AVX2, FMA and F16C (std caches the detection).
-#[cfg(target_arch = "x86_64")]
-#[inline]
-pub fn has_fma() -> bool {
-    std::is_x86_feature_detected!("avx2")
-        && std::is_x86_feature_detected!("fma")
-        && std::is_x86_feature_detected!("f16c")
-}
 
 /// `a·b + c` with one rounding. wasm32 has no fused multiply-add instruction
 /// and its `fmaf` is a slow library routine; there the exact product in f64

@@ -1,2 +1,0 @@
-//! aarch64 kernels.
-pub mod neon;

@@ -1,0 +1,127 @@
+//! Which kernels run: the instruction sets a CPU offers ([`Isa`], detected at
+//! run time; one place decides) and the user's choice ([`KernelMode`]).
+
+use std::fmt;
+use std::str::FromStr;
+
+use crate::error::{Error, Result};
+
+/// The instruction set a kernel uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Isa {
+    Scalar,
+    Avx2,
+    Neon,
+    /// NEON with the dotprod extension (`sdot`).
+    NeonDotprod,
+    Simd128,
+}
+
+impl Isa {
+    pub fn name(self) -> &'static str {
+        match self {
+            Isa::Scalar => "scalar",
+            Isa::Avx2 => "avx2",
+            Isa::Neon => "neon",
+            Isa::NeonDotprod => "neon-dotprod",
+            Isa::Simd128 => "simd128",
+        }
+    }
+
+    /// Every kernel ISA this CPU can run, best first (ends with Scalar). Tests
+    /// run each; dispatch uses the first.
+    pub fn available() -> Vec<Isa> {
+        let mut isas = Vec::new();
+        match Isa::detect() {
+            Isa::NeonDotprod => isas.extend([Isa::NeonDotprod, Isa::Neon]),
+            Isa::Scalar => {}
+            best => isas.push(best),
+        }
+        isas.push(Isa::Scalar);
+        isas
+    }
+
+    /// Whether code compiled for `avx2,fma,f16c` may run (the element-wise ops
+    /// in `model/ops.rs` pick their AVX2+FMA build by this).
+    pub fn has_avx2_fma(self) -> bool {
+        matches!(self, Isa::Avx2)
+    }
+
+    /// The best SIMD instruction set this CPU offers (checked at run time on x86_64).
+    pub fn detect() -> Isa {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::arch::is_x86_feature_detected!("avx2")
+                && std::arch::is_x86_feature_detected!("fma")
+                && std::arch::is_x86_feature_detected!("f16c")
+            {
+                return Isa::Avx2;
+            }
+        }
+        if cfg!(all(target_arch = "wasm32", target_feature = "simd128")) {
+            return Isa::Simd128;
+        }
+        #[cfg(target_arch = "aarch64")]
+        {
+            if std::arch::is_aarch64_feature_detected!("dotprod") {
+                return Isa::NeonDotprod;
+            }
+            if std::arch::is_aarch64_feature_detected!("neon") {
+                return Isa::Neon;
+            }
+        }
+        Isa::Scalar
+    }
+}
+
+impl fmt::Display for Isa {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Which kernels to use.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum KernelMode {
+    /// The fastest fused kernel for each format on this CPU.
+    #[default]
+    Auto,
+    /// Like Auto, but an error on a CPU with no SIMD kernels at all.
+    Simd,
+    /// The fused scalar reference kernels.
+    Scalar,
+    /// The pre-fused baseline: dequantize each row to f32, then an f32 dot.
+    Unfused,
+}
+
+impl KernelMode {
+    /// The env variable the native host reads a mode from; parse errors name it.
+    pub const ENV: &'static str = "FUSELM_KERNELS";
+
+    pub fn name(self) -> &'static str {
+        match self {
+            KernelMode::Auto => "auto",
+            KernelMode::Simd => "simd",
+            KernelMode::Scalar => "scalar",
+            KernelMode::Unfused => "unfused",
+        }
+    }
+}
+
+impl FromStr for KernelMode {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<KernelMode> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "" | "auto" => Ok(KernelMode::Auto),
+            "simd" => Ok(KernelMode::Simd),
+            "scalar" => Ok(KernelMode::Scalar),
+            "unfused" => Ok(KernelMode::Unfused),
+            _ => Err(Error::BadOption {
+                option: Self::ENV,
+                value: s.to_string(),
+                expected: "auto, simd, scalar or unfused",
+            }),
+        }
+    }
+}

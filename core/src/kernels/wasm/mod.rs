@@ -1,2 +1,0 @@
-//! wasm32 kernels.
-pub mod simd128;

@@ -1,2 +1,0 @@
-//! x86_64 kernels.
-pub mod avx2;
