@@ -116,7 +116,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         }
         _ => print!("{}", markdown(&rows)),
     }
-    crate::dispatch_report::finish(args.debug_dispatch, args.require_fused)
+    crate::dispatch::finish(args.debug_dispatch, args.require_fused)
 }
 
 /// llama-bench's table, plus the speedup column when `unfused` was measured.

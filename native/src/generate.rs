@@ -83,36 +83,18 @@ pub struct GenerateArgs {
     /// Print resident memory to stderr every 100 tokens and at the end.
     #[arg(long = "report-memory")]
     pub report_memory: bool,
-    /// Exit non-zero if any matrix product ran unfused or as an F32 fallback.
     /// Print one JSON object (prompt token ids, generated ids, text, stop reason,
     /// timings) instead of streaming the text.
     #[arg(long = "json")]
     pub json: bool,
+    /// Exit non-zero if any matrix product ran unfused or as an F32 fallback.
     #[arg(long = "require-fused")]
     pub require_fused: bool,
 }
 
-/// Resident set size from /proc (0 where it is not available).
-pub fn resident_mib() -> f64 {
-    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
-    let pages: f64 = statm.split_whitespace().nth(1).and_then(|v| v.parse().ok()).unwrap_or(0.0);
-    pages * 4096.0 / (1024.0 * 1024.0)
-}
-
-/// Sets the size of rayon's global pool (once per process).
-pub fn set_threads(threads: Option<usize>) -> Result<()> {
-    if let Some(n) = threads {
-        if n == 0 {
-            bail!("--threads must be at least 1");
-        }
-        rayon::ThreadPoolBuilder::new().num_threads(n).build_global().context("cannot set the thread count")?;
-    }
-    Ok(())
-}
-
 pub fn run(args: &GenerateArgs) -> Result<()> {
     fuselm_core::clock::install_std_clock();
-    set_threads(args.threads)?;
+    crate::host::set_threads(args.threads)?;
     let prompt = match (&args.prompt, &args.file) {
         (Some(p), _) => p.clone(),
         (None, Some(f)) => {
@@ -168,7 +150,7 @@ pub fn run(args: &GenerateArgs) -> Result<()> {
             eprintln!(
                 "[memory] token {}: rss {:.1} MiB, last 100 tokens {:.2} t/s",
                 event.index + 1,
-                resident_mib(),
+                crate::host::resident_mib(),
                 100.0 / elapsed
             );
         }
@@ -208,7 +190,7 @@ pub fn run(args: &GenerateArgs) -> Result<()> {
         let _ = writeln!(out);
     }
     if args.report_memory {
-        eprintln!("[memory] end: rss {:.1} MiB after {} tokens", resident_mib(), generation.tokens.len());
+        eprintln!("[memory] end: rss {:.1} MiB after {} tokens", crate::host::resident_mib(), generation.tokens.len());
     }
     if args.measure_time {
         eprintln!();
@@ -218,7 +200,7 @@ pub fn run(args: &GenerateArgs) -> Result<()> {
     if args.profile {
         print_profile(&session, generation.timings.sample_seconds);
     }
-    crate::dispatch_report::finish(args.debug_dispatch, args.require_fused)
+    crate::dispatch::finish(args.debug_dispatch, args.require_fused)
 }
 
 /// The five most expensive operations of the run, matmuls by role.

@@ -1,8 +1,9 @@
-//! What the native host supplies the core: choices read from the environment,
-//! and printing what the core reports (the core reads no environment and
-//! prints nothing).
+//! What the native host supplies the core and its commands: choices read from
+//! the environment, printing what the core reports (the core reads no
+//! environment and prints nothing), the thread count and resident memory.
+//! The clock is `fuselm_core::clock::install_std_clock`.
 
-use anyhow::Result;
+use anyhow::{bail, Context, Result};
 use fuselm_core::kernels::{stats, KernelMode};
 
 /// The kernel mode named by `FUSELM_KERNELS`, or Auto when it is unset.
@@ -30,4 +31,22 @@ pub fn log_selections() {
     for s in selections {
         eprintln!("[dispatch] {:<12} {:<5} -> {} ({})", s.key.role, s.key.ggml_type.name(), s.key.kernel, s.detail);
     }
+}
+
+/// Resident set size from /proc (0 where it is not available).
+pub fn resident_mib() -> f64 {
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
+    let pages: f64 = statm.split_whitespace().nth(1).and_then(|v| v.parse().ok()).unwrap_or(0.0);
+    pages * 4096.0 / (1024.0 * 1024.0)
+}
+
+/// Sets the size of rayon's global pool (once per process).
+pub fn set_threads(threads: Option<usize>) -> Result<()> {
+    if let Some(n) = threads {
+        if n == 0 {
+            bail!("--threads must be at least 1");
+        }
+        rayon::ThreadPoolBuilder::new().num_threads(n).build_global().context("cannot set the thread count")?;
+    }
+    Ok(())
 }

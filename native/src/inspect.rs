@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
+use std::path::PathBuf;
 
 use anyhow::Result;
 use fuselm_core::gguf::json::value_to_json;
@@ -11,7 +12,24 @@ use serde::Serialize;
 use serde_json::Value as Json;
 
 use crate::model_file::ModelFile;
-use crate::InspectArgs;
+
+#[derive(clap::Args)]
+pub struct InspectArgs {
+    /// The GGUF model file.
+    pub model: PathBuf,
+    /// Machine-readable JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// Show long strings and arrays in full instead of summarised.
+    #[arg(long)]
+    pub full: bool,
+    /// Read the file into memory instead of mapping it.
+    #[arg(long)]
+    pub no_mmap: bool,
+    /// Show, per layer, each weight's format and the kernel chosen for it.
+    #[arg(long)]
+    pub dispatch: bool,
+}
 
 /// Arrays longer than this are summarised (length and first items) unless `--full`.
 const ARRAY_HEAD: usize = 8;
@@ -76,7 +94,7 @@ pub fn run(args: &InspectArgs) -> Result<()> {
     let model = ModelFile::open(&args.model, !args.no_mmap)?;
     let gguf = GgufFile::parse_named(&model.display_name(), model.bytes())?;
     if args.dispatch {
-        print!("{}", crate::dispatch_table::render(&model.display_name(), &gguf, args.json)?);
+        print!("{}", crate::dispatch::render(&model.display_name(), &gguf, args.json)?);
         return Ok(());
     }
     let report = build_report(&model.display_name(), &gguf, args.full);

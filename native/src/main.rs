@@ -1,8 +1,7 @@
 //! `fuselm`: the native command-line tool.
 
 mod bench;
-mod dispatch_report;
-mod dispatch_table;
+mod dispatch;
 mod generate;
 mod host;
 mod inspect;
@@ -10,7 +9,6 @@ mod model_file;
 mod perplexity;
 mod synth;
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -29,29 +27,11 @@ enum Command {
     /// Generate text from a prompt, streamed to stdout.
     Generate(generate::GenerateArgs),
     /// Print a GGUF file's header, metadata and tensors.
-    Inspect(InspectArgs),
+    Inspect(inspect::InspectArgs),
     /// Perplexity of a text file, as llama-perplexity measures it.
     Perplexity(perplexity::PerplexityArgs),
     /// Write a shape-exact synthetic model with random weights.
     Synth(synth::SynthArgs),
-}
-
-#[derive(clap::Args)]
-pub struct InspectArgs {
-    /// The GGUF model file.
-    pub model: PathBuf,
-    /// Machine-readable JSON on stdout.
-    #[arg(long)]
-    pub json: bool,
-    /// Show long strings and arrays in full instead of summarised.
-    #[arg(long)]
-    pub full: bool,
-    /// Read the file into memory instead of mapping it.
-    #[arg(long)]
-    pub no_mmap: bool,
-    /// Show, per layer, each weight's format and the kernel chosen for it.
-    #[arg(long)]
-    pub dispatch: bool,
 }
 
 fn main() -> ExitCode {

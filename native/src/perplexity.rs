@@ -30,7 +30,7 @@ pub struct PerplexityArgs {
 }
 
 pub fn run(args: &PerplexityArgs) -> Result<()> {
-    crate::generate::set_threads(args.threads)?;
+    crate::host::set_threads(args.threads)?;
     let text = std::fs::read_to_string(&args.file).with_context(|| format!("cannot read {}", args.file.display()))?;
     let file = ModelFile::open(&args.model, true)?;
     let name = file.display_name();

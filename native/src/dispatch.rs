@@ -1,16 +1,57 @@
-//! `fuselm inspect --dispatch`: for every layer, the seven weight roles plus
-//! token_embd and output, with each weight's format and the kernel the
-//! dispatch layer chose; F32 fallbacks and unfused kernels are marked.
+//! What the dispatch layer chose and what ran: `fuselm inspect --dispatch`
+//! (for every layer, the seven weight roles plus token_embd and output, each
+//! weight's format and kernel, F32 fallbacks and unfused kernels marked), and
+//! `--debug-dispatch` / `--require-fused` on generate and bench (calls, rows
+//! and time per (role, format, kernel) from the core's counters).
 
 use std::fmt::Write as _;
 
-use anyhow::Result;
+use anyhow::{bail, Result};
 use fuselm_core::gguf::GgufFile;
-use fuselm_core::kernels::WeightMatrix;
+use fuselm_core::kernels::{stats, WeightMatrix};
 use fuselm_core::model::{LoadOptions, Model};
 use serde_json::json;
 
-use crate::dispatch_report::is_fallback;
+/// Kernel names that are not fused dequantize-dot kernels.
+pub fn is_fallback(kernel: &str) -> bool {
+    matches!(kernel, "unfused" | "dequant-dot" | "f32-dot")
+}
+
+pub fn finish(debug: bool, require_fused: bool) -> Result<()> {
+    let snapshot = stats::snapshot();
+    if debug || crate::host::debug_dispatch_from_env() {
+        eprintln!(
+            "\n{:<14} {:<6} {:<12} {:>10} {:>12} {:>10}",
+            "role", "format", "kernel", "calls", "row dots", "seconds"
+        );
+        for (key, s) in &snapshot {
+            if s.calls == 0 {
+                continue;
+            }
+            eprintln!(
+                "{:<14} {:<6} {:<12} {:>10} {:>12} {:>10.3}{}",
+                key.role,
+                key.ggml_type.to_string(),
+                key.kernel,
+                s.calls,
+                s.row_dots,
+                s.seconds,
+                if is_fallback(key.kernel) { "  (not fused)" } else { "" }
+            );
+        }
+    }
+    if require_fused {
+        let unfused: Vec<String> = snapshot
+            .iter()
+            .filter(|(k, s)| s.calls > 0 && is_fallback(k.kernel))
+            .map(|(k, _)| format!("{} ({} via {})", k.role, k.ggml_type, k.kernel))
+            .collect();
+        if !unfused.is_empty() {
+            bail!("--require-fused: matrix products ran without a fused kernel: {}", unfused.join(", "));
+        }
+    }
+    Ok(())
+}
 
 const ROLES: [&str; 7] = ["attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down"];
 
