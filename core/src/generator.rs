@@ -4,6 +4,8 @@
 //! yields to its event loop between tokens to see an abort message, and
 //! [`Session::generate_from_tokens`] is a plain loop over it.
 
+use std::ops::ControlFlow;
+
 use crate::clock;
 use crate::error::{Error, Result};
 use crate::sampler::Sampler;
@@ -128,5 +130,36 @@ impl Generator {
         }
         self.timings.generated_tokens = self.tokens.len();
         Generation { tokens: self.tokens, text: self.stop_filter.text, stop_reason, timings: self.timings }
+    }
+}
+
+/// The plain loop over a [`Generator`], as `Session` methods.
+impl Session<'_, '_> {
+    /// Generates from `prompt` (appended to what the session already holds),
+    /// calling `on_token` for each token; returning `Break` cancels.
+    pub fn generate(
+        &mut self,
+        prompt: &str,
+        options: &GenerateOptions,
+        on_token: impl FnMut(&TokenEvent<'_>) -> ControlFlow<()>,
+    ) -> Result<Generation> {
+        let tokens = self.tokenize_prompt(prompt);
+        self.generate_from_tokens(&tokens, options, on_token)
+    }
+
+    pub fn generate_from_tokens(
+        &mut self,
+        prompt: &[u32],
+        options: &GenerateOptions,
+        mut on_token: impl FnMut(&TokenEvent<'_>) -> ControlFlow<()>,
+    ) -> Result<Generation> {
+        let mut generator = Generator::start(self, prompt, options)?;
+        while let Some(event) = generator.step(self)? {
+            if on_token(&event).is_break() {
+                generator.cancel();
+                break;
+            }
+        }
+        Ok(generator.finish())
     }
 }

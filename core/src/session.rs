@@ -1,14 +1,13 @@
-//! A generation session: a model, one context, the tokens in it, and the loop
-//! that prefills a prompt, samples, streams text, stops and times it.
+//! A generation session: a model, one context and the tokens in it, fed
+//! (with context shift), plus the options, events and results of generating.
+//! The loop that samples, streams, stops and times lives in `generator.rs`
+//! (`Session::generate` is defined there, so this layer imports nothing above it).
 //!
 //! Timings need a clock, which the core does not have: hosts install one with
 //! [`crate::clock::set_clock`] (without it, times read zero).
 
-use std::ops::ControlFlow;
-
 use crate::chat::ChatMessage;
 use crate::error::{Error, Result};
-use crate::generator::Generator;
 use crate::model::{Context, ContextOptions, Model};
 use crate::sampler::SamplerConfig;
 
@@ -213,33 +212,5 @@ impl<'m, 'a> Session<'m, 'a> {
         }
         self.history = kept;
         Ok(())
-    }
-
-    /// Generates from `prompt` (appended to what the session already holds),
-    /// calling `on_token` for each token; returning `Break` cancels.
-    pub fn generate(
-        &mut self,
-        prompt: &str,
-        options: &GenerateOptions,
-        on_token: impl FnMut(&TokenEvent<'_>) -> ControlFlow<()>,
-    ) -> Result<Generation> {
-        let tokens = self.tokenize_prompt(prompt);
-        self.generate_from_tokens(&tokens, options, on_token)
-    }
-
-    pub fn generate_from_tokens(
-        &mut self,
-        prompt: &[u32],
-        options: &GenerateOptions,
-        mut on_token: impl FnMut(&TokenEvent<'_>) -> ControlFlow<()>,
-    ) -> Result<Generation> {
-        let mut generator = Generator::start(self, prompt, options)?;
-        while let Some(event) = generator.step(self)? {
-            if on_token(&event).is_break() {
-                generator.cancel();
-                break;
-            }
-        }
-        Ok(generator.finish())
     }
 }
