@@ -5,15 +5,15 @@ use fuselm_core::bench;
 use fuselm_core::generator::Generator;
 use fuselm_core::gguf::GgufFile;
 use fuselm_core::model::{Context, LoadOptions, Model};
-use fuselm_core::session::{Session, StopReason};
+use fuselm_core::session::{Generation, Session, StopReason};
 use fuselm_core::Error;
 use self_cell::self_cell;
 use serde::Serialize;
-use serde_json::json;
 use wasm_bindgen::prelude::*;
 
+use crate::host::{build_name, js_error};
+use crate::info;
 use crate::options::{self, CompletionOptionsJs, LoadOptionsJs};
-use crate::{info, js_error};
 
 /// The file and what borrows from it.
 pub(crate) struct Parsed<'a> {
@@ -57,6 +57,55 @@ struct StepEvent<'a> {
     index: usize,
     id: u32,
     text: &'a str,
+}
+
+/// `finishCompletion()`. This struct and its timings declare their fields in
+/// alphabetical order of the JSON keys: the order they have always been written in.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct CompletionResult<'a> {
+    stop_reason: &'static str,
+    /// The text not yet streamed.
+    tail: &'a str,
+    text: &'a str,
+    timings: CompletionTimings,
+    tokens: &'a [u32],
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct CompletionTimings {
+    decode_ms: f64,
+    decode_tokens_per_second: f64,
+    first_token_ms: f64,
+    generated_tokens: usize,
+    prompt_ms: f64,
+    prompt_tokens: usize,
+    prompt_tokens_per_second: f64,
+    sample_ms: f64,
+}
+
+impl<'a> CompletionResult<'a> {
+    /// `streamed`: the bytes of text already handed to JS.
+    fn new(g: &'a Generation, streamed: usize) -> Self {
+        let t = &g.timings;
+        CompletionResult {
+            stop_reason: stop_reason_name(g.stop_reason),
+            tail: g.text.get(streamed..).unwrap_or(""),
+            text: &g.text,
+            timings: CompletionTimings {
+                decode_ms: t.decode_seconds * 1e3,
+                decode_tokens_per_second: t.decode_tokens_per_second(),
+                first_token_ms: t.first_token_seconds * 1e3,
+                generated_tokens: t.generated_tokens,
+                prompt_ms: t.prompt_seconds * 1e3,
+                prompt_tokens: t.prompt_tokens,
+                prompt_tokens_per_second: t.prompt_tokens_per_second(),
+                sample_ms: t.sample_seconds * 1e3,
+            },
+            tokens: &g.tokens,
+        }
+    }
 }
 
 fn stop_reason_name(r: StopReason) -> &'static str {
@@ -147,7 +196,9 @@ impl Engine {
     /// The loaded model's info as JSON (see `info.rs`).
     pub fn info(&self) -> Result<String, JsError> {
         let model = self.loaded()?;
-        model.with_dependent(|bytes, parsed| info::model_info(&self.name, bytes.len(), parsed)).map_err(js_error)
+        model
+            .with_dependent(|bytes, parsed| info::model_info(&self.name, bytes.len(), &parsed.file, &parsed.model))
+            .map_err(js_error)
     }
 
     /// Token ids of `text` as a prompt (BOS where the model wants one).
@@ -225,25 +276,8 @@ impl Engine {
         let completion =
             self.completion.take().ok_or_else(|| js_error("finishCompletion: no completion in progress"))?;
         let streamed = completion.streamed;
-        let g = completion.generator.finish();
-        let t = &g.timings;
-        let doc = json!({
-            "tokens": g.tokens,
-            "text": g.text,
-            "tail": g.text.get(streamed..).unwrap_or(""),
-            "stopReason": stop_reason_name(g.stop_reason),
-            "timings": {
-                "promptTokens": t.prompt_tokens,
-                "promptMs": t.prompt_seconds * 1e3,
-                "promptTokensPerSecond": t.prompt_tokens_per_second(),
-                "generatedTokens": t.generated_tokens,
-                "decodeMs": t.decode_seconds * 1e3,
-                "decodeTokensPerSecond": t.decode_tokens_per_second(),
-                "firstTokenMs": t.first_token_seconds * 1e3,
-                "sampleMs": t.sample_seconds * 1e3,
-            },
-        });
-        Ok(doc.to_string())
+        let generation = completion.generator.finish();
+        serde_json::to_string(&CompletionResult::new(&generation, streamed)).map_err(js_error)
     }
 
     /// llama-bench's pp/tg measurements on the loaded model: the same row
@@ -260,7 +294,7 @@ impl Engine {
         }
         self.completion = None;
         let model = self.model.as_ref().ok_or_else(no_model)?;
-        let build = crate::build_name();
+        let build = build_name();
         let rows = model
             .with_dependent(|_, parsed| {
                 bench::tests(&n_prompt, &n_gen)

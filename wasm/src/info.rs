@@ -1,36 +1,93 @@
-//! The loaded model's info for JS: hyperparameters, metadata (long arrays
-//! summarised), tensor formats, and the kernels the dispatch layer chose.
+//! What JS learns about a GGUF file: the loaded model's info (hyperparameters,
+//! metadata with long arrays summarised, tensor formats, and the kernels the
+//! dispatch layer chose), and a file's summary without loading a model.
 
 use std::collections::BTreeMap;
 
 use fuselm_core::gguf::json::value_to_json;
-use fuselm_core::gguf::MetaValue;
-use serde_json::{json, Value as Json};
+use fuselm_core::gguf::{GgufFile, MetaValue};
+use fuselm_core::model::Model;
+use serde::Serialize;
+use serde_json::Value as Json;
+use wasm_bindgen::prelude::*;
 
-use crate::engine::Parsed;
+use crate::host::{build_name, js_error};
 
 /// Arrays (vocabularies, merges) longer than this show their length and first items.
 const ARRAY_HEAD: usize = 8;
 
-pub fn model_info(file_name: &str, file_bytes: usize, parsed: &Parsed<'_>) -> Result<String, String> {
-    let Parsed { file, model } = parsed;
+/// `Engine.info()`. This struct and its parts declare their fields in
+/// alphabetical order of the JSON keys: the order info has always written.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ModelInfo<'a> {
+    architecture: &'static str,
+    build: String,
+    file: &'a str,
+    file_bytes: usize,
+    formats: Vec<FormatInfo<'a>>,
+    has_chat_template: bool,
+    kernels: Vec<KernelInfo>,
+    metadata: BTreeMap<&'a str, MetaEntry>,
+    n_ctx_train: usize,
+    n_embd: usize,
+    n_head: usize,
+    n_head_kv: usize,
+    n_layer: usize,
+    n_params: u64,
+    n_vocab: usize,
+    name: &'a str,
+    tensor_bytes: u64,
+}
+
+/// The tensors stored in one format.
+#[derive(Serialize)]
+struct FormatInfo<'a> {
+    bytes: u64,
+    tensors: usize,
+    #[serde(rename = "type")]
+    ggml_type: &'a str,
+}
+
+/// The weight matrices bound to one kernel.
+#[derive(Serialize)]
+struct KernelInfo {
+    kernel: String,
+    matrices: usize,
+}
+
+/// A metadata value: as it is, or, for a long array, its length and first items.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum MetaEntry {
+    Summarised { head: Json, length: usize },
+    Value(Json),
+}
+
+/// The loaded model's info as JSON.
+pub fn model_info(
+    file_name: &str,
+    file_bytes: usize,
+    file: &GgufFile<'_>,
+    model: &Model<'_>,
+) -> serde_json::Result<String> {
     let c = &model.config;
-    let metadata: serde_json::Map<String, Json> = file
+    let metadata = file
         .metadata
         .iter()
         .map(|(key, value)| {
-            let json = match value {
+            let entry = match value {
                 MetaValue::Array(a) if a.len() > ARRAY_HEAD => {
-                    json!({"length": a.len(), "head": value_to_json(value, ARRAY_HEAD)})
+                    MetaEntry::Summarised { head: value_to_json(value, ARRAY_HEAD), length: a.len() }
                 }
-                _ => value_to_json(value, ARRAY_HEAD),
+                _ => MetaEntry::Value(value_to_json(value, ARRAY_HEAD)),
             };
-            (key.to_string(), json)
+            (key, entry)
         })
         .collect();
-    let mut formats: BTreeMap<String, (usize, u64)> = BTreeMap::new();
+    let mut formats: BTreeMap<&str, (usize, u64)> = BTreeMap::new();
     for t in &file.tensors {
-        let entry = formats.entry(t.ggml_type.name().to_string()).or_default();
+        let entry = formats.entry(t.ggml_type.name()).or_default();
         entry.0 += 1;
         entry.1 += t.n_bytes;
     }
@@ -38,24 +95,65 @@ pub fn model_info(file_name: &str, file_bytes: usize, parsed: &Parsed<'_>) -> Re
     for m in model.weights.matrices() {
         *kernels.entry(format!("{} {}", m.ggml_type, m.kernel.name)).or_default() += 1;
     }
-    let doc = json!({
-        "file": file_name,
-        "fileBytes": file_bytes,
-        "name": model.name,
-        "architecture": c.arch.name(),
-        "build": crate::build_name(),
-        "nParams": file.total_elements(),
-        "tensorBytes": file.total_tensor_bytes(),
-        "nLayer": c.n_layer,
-        "nEmbd": c.n_embd,
-        "nHead": c.n_head,
-        "nHeadKv": c.n_head_kv,
-        "nCtxTrain": c.n_ctx_train,
-        "nVocab": model.n_vocab(),
-        "hasChatTemplate": model.chat_template.is_some(),
-        "formats": formats.iter().map(|(f, (n, bytes))| json!({"type": f, "tensors": n, "bytes": bytes})).collect::<Vec<_>>(),
-        "kernels": kernels.iter().map(|(k, n)| json!({"kernel": k, "matrices": n})).collect::<Vec<_>>(),
-        "metadata": metadata,
-    });
-    Ok(doc.to_string())
+    let info = ModelInfo {
+        architecture: c.arch.name(),
+        build: build_name(),
+        file: file_name,
+        file_bytes,
+        formats: formats
+            .into_iter()
+            .map(|(ggml_type, (tensors, bytes))| FormatInfo { bytes, tensors, ggml_type })
+            .collect(),
+        has_chat_template: model.chat_template.is_some(),
+        kernels: kernels.into_iter().map(|(kernel, matrices)| KernelInfo { kernel, matrices }).collect(),
+        metadata,
+        n_ctx_train: c.n_ctx_train,
+        n_embd: c.n_embd,
+        n_head: c.n_head,
+        n_head_kv: c.n_head_kv,
+        n_layer: c.n_layer,
+        n_params: file.total_elements(),
+        n_vocab: model.n_vocab(),
+        name: &model.name,
+        tensor_bytes: file.total_tensor_bytes(),
+    };
+    serde_json::to_string(&info)
+}
+
+#[derive(Serialize)]
+struct TensorSummary<'a> {
+    name: &'a str,
+    #[serde(rename = "type")]
+    ggml_type: &'static str,
+    shape: &'a [u64],
+    bytes: u64,
+}
+
+/// `inspectGguf()`; its keys are snake_case (`metadata_keys`), as they always were.
+#[derive(Serialize)]
+struct FileSummary<'a> {
+    version: u32,
+    alignment: u64,
+    metadata_keys: usize,
+    architecture: Option<&'a str>,
+    tensors: Vec<TensorSummary<'a>>,
+}
+
+/// Parses a GGUF file and returns a JSON summary; a malformed file throws a JS
+/// `Error` whose message names what is wrong.
+#[wasm_bindgen(js_name = inspectGguf)]
+pub fn inspect_gguf(name: &str, bytes: &[u8]) -> Result<String, JsError> {
+    let gguf = GgufFile::parse_named(name, bytes).map_err(js_error)?;
+    let summary = FileSummary {
+        version: gguf.version,
+        alignment: gguf.alignment,
+        metadata_keys: gguf.metadata.len(),
+        architecture: gguf.metadata.get_str("general.architecture").ok(),
+        tensors: gguf
+            .tensors
+            .iter()
+            .map(|t| TensorSummary { name: t.name, ggml_type: t.ggml_type.name(), shape: &t.dims, bytes: t.n_bytes })
+            .collect(),
+    };
+    serde_json::to_string(&summary).map_err(js_error)
 }

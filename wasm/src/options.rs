@@ -54,10 +54,16 @@ pub struct MessageJs {
 }
 
 impl CompletionOptionsJs {
+    /// `maxTokens`, by default the core's (`GenerateOptions::default()`), the
+    /// one place the default is written; JS leaves it out rather than repeat it.
+    fn max_tokens(&self) -> usize {
+        self.max_tokens.unwrap_or_else(|| GenerateOptions::default().max_tokens)
+    }
+
     pub fn generate_options(&self) -> GenerateOptions {
         let d = SamplerConfig::default();
         GenerateOptions {
-            max_tokens: self.max_tokens.unwrap_or(128),
+            max_tokens: self.max_tokens(),
             sampler: SamplerConfig {
                 temperature: self.temperature.unwrap_or(d.temperature),
                 top_k: self.top_k.unwrap_or(d.top_k),
@@ -82,7 +88,7 @@ impl CompletionOptionsJs {
             "f32" => KvType::F32,
             other => return Err(format!("cacheType must be \"f16\" or \"f32\", not {other:?}")),
         };
-        let wanted = n_prompt + self.max_tokens.unwrap_or(128);
+        let wanted = n_prompt + self.max_tokens();
         let n_ctx = self.n_ctx.unwrap_or_else(|| wanted.min(n_ctx_train).max(1));
         Ok(ContextOptions { n_ctx: Some(n_ctx), kv_type, ..ContextOptions::default() })
     }
