@@ -11,6 +11,9 @@ use crate::error::{Error, Result};
 use crate::model::{Context, ContextOptions, Model};
 use crate::sampler::SamplerConfig;
 
+/// Tokens generated when a caller does not say (CLI `-n`, the npm package).
+pub const DEFAULT_MAX_TOKENS: usize = 128;
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct GenerateOptions {
     /// Most tokens to generate.
@@ -30,7 +33,7 @@ pub struct GenerateOptions {
 impl Default for GenerateOptions {
     fn default() -> Self {
         GenerateOptions {
-            max_tokens: 128,
+            max_tokens: DEFAULT_MAX_TOKENS,
             sampler: SamplerConfig::default(),
             stop: Vec::new(),
             ignore_eos: false,

@@ -29,7 +29,7 @@ pub struct GenerateArgs {
     #[arg(short = 'f', long = "file")]
     pub file: Option<PathBuf>,
     /// Tokens to generate.
-    #[arg(short = 'n', long = "n-predict", default_value_t = 128)]
+    #[arg(short = 'n', long = "n-predict", default_value_t = fuselm_core::session::DEFAULT_MAX_TOKENS)]
     pub n_predict: usize,
     /// Threads for the matrix products (default: all cores).
     #[arg(short = 't', long = "threads")]

@@ -57,7 +57,7 @@ impl CompletionOptionsJs {
     /// `maxTokens`, by default the core's (`GenerateOptions::default()`), the
     /// one place the default is written; JS leaves it out rather than repeat it.
     fn max_tokens(&self) -> usize {
-        self.max_tokens.unwrap_or_else(|| GenerateOptions::default().max_tokens)
+        self.max_tokens.unwrap_or(fuselm_core::session::DEFAULT_MAX_TOKENS)
     }
 
     pub fn generate_options(&self) -> GenerateOptions {
