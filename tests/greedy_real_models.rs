@@ -8,6 +8,7 @@ mod common;
 use std::ops::ControlFlow;
 
 use fuselm::gguf::GgufFile;
+use fuselm::kernels::KernelMode;
 use fuselm::model::{ContextOptions, LoadOptions, Model};
 use fuselm::sampler::SamplerConfig;
 use fuselm::session::{GenerateOptions, Session, StopReason};
@@ -25,7 +26,8 @@ fn greedy_continuations_equal_llama_cpp() {
         let Some(cases) = reference["models"][name].as_array() else { continue };
         let bytes = std::fs::read(&path).unwrap();
         let file = GgufFile::parse(&bytes).unwrap();
-        let model = Model::load(&file, LoadOptions::default()).unwrap();
+        let model =
+            Model::load(&file, LoadOptions { kernel_mode: KernelMode::Exact, ..LoadOptions::default() }).unwrap();
         let mut session = Session::new(&model, &ContextOptions { n_ctx: Some(2048), ..Default::default() }).unwrap();
         for case in cases {
             let prompt = case["prompt"].as_str().unwrap();

@@ -14,6 +14,7 @@
 mod common;
 
 use fuselm::gguf::GgufFile;
+use fuselm::kernels::KernelMode;
 use fuselm::model::{ContextOptions, LoadOptions, Model};
 use fuselm::sampler::argmax;
 use sha2::{Digest, Sha256};
@@ -42,7 +43,8 @@ fn standins_track_llama_cpp_top1_and_final_logits() {
             "{name} differs from the file the reference was made from"
         );
         let file = GgufFile::parse(&bytes).unwrap();
-        let model = Model::load(&file, LoadOptions::default()).unwrap();
+        let model =
+            Model::load(&file, LoadOptions { kernel_mode: KernelMode::Exact, ..LoadOptions::default() }).unwrap();
         let mut ctx = model.new_context(&ContextOptions { n_ctx: Some(256), ..Default::default() }).unwrap();
         let prompt_ids = model.tokenizer.encode_with(prompt, true, true);
         let want_prompt: Vec<u32> = serde_json::from_value(want["prompt_ids"].clone()).unwrap();

@@ -95,7 +95,7 @@ impl GgmlType {
     /// not a whole number of blocks (or the size overflows).
     pub fn row_bytes(self, row_len: u64) -> Option<u64> {
         let block_len = self.block_len() as u64;
-        if row_len % block_len != 0 {
+        if !row_len.is_multiple_of(block_len) {
             return None;
         }
         (row_len / block_len).checked_mul(self.block_bytes() as u64)

@@ -39,7 +39,7 @@ pub fn perplexity(
     n_chunks: Option<usize>,
     mut on_chunk: impl FnMut(usize, usize, f64),
 ) -> Result<Perplexity> {
-    if n_ctx < 4 || n_ctx % 2 != 0 {
+    if n_ctx < 4 || !n_ctx.is_multiple_of(2) {
         return Err(Error::BadSetting {
             what: "perplexity context",
             why: format!("{n_ctx} must be even and at least 4"),

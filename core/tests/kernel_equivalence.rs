@@ -155,7 +155,10 @@ fn default_build_selects_simd_where_a_kernel_exists() {
     let isa = Isa::detect();
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
-        assert_eq!(isa, Isa::Avx2);
+        let avx512 = std::arch::is_x86_feature_detected!("avx512f")
+            && std::arch::is_x86_feature_detected!("avx512bw")
+            && std::arch::is_x86_feature_detected!("avx512vnni");
+        assert_eq!(isa, if avx512 { Isa::Avx512Vnni } else { Isa::Avx2 });
     }
     if isa != Isa::Scalar {
         for ty in [

@@ -89,12 +89,12 @@ try {
   }
 
   for (const c of cases) {
-    const native = { auto: nativeIds(c, 'auto'), scalar: nativeIds(c, 'scalar') };
+    const native = { exact: nativeIds(c, 'exact'), scalar: nativeIds(c, 'scalar') };
     for (const build of ['simd', 'threads', 'scalar']) {
       const status = await loadOnDemo(c.file, build);
       assert.match(status, new RegExp(`build ${build}`));
       const result = await generateOnDemo(c);
-      const expected = build === 'scalar' ? native.scalar : native.auto;
+      const expected = build === 'scalar' ? native.scalar : native.exact;
       assert.deepEqual(result.tokens, expected.tokens, `${c.file} ${build}: token ids differ from the native engine's`);
       assert.equal(result.text, expected.text, `${c.file} ${build}: text differs`);
       const streamed = await page.textContent('#output');

@@ -3,7 +3,7 @@
 
 use crate::quant::{BlockQ8K, BlockQ8_0, BlockQ8_1, QuantBlock};
 
-use super::Isa;
+use super::{ActTiles, Isa};
 
 /// The activation format a weight format's fused kernel multiplies against.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -27,6 +27,10 @@ pub struct Activations {
     pub q8_0: Vec<BlockQ8_0>,
     pub q8_1: Vec<BlockQ8_1>,
     pub f32: Vec<f32>,
+    /// `q8k` transposed for the tiled kernels, when [`Activations::prepare_tiles`] built it
+    /// for the current rows.
+    pub tiles: ActTiles,
+    tiles_ready: bool,
 }
 
 impl Activations {
@@ -37,6 +41,7 @@ impl Activations {
     pub fn quantize(&mut self, x: &[f32], row_len: usize, format: ActFormat, isa: Isa) {
         self.row_len = row_len;
         self.n_rows = x.len().checked_div(row_len).unwrap_or(0);
+        self.tiles_ready = false;
         match format {
             ActFormat::F32 => {
                 self.f32.clear();
@@ -46,6 +51,20 @@ impl Activations {
             ActFormat::Q8_0 => quantize_into(x, &mut self.q8_0, isa),
             ActFormat::Q8_1 => quantize_into(x, &mut self.q8_1, isa),
         }
+    }
+
+    /// Builds [`Activations::tiles`] `width` tokens wide from the Q8_K rows, once
+    /// per quantization.
+    pub fn prepare_tiles(&mut self, width: usize) {
+        if !(self.tiles_ready && self.tiles.width == width) {
+            self.tiles.build(&self.q8k, self.n_rows, self.row_len / 256, width);
+            self.tiles_ready = true;
+        }
+    }
+
+    /// The tiles, if built `width` wide for the current rows.
+    pub fn tiles(&self, width: usize) -> Option<&ActTiles> {
+        (self.tiles_ready && self.tiles.width == width).then_some(&self.tiles)
     }
 
     /// Row `r`'s blocks in format Q8_K.
@@ -76,7 +95,7 @@ trait ActBlock: QuantBlock {
 
 impl ActBlock for BlockQ8K {
     fn quantize_simd(x: &[f32], out: &mut Self, isa: Isa) {
-        match isa {
+        match isa.per_row() {
             #[cfg(target_arch = "x86_64")]
             // SAFETY: Isa::Avx2 is only produced after detecting avx2, fma and f16c.
             Isa::Avx2 => unsafe { super::avx2::quantize_q8_k(x, out) },
@@ -92,7 +111,7 @@ impl ActBlock for BlockQ8K {
 
 impl ActBlock for BlockQ8_0 {
     fn quantize_simd(x: &[f32], out: &mut Self, isa: Isa) {
-        match isa {
+        match isa.per_row() {
             #[cfg(target_arch = "x86_64")]
             // SAFETY: as above.
             Isa::Avx2 => unsafe { super::avx2::quantize_q8_0(x, out) },
@@ -108,7 +127,7 @@ impl ActBlock for BlockQ8_0 {
 
 impl ActBlock for BlockQ8_1 {
     fn quantize_simd(x: &[f32], out: &mut Self, isa: Isa) {
-        match isa {
+        match isa.per_row() {
             #[cfg(target_arch = "x86_64")]
             // SAFETY: as above.
             Isa::Avx2 => unsafe { super::avx2::quantize_q8_1(x, out) },

@@ -11,6 +11,9 @@ use crate::error::{Error, Result};
 pub enum Isa {
     Scalar,
     Avx2,
+    /// AVX-512 F/BW with VNNI (`vpdpbusd`): tiled matrix-matrix kernels; its
+    /// per-row kernels and activation quantizers are the AVX2 ones.
+    Avx512Vnni,
     Neon,
     /// NEON with the dotprod extension (`sdot`).
     NeonDotprod,
@@ -22,6 +25,7 @@ impl Isa {
         match self {
             Isa::Scalar => "scalar",
             Isa::Avx2 => "avx2",
+            Isa::Avx512Vnni => "avx512vnni",
             Isa::Neon => "neon",
             Isa::NeonDotprod => "neon-dotprod",
             Isa::Simd128 => "simd128",
@@ -34,6 +38,7 @@ impl Isa {
         let mut isas = Vec::new();
         match Isa::detect() {
             Isa::NeonDotprod => isas.extend([Isa::NeonDotprod, Isa::Neon]),
+            Isa::Avx512Vnni => isas.extend([Isa::Avx512Vnni, Isa::Avx2]),
             Isa::Scalar => {}
             best => isas.push(best),
         }
@@ -44,18 +49,30 @@ impl Isa {
     /// Whether code compiled for `avx2,fma,f16c` may run (the element-wise ops
     /// in `model/ops.rs` pick their AVX2+FMA build by this).
     pub fn has_avx2_fma(self) -> bool {
-        matches!(self, Isa::Avx2)
+        matches!(self, Isa::Avx2 | Isa::Avx512Vnni)
+    }
+
+    /// The tier whose per-row (decode) kernels and activation quantizers this
+    /// one uses: itself, except AVX-512 VNNI, which reuses AVX2's.
+    pub fn per_row(self) -> Isa {
+        match self {
+            Isa::Avx512Vnni => Isa::Avx2,
+            isa => isa,
+        }
     }
 
     /// The best SIMD instruction set this CPU offers (checked at run time on x86_64).
     pub fn detect() -> Isa {
         #[cfg(target_arch = "x86_64")]
         {
+            let avx512 = std::arch::is_x86_feature_detected!("avx512f")
+                && std::arch::is_x86_feature_detected!("avx512bw")
+                && std::arch::is_x86_feature_detected!("avx512vnni");
             if std::arch::is_x86_feature_detected!("avx2")
                 && std::arch::is_x86_feature_detected!("fma")
                 && std::arch::is_x86_feature_detected!("f16c")
             {
-                return Isa::Avx2;
+                return if avx512 { Isa::Avx512Vnni } else { Isa::Avx2 };
             }
         }
         if cfg!(all(target_arch = "wasm32", target_feature = "simd128")) {
@@ -83,9 +100,14 @@ impl fmt::Display for Isa {
 /// Which kernels to use.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum KernelMode {
-    /// The fastest fused kernel for each format on this CPU.
+    /// The fastest fused kernels on this CPU: tiled matrix-matrix kernels for
+    /// prefill where the tier has them (they sum floats in another order than
+    /// llama.cpp, see `kernels/unpacked.rs`), per-row kernels otherwise.
     #[default]
     Auto,
+    /// The best per-row kernels only: logits bit-equal to llama.cpp's plain
+    /// kernels (`-ub 1 --no-repack`) on x86, whatever the batch size.
+    Exact,
     /// Like Auto, but an error on a CPU with no SIMD kernels at all.
     Simd,
     /// The fused scalar reference kernels.
@@ -101,6 +123,7 @@ impl KernelMode {
     pub fn name(self) -> &'static str {
         match self {
             KernelMode::Auto => "auto",
+            KernelMode::Exact => "exact",
             KernelMode::Simd => "simd",
             KernelMode::Scalar => "scalar",
             KernelMode::Unfused => "unfused",
@@ -114,13 +137,14 @@ impl FromStr for KernelMode {
     fn from_str(s: &str) -> Result<KernelMode> {
         match s.trim().to_ascii_lowercase().as_str() {
             "" | "auto" => Ok(KernelMode::Auto),
+            "exact" => Ok(KernelMode::Exact),
             "simd" => Ok(KernelMode::Simd),
             "scalar" => Ok(KernelMode::Scalar),
             "unfused" => Ok(KernelMode::Unfused),
             _ => Err(Error::BadOption {
                 option: Self::ENV,
                 value: s.to_string(),
-                expected: "auto, simd, scalar or unfused",
+                expected: "auto, exact, simd, scalar or unfused",
             }),
         }
     }

@@ -4,7 +4,7 @@
 //! single-threaded on wasm.
 
 use super::stats::{self, StatsKey};
-use super::{select_kernel, ActFormat, Activations, DotFn, Kernel, KernelMode};
+use super::{select_kernel, tiled, ActFormat, Activations, DotFn, Kernel, KernelMode};
 use crate::clock;
 use crate::error::{Error, Result};
 use crate::gguf::TensorInfo;
@@ -95,7 +95,18 @@ impl<'a> WeightMatrix<'a> {
         assert_eq!(x.len(), n_tok * self.n_in, "{}: x must be [n_tok, {}]", self.name, self.n_in);
         assert_eq!(out.len(), n_tok * self.n_out, "{}: out must be [{n_tok}, {}]", self.name, self.n_out);
         acts.quantize(x, self.n_in, self.act_format(), self.kernel.isa);
+        self.prepare(acts);
         self.matmul_quantized(acts, out);
+    }
+
+    /// Readies quantized activations for this matrix's kernel: the token tiles
+    /// of a tiled kernel, when the rows are enough to take that path.
+    pub(crate) fn prepare(&self, acts: &mut Activations) {
+        if let Some(tk) = &self.kernel.tiled {
+            if acts.n_rows >= tiled::MIN_TOKENS {
+                acts.prepare_tiles(tk.width);
+            }
+        }
     }
 
     /// Like [`matmul`](Self::matmul) with activations already quantized to
@@ -103,6 +114,14 @@ impl<'a> WeightMatrix<'a> {
     pub(crate) fn matmul_quantized(&self, acts: &Activations, out: &mut [f32]) {
         let start = clock::now();
         let n_tok = acts.n_rows;
+        if let Some((tk, tiles)) = self.kernel.tiled.as_ref().and_then(|tk| Some((tk, acts.tiles(tk.width)?))) {
+            if n_tok >= tiled::MIN_TOKENS {
+                tiled::matmul_tiled(tk, self.data, self.n_out, self.row_bytes, tiles, n_tok, out);
+                let bytes = (self.n_out * self.row_bytes) as u64;
+                stats::record_call(&self.stats_key, (self.n_out * n_tok) as u64, bytes, clock::now() - start);
+                return;
+            }
+        }
         // out is [n_tok, n_out]; each task owns a run of output rows for every token.
         // Tokens in tiles: a task's weight rows stay in L1 while one tile of
         // activations (a few tens of KB) stays in L2, instead of streaming

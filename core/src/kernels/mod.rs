@@ -13,9 +13,12 @@
 // lets a reader check them line by line; iterator chains would hide that.
 #![allow(clippy::needless_range_loop)]
 
+mod act_tiles;
 mod activations;
 #[cfg(target_arch = "x86_64")]
 pub mod avx2;
+#[cfg(target_arch = "x86_64")]
+pub mod avx512vnni;
 mod isa;
 mod matrix;
 #[cfg(target_arch = "aarch64")]
@@ -24,7 +27,10 @@ pub mod neon;
 pub mod simd128;
 pub mod stats;
 mod table;
+pub mod tiled;
+pub mod unpacked;
 
+pub use act_tiles::ActTiles;
 pub use activations::{ActFormat, Activations};
 pub use isa::{Isa, KernelMode};
 pub use matrix::WeightMatrix;

@@ -6,6 +6,7 @@ use crate::error::{Error, Result};
 use crate::quant::{self, float, BlockQ8K, BlockQ8_0, BlockQ8_1};
 use crate::GgmlType;
 
+use super::tiled::{tiled_kernel, TiledKernel};
 use super::{ActFormat, Isa, KernelMode};
 
 /// A row kernel, typed by the activation format it reads.
@@ -40,6 +41,9 @@ pub struct Kernel {
     /// Short name for logs and reports: `avx2`, `scalar`, `unfused`, `f32-dot`.
     pub name: &'static str,
     pub dot: DotFn,
+    /// The tiled matrix-matrix kernel for prefill, where the tier has one
+    /// (not in `KernelMode::Exact`).
+    pub tiled: Option<TiledKernel>,
 }
 
 impl std::fmt::Debug for Kernel {
@@ -134,7 +138,7 @@ fn simd128_kernel(ty: GgmlType) -> Option<DotFn> {
 }
 
 fn simd_kernel(ty: GgmlType, isa: Isa) -> Option<DotFn> {
-    match isa {
+    match isa.per_row() {
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => avx2_kernel(ty),
         #[cfg(target_arch = "aarch64")]
@@ -215,7 +219,7 @@ pub fn select_kernel(tensor: &str, ty: GgmlType, mode: KernelMode, isa: Isa) -> 
     if mode == KernelMode::Simd && isa == Isa::Scalar {
         return Err(Error::NoSimd { mode: mode.name(), detected: isa.name() });
     }
-    let kernel = |isa, fused, name, dot| Kernel { ggml_type: ty, isa, fused, name, dot };
+    let kernel = |isa, fused, name, dot| Kernel { ggml_type: ty, isa, fused, name, dot, tiled: None };
     if ty == GgmlType::F32 {
         return Ok(kernel(Isa::Scalar, true, "f32-dot", DotFn::F32(f32_weights_dot)));
     }
@@ -225,7 +229,10 @@ pub fn select_kernel(tensor: &str, ty: GgmlType, mode: KernelMode, isa: Isa) -> 
     }
     if mode != KernelMode::Scalar {
         if let Some(dot) = simd_kernel(ty, isa) {
-            return Ok(kernel(isa, true, isa.name(), dot));
+            let tiled = if mode == KernelMode::Exact { None } else { tiled_kernel(ty, isa) };
+            // A tier without a tiled kernel for this format runs its per-row kernels.
+            let name = if tiled.is_some() { isa.name() } else { isa.per_row().name() };
+            return Ok(Kernel { tiled, ..kernel(isa, true, name, dot) });
         }
     }
     match scalar_kernel(ty) {

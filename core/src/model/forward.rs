@@ -27,6 +27,7 @@ fn project(
             profile.time(Op::ActivationQuantization, || acts.quantize(x, matrix.n_in, key.0, key.1));
             current = Some(key);
         }
+        profile.time(Op::ActivationQuantization, || matrix.prepare(acts));
         matrix.matmul_quantized(acts, out);
     }
 }
