@@ -23,6 +23,7 @@ mod isa;
 mod matrix;
 #[cfg(target_arch = "aarch64")]
 pub mod neon;
+mod shared_out;
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 pub mod simd128;
 pub mod stats;
@@ -34,4 +35,5 @@ pub use act_tiles::ActTiles;
 pub use activations::{ActFormat, Activations};
 pub use isa::{Isa, KernelMode};
 pub use matrix::WeightMatrix;
+pub(crate) use shared_out::SharedOut;
 pub use table::{select_kernel, DotFn, Kernel};

@@ -5,6 +5,7 @@
 //! The tiers are one list, [`tiled_kernel`].
 
 use super::act_tiles::ActTiles;
+use super::shared_out::SharedOut;
 use super::unpacked::{UnpackKind, UnpackedBlock};
 use super::Isa;
 use crate::GgmlType;
@@ -56,20 +57,6 @@ pub fn tiled_kernel(ty: GgmlType, isa: Isa) -> Option<TiledKernel> {
     }
 }
 
-/// Raw pointer to the output shared by tasks that write disjoint elements.
-#[derive(Clone, Copy)]
-struct SharedOut(*mut f32);
-// SAFETY: every task writes only the columns of its own rows.
-unsafe impl Send for SharedOut {}
-unsafe impl Sync for SharedOut {}
-
-impl SharedOut {
-    /// Element `i` (a method, so closures capture the Sync wrapper, not the pointer).
-    fn at(&self, i: usize) -> *mut f32 {
-        self.0.wrapping_add(i)
-    }
-}
-
 /// `out[n_tok, n_out] = acts · Wᵀ` with the weights' raw rows in `data`
 /// (`row_bytes` each, `n_blocks` blocks of `block_bytes`).
 pub fn matmul_tiled(
@@ -85,7 +72,7 @@ pub fn matmul_tiled(
     assert!(tiles.width == tk.width && tiles.n_tiles * tk.width >= n_tok);
     let n_blocks = tiles.n_blocks;
     let block_bytes = row_bytes / n_blocks.max(1);
-    let shared = SharedOut(out.as_mut_ptr());
+    let shared = SharedOut::new(out);
     let panel = |p: usize| {
         thread_local! {
             static PANEL: std::cell::RefCell<Vec<UnpackedBlock>> = const { std::cell::RefCell::new(Vec::new()) };
@@ -115,7 +102,7 @@ pub fn matmul_tiled(
                         for r in 0..n_r {
                             // SAFETY: row first + r0 + r belongs to this task only, and
                             // (t0 + t, row) is inside out (asserted above).
-                            unsafe { *shared.at(dst + r) = result[r * tk.width + t] };
+                            unsafe { shared.set(dst + r, result[r * tk.width + t]) };
                         }
                     }
                 }

@@ -3,6 +3,7 @@
 //! through the matrix-matrix kernels; decoding is the same code with one token.
 
 use super::attention::{attend, AttentionShape};
+use super::attention_prefill::{self, attend_prefill};
 use super::config::FfnActivation;
 use super::context::Context;
 use super::ops;
@@ -160,7 +161,13 @@ impl Model<'_> {
                 scale: if cfg.scale_queries { 1.0 } else { cfg.attn_scale },
                 window: if is_swa { cfg.sliding_window } else { None },
             };
-            profile.time(Op::Attention, || attend(&shape, cache, il, pos0, q, scores, att));
+            profile.time(Op::Attention, || {
+                if self.fast_attention && n >= attention_prefill::MIN_TOKENS {
+                    attend_prefill(&shape, cache, il, pos0, q, att)
+                } else {
+                    attend(&shape, cache, il, pos0, q, scores, att)
+                }
+            });
             project(acts, profile, att, &mut [(&layer.wo, &mut proj[..])]);
             if let Some(norm) = &layer.post_attn_norm {
                 profile.time(Op::Norms, || ops::rms_norm_rows_in_place(proj, n_embd, norm, cfg.rms_eps));

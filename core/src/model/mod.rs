@@ -12,6 +12,7 @@
 //! ```
 
 mod attention;
+mod attention_prefill;
 mod config;
 mod context;
 mod forward;
@@ -48,6 +49,9 @@ pub struct Model<'a> {
     pub chat_template: Option<String>,
     /// `general.name`, or the architecture.
     pub name: String,
+    /// Prefill attention in f32 (`attention_prefill.rs`): with the fast kernel
+    /// modes, not with `KernelMode::Exact`, `Scalar` or `Unfused`.
+    pub fast_attention: bool,
 }
 
 impl<'a> Model<'a> {
@@ -99,6 +103,7 @@ impl<'a> Model<'a> {
             tokenizer,
             chat_template: chat_template.map(str::to_string),
             name: name.to_string(),
+            fast_attention: matches!(options.kernel_mode, KernelMode::Auto | KernelMode::Simd),
         })
     }
 
