@@ -239,3 +239,26 @@ fn real_models_chat_templates_render_and_generate() {
         }
     }
 }
+
+/// A tier can be forced by name where the CPU has it (every matrix then runs
+/// on that tier); a tier it lacks is an error naming the tier and the ones it has.
+#[test]
+fn a_kernel_tier_is_forced_by_name_or_refused_where_missing() {
+    use fuselm::kernels::Isa;
+    let bytes = tiny_bytes();
+    let file = GgufFile::parse(&bytes).unwrap();
+    for isa in Isa::ALL {
+        let options = LoadOptions { kernel_mode: KernelMode::Tier(isa), ..LoadOptions::default() };
+        match Model::load(&file, options) {
+            Ok(model) => {
+                assert!(Isa::available().contains(&isa), "{isa} loaded but is not available");
+                assert_eq!(model.weights.output.kernel.isa, isa, "{isa}");
+            }
+            Err(e) => {
+                assert!(!Isa::available().contains(&isa), "{isa}: {e}");
+                let text = e.to_string();
+                assert!(text.contains("kernel tier") && text.contains(isa.name()), "{text}");
+            }
+        }
+    }
+}

@@ -135,6 +135,10 @@ fn kernel_mode_parses_from_the_env_spelling() {
     assert_eq!("SIMD".parse::<KernelMode>().unwrap(), KernelMode::Simd);
     assert_eq!("unfused".parse::<KernelMode>().unwrap(), KernelMode::Unfused);
     assert_eq!("".parse::<KernelMode>().unwrap(), KernelMode::Auto);
+    assert_eq!("exact".parse::<KernelMode>().unwrap(), KernelMode::Exact);
+    for isa in Isa::ALL.into_iter().filter(|&i| i != Isa::Scalar) {
+        assert_eq!(isa.name().parse::<KernelMode>().unwrap(), KernelMode::Tier(isa));
+    }
     let err = "fast".parse::<KernelMode>().unwrap_err().to_string();
     assert!(err.contains("FUSELM_KERNELS") && err.contains("scalar"), "{err}");
 }

@@ -33,7 +33,8 @@ pub struct BenchArgs {
     /// Output format: md, json or csv.
     #[arg(short = 'o', long = "output", default_value = "md")]
     pub output: String,
-    /// Kernel sets (comma-separated): auto, simd, scalar, unfused.
+    /// Kernel sets (comma-separated): auto, exact, simd, scalar, unfused, or a
+    /// tier (avx512vnni, avx2, neon-dotprod, neon, simd128).
     #[arg(long = "kernels", default_value = "auto", value_delimiter = ',')]
     pub kernels: Vec<String>,
     #[arg(long = "no-mmap")]

@@ -108,7 +108,7 @@ fn user_mistakes_give_one_line_errors() {
         (vec!["generate", "-m", m, "-p", "x", "--cache-type", "q8"], "f16 or f32"),
         (vec!["generate", "-m", m], "give a prompt"),
         (vec!["bench", "-m", m, "-o", "xml"], "md, json or csv"),
-        (vec!["bench", "-m", m, "--kernels", "fast"], "auto, exact, simd, scalar or unfused"),
+        (vec!["bench", "-m", m, "--kernels", "fast"], "auto, exact, simd, scalar, unfused or a tier"),
         (vec!["synth", "--shape", "gpt-5", "-o", "x.gguf"], "tinyllama-1.1b"),
     ];
     for (args, message) in cases {

@@ -21,6 +21,9 @@ pub enum Isa {
 }
 
 impl Isa {
+    /// Every tier, for parsing names.
+    pub const ALL: [Isa; 6] = [Isa::Avx512Vnni, Isa::Avx2, Isa::NeonDotprod, Isa::Neon, Isa::Simd128, Isa::Scalar];
+
     pub fn name(self) -> &'static str {
         match self {
             Isa::Scalar => "scalar",
@@ -110,6 +113,9 @@ pub enum KernelMode {
     Exact,
     /// Like Auto, but an error on a CPU with no SIMD kernels at all.
     Simd,
+    /// Like Auto on one named tier (`avx2` on an AVX-512 machine, to measure
+    /// it); loading fails where the CPU lacks it.
+    Tier(Isa),
     /// The fused scalar reference kernels.
     Scalar,
     /// The pre-fused baseline: dequantize each row to f32, then an f32 dot.
@@ -127,6 +133,7 @@ impl KernelMode {
             KernelMode::Simd => "simd",
             KernelMode::Scalar => "scalar",
             KernelMode::Unfused => "unfused",
+            KernelMode::Tier(isa) => isa.name(),
         }
     }
 }
@@ -141,11 +148,15 @@ impl FromStr for KernelMode {
             "simd" => Ok(KernelMode::Simd),
             "scalar" => Ok(KernelMode::Scalar),
             "unfused" => Ok(KernelMode::Unfused),
-            _ => Err(Error::BadOption {
-                option: Self::ENV,
-                value: s.to_string(),
-                expected: "auto, exact, simd, scalar or unfused",
-            }),
+            name => match Isa::ALL.into_iter().find(|isa| isa.name() == name) {
+                Some(isa) => Ok(KernelMode::Tier(isa)),
+                None => Err(Error::BadOption {
+                    option: Self::ENV,
+                    value: s.to_string(),
+                    expected:
+                        "auto, exact, simd, scalar, unfused or a tier (avx512vnni, avx2, neon-dotprod, neon, simd128)",
+                }),
+            },
         }
     }
 }

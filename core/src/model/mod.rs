@@ -82,7 +82,17 @@ impl<'a> Model<'a> {
                 ),
             });
         }
-        let isa = options.isa.unwrap_or_else(Isa::detect);
+        let isa = match options.kernel_mode {
+            KernelMode::Tier(tier) if !Isa::available().contains(&tier) => {
+                let have: Vec<&str> = Isa::available().iter().map(|i| i.name()).collect();
+                return Err(Error::BadSetting {
+                    what: "kernel tier",
+                    why: format!("{tier} is not available on this CPU (it has {})", have.join(", ")),
+                });
+            }
+            KernelMode::Tier(tier) => tier,
+            _ => options.isa.unwrap_or_else(Isa::detect),
+        };
         let weights = ModelWeights::load(file, &config, options.kernel_mode, isa)?;
         let tokenizer = Tokenizer::from_metadata(md)?;
         let n_vocab = weights.token_embd.n_vocab;
@@ -103,7 +113,7 @@ impl<'a> Model<'a> {
             tokenizer,
             chat_template: chat_template.map(str::to_string),
             name: name.to_string(),
-            fast_attention: matches!(options.kernel_mode, KernelMode::Auto | KernelMode::Simd),
+            fast_attention: matches!(options.kernel_mode, KernelMode::Auto | KernelMode::Simd | KernelMode::Tier(_)),
         })
     }
 
