@@ -11,9 +11,11 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// Wraps an error with the name of the file it came from.
-    #[error("{file}: {source}")]
-    InFile { file: String, source: Box<Error> },
+    /// Wraps an error with the name of the file it came from. The message
+    /// already holds the inner one, so it is not also reported as the
+    /// `source()` (error-chain printers such as anyhow's `{:#}` showed it twice).
+    #[error("{file}: {inner}")]
+    InFile { file: String, inner: Box<Error> },
 
     // ---- GGUF container structure -------------------------------------------------
     #[error("not a GGUF file: it starts with bytes {found:02x?}, expected \"GGUF\" (47 47 55 46)")]
@@ -131,13 +133,13 @@ pub enum Error {
 impl Error {
     /// Attaches a file name (shown first in the message).
     pub fn in_file(self, file: impl Into<String>) -> Error {
-        Error::InFile { file: file.into(), source: Box::new(self) }
+        Error::InFile { file: file.into(), inner: Box::new(self) }
     }
 
     /// The error without any [`Error::InFile`] wrapping, for matching on the variant.
     pub fn root(&self) -> &Error {
         match self {
-            Error::InFile { source, .. } => source.root(),
+            Error::InFile { inner, .. } => inner.root(),
             other => other,
         }
     }

@@ -115,7 +115,7 @@ fn user_mistakes_give_one_line_errors() {
         let out = fuselm(&args);
         assert!(!out.status.success(), "{args:?} should fail");
         let err = stderr(&out);
-        assert!(err.contains(message), "{args:?}: {err}");
+        assert_eq!(err.matches(message).count(), 1, "{args:?}: the message once: {err}");
         assert!(!err.contains("panicked") && !err.contains("backtrace"), "{args:?}: {err}");
         assert_eq!(err.trim().lines().count(), 1, "{args:?}: one line, got {err}");
     }
