@@ -18,6 +18,8 @@ mod activations;
 #[cfg(target_arch = "x86_64")]
 pub mod avx2;
 #[cfg(target_arch = "x86_64")]
+pub mod avx2_tiled;
+#[cfg(target_arch = "x86_64")]
 pub mod avx512vnni;
 mod isa;
 mod matrix;

@@ -50,6 +50,14 @@ pub fn tiled_kernel(ty: GgmlType, isa: Isa) -> Option<TiledKernel> {
             unpack: |k, d, b, o| unsafe { super::avx512vnni::unpack_rows(k, d, b, o) },
             tile: |r, t, o| unsafe { super::avx512vnni::tile_8x16(r, t, o) },
         }),
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => Some(TiledKernel {
+            kind,
+            width: super::avx2_tiled::WIDTH,
+            // SAFETY: this tier is only chosen when the CPU has avx2 and fma.
+            unpack: |k, d, b, o| unsafe { super::avx2_tiled::unpack_rows(k, d, b, o) },
+            tile: |r, t, o| unsafe { super::avx2_tiled::tile_8x8(r, t, o) },
+        }),
         _ => {
             let _ = kind; // no tiled tier on this target yet
             None
