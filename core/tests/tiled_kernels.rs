@@ -1,17 +1,19 @@
 //! Tiled matrix-matrix kernels: on every tier this CPU has, each output equals
-//! the fast set's scalar definition (`unpacked::dot_fast`) bit for bit, for
+//! the fast set's scalar definition (`unpacked::dot_fast`, `unpacked32::dot_fast32`) bit for bit, for
 //! shapes that are not multiples of the tile (tail rows and tokens), and stays
 //! within float rounding of the exact per-row kernels. The tiers run are
 //! printed (`--nocapture`): a tier missing from this CPU is not tested here.
 
 use fuselm_core::kernels::tiled::tiled_kernel;
 use fuselm_core::kernels::unpacked::{dot_fast, unpack_all, UnpackKind, UnpackedBlock};
+use fuselm_core::kernels::unpacked32::{dot_fast32, unpack_all32, Kind32, Unpacked32};
 use fuselm_core::kernels::{Activations, Isa, KernelMode, WeightMatrix};
 use fuselm_core::quant;
 use fuselm_core::GgmlType;
 use proptest::prelude::*;
 
 const K_QUANTS: [GgmlType; 3] = [GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K];
+const BLOCK32: [GgmlType; 3] = [GgmlType::Q4_0, GgmlType::Q5_0, GgmlType::Q8_0];
 
 fn values(n: usize, seed: u64, scale: f32) -> Vec<f32> {
     let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
@@ -25,11 +27,43 @@ fn values(n: usize, seed: u64, scale: f32) -> Vec<f32> {
         .collect()
 }
 
-fn tiled_tiers() -> Vec<Isa> {
-    let tiers: Vec<Isa> =
-        Isa::available().into_iter().filter(|&isa| tiled_kernel(GgmlType::Q4_K, isa).is_some()).collect();
-    println!("tiled tiers on this CPU: {:?}", tiers.iter().map(|i| i.name()).collect::<Vec<_>>());
+/// The tiers of this CPU with a tiled kernel for `ty`.
+fn tiled_tiers(ty: GgmlType) -> Vec<Isa> {
+    let tiers: Vec<Isa> = Isa::available().into_iter().filter(|&isa| tiled_kernel(ty, isa).is_some()).collect();
+    println!("tiled tiers for {ty} on this CPU: {:?}", tiers.iter().map(|i| i.name()).collect::<Vec<_>>());
     tiers
+}
+
+/// Checks one product of a 32-value format on `isa`: tiled output == dot_fast32.
+fn check32(ty: GgmlType, isa: Isa, n_blocks: usize, n_out: usize, n_tok: usize, seed: u64) {
+    let n_in = 32 * n_blocks;
+    let mut w = Vec::new();
+    quant::quantize_row(ty, &values(n_in * n_out, seed, 0.3), &mut w).unwrap();
+    let x = values(n_in * n_tok, seed + 1, 6.0);
+    let m = WeightMatrix::from_raw("w", ty, n_in, n_out, &w, KernelMode::Auto, isa).unwrap();
+    assert!(m.kernel.tiled.is_some(), "{ty} on {isa} has a tiled kernel");
+    let mut acts = Activations::default();
+    let mut out = vec![f32::NAN; n_tok * n_out];
+    m.matmul(&x, &mut acts, &mut out);
+    let exact = WeightMatrix::from_raw("w", ty, n_in, n_out, &w, KernelMode::Exact, isa).unwrap();
+    let mut exact_out = vec![0.0; n_tok * n_out];
+    exact.matmul(&x, &mut Activations::default(), &mut exact_out);
+    let row_bytes = w.len() / n_out;
+    let kind = Kind32::of(ty).unwrap();
+    let mut row = vec![Unpacked32::default(); n_blocks];
+    for r in 0..n_out {
+        unpack_all32(kind, &w[r * row_bytes..(r + 1) * row_bytes], row_bytes / n_blocks, &mut row);
+        for t in 0..n_tok {
+            let want = dot_fast32(&row, acts.q8_0_row(t), kind);
+            let got = out[t * n_out + r];
+            assert_eq!(got.to_bits(), want.to_bits(), "{ty} {isa} [{n_out}x{n_in}] row {r} token {t}: {got} vs {want}");
+            let e = exact_out[t * n_out + r];
+            assert!(
+                (got - e).abs() <= 1e-5 * e.abs().max(1.0) * n_blocks as f32,
+                "{ty} row {r} token {t}: {got} vs exact {e}"
+            );
+        }
+    }
 }
 
 /// Checks one product on `isa`: tiled output == dot_fast per (row, token).
@@ -67,8 +101,15 @@ fn check(ty: GgmlType, isa: Isa, n_blocks: usize, n_out: usize, n_tok: usize, se
 
 #[test]
 fn tiled_kernels_equal_the_fast_scalar_definition_on_tail_shapes() {
-    for isa in tiled_tiers() {
-        for ty in K_QUANTS {
+    for ty in BLOCK32 {
+        for isa in tiled_tiers(ty) {
+            // Gemma 3 270M's rows are 640 = 20 blocks of 32 (not a multiple of 256).
+            check32(ty, isa, 20, 37, 21, 1);
+            check32(ty, isa, 1, 8, 16, 2);
+        }
+    }
+    for ty in K_QUANTS {
+        for isa in tiled_tiers(ty) {
             // tails: 37 rows = 32 + 5 (panel) = 4*8 + 5 (tile); 21 tokens = 16 + 5.
             check(ty, isa, 3, 37, 21, 1);
             check(ty, isa, 1, 8, 16, 2);
@@ -83,8 +124,11 @@ proptest! {
     fn tiled_kernels_equal_the_fast_scalar_definition(
         t in 0usize..3, n_blocks in 1usize..4, n_out in 1usize..80, n_tok in 4usize..40, seed in 0u64..1000,
     ) {
-        for isa in tiled_tiers() {
+        for isa in tiled_tiers(K_QUANTS[t]) {
             check(K_QUANTS[t], isa, n_blocks, n_out, n_tok, seed);
+        }
+        for isa in tiled_tiers(BLOCK32[t]) {
+            check32(BLOCK32[t], isa, 8 * n_blocks - 1, n_out, n_tok, seed);
         }
     }
 }
@@ -92,7 +136,7 @@ proptest! {
 #[test]
 fn exact_mode_has_no_tiled_kernels() {
     for isa in Isa::available() {
-        for ty in K_QUANTS {
+        for ty in K_QUANTS.into_iter().chain(BLOCK32) {
             let w = vec![0u8; ty.row_bytes(256).unwrap() as usize];
             let m = WeightMatrix::from_raw("w", ty, 256, 1, &w, KernelMode::Exact, isa).unwrap();
             assert!(m.kernel.tiled.is_none(), "{ty} on {isa}");

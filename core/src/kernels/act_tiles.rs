@@ -1,14 +1,18 @@
-//! Q8_K activations transposed for the tiled kernels: tokens go in the vector
+//! Q8_K (and Q8_0) activations transposed for the tiled kernels: tokens go in the vector
 //! lanes, so one weight group (4 bytes, broadcast) multiplies `width` tokens
 //! per instruction, and each weight row is read once per tile of tokens.
 //! Built once per matrix product (shared by every thread and weight row);
 //! padding tokens are zero and contribute nothing.
 
-use crate::quant::BlockQ8K;
+use crate::quant::{BlockQ8K, BlockQ8_0};
 
-/// u32 slots per (tile, block): 64 quant groups + 8 `bsums` pairs + `d`, each
-/// `width` lanes wide.
+/// u32 slots per (tile, Q8_K block): 64 quant groups + 8 `bsums` pairs + `d`,
+/// each `width` lanes wide.
 pub const SLOTS_PER_LANE: usize = 64 + 8 + 1;
+
+/// u32 slots per (tile, Q8_0 block): 8 quant groups, the sum of the 32
+/// quants (i32) and `d` (f32), each `width` lanes wide.
+pub const SLOTS_32: usize = 8 + 1 + 1;
 
 /// `[n_tiles, n_blocks, SLOTS_PER_LANE, width]` u32: for lane (token) t of a tile,
 /// slot `4k + g` holds quants `16k + 4g .. +4` of the block (4 i8), slot `64 + p`
@@ -18,18 +22,15 @@ pub struct ActTiles {
     pub width: usize,
     pub n_tiles: usize,
     pub n_blocks: usize,
+    /// Slots per block: [`SLOTS_PER_LANE`] or [`SLOTS_32`].
+    pub slots: usize,
     pub data: Vec<u32>,
 }
 
 impl ActTiles {
     /// Transposes `n_rows` rows of `n_blocks` Q8_K blocks into tiles `width` tokens wide.
     pub fn build(&mut self, q8k: &[BlockQ8K], n_rows: usize, n_blocks: usize, width: usize) {
-        self.width = width;
-        self.n_blocks = n_blocks;
-        self.n_tiles = n_rows.div_ceil(width);
-        let per_block = SLOTS_PER_LANE * width;
-        self.data.clear();
-        self.data.resize(self.n_tiles * n_blocks * per_block, 0);
+        let per_block = self.reset(n_rows, n_blocks, width, SLOTS_PER_LANE);
         for (t, row) in q8k.chunks_exact(n_blocks).take(n_rows).enumerate() {
             let (tile, lane) = (t / width, t % width);
             for (b, block) in row.iter().enumerate() {
@@ -47,9 +48,38 @@ impl ActTiles {
         }
     }
 
-    /// One tile: `[n_blocks, SLOTS_PER_LANE, width]`.
+    /// Transposes `n_rows` rows of `n_blocks` Q8_0 blocks into tiles `width` tokens wide.
+    pub fn build_q8_0(&mut self, q8_0: &[BlockQ8_0], n_rows: usize, n_blocks: usize, width: usize) {
+        let per_block = self.reset(n_rows, n_blocks, width, SLOTS_32);
+        for (t, row) in q8_0.chunks_exact(n_blocks).take(n_rows).enumerate() {
+            let (tile, lane) = (t / width, t % width);
+            for (b, block) in row.iter().enumerate() {
+                let dst = &mut self.data[(tile * n_blocks + b) * per_block..][..per_block];
+                let qs: &[u8] = bytemuck::cast_slice(&block.qs);
+                for (slot, group) in qs.chunks_exact(4).enumerate() {
+                    dst[slot * width + lane] = u32::from_le_bytes([group[0], group[1], group[2], group[3]]);
+                }
+                let sum: i32 = block.qs.iter().map(|&q| q as i32).sum();
+                dst[8 * width + lane] = sum as u32;
+                dst[9 * width + lane] = block.d.to_f32().to_bits();
+            }
+        }
+    }
+
+    /// Sizes and zeroes the tiles; returns the u32 count per (tile, block).
+    fn reset(&mut self, n_rows: usize, n_blocks: usize, width: usize, slots: usize) -> usize {
+        self.width = width;
+        self.n_blocks = n_blocks;
+        self.slots = slots;
+        self.n_tiles = n_rows.div_ceil(width);
+        self.data.clear();
+        self.data.resize(self.n_tiles * n_blocks * slots * width, 0);
+        slots * width
+    }
+
+    /// One tile: `[n_blocks, slots, width]`.
     pub fn tile(&self, i: usize) -> &[u32] {
-        let len = self.n_blocks * SLOTS_PER_LANE * self.width;
+        let len = self.n_blocks * self.slots * self.width;
         &self.data[i * len..(i + 1) * len]
     }
 }

@@ -27,10 +27,12 @@ pub struct Activations {
     pub q8_0: Vec<BlockQ8_0>,
     pub q8_1: Vec<BlockQ8_1>,
     pub f32: Vec<f32>,
-    /// `q8k` transposed for the tiled kernels, when [`Activations::prepare_tiles`] built it
+    /// `q8k` or `q8_0` transposed for the tiled kernels, when [`Activations::prepare_tiles`] built it
     /// for the current rows.
     pub tiles: ActTiles,
     tiles_ready: bool,
+    /// The format of the last quantization (which rows the tiles come from).
+    format: Option<ActFormat>,
 }
 
 impl Activations {
@@ -42,6 +44,7 @@ impl Activations {
         self.row_len = row_len;
         self.n_rows = x.len().checked_div(row_len).unwrap_or(0);
         self.tiles_ready = false;
+        self.format = Some(format);
         match format {
             ActFormat::F32 => {
                 self.f32.clear();
@@ -56,10 +59,15 @@ impl Activations {
     /// Builds [`Activations::tiles`] `width` tokens wide from the Q8_K rows, once
     /// per quantization.
     pub fn prepare_tiles(&mut self, width: usize) {
-        if !(self.tiles_ready && self.tiles.width == width) {
-            self.tiles.build(&self.q8k, self.n_rows, self.row_len / 256, width);
-            self.tiles_ready = true;
+        if self.tiles_ready && self.tiles.width == width {
+            return;
         }
+        match self.format {
+            Some(ActFormat::Q8K) => self.tiles.build(&self.q8k, self.n_rows, self.row_len / 256, width),
+            Some(ActFormat::Q8_0) => self.tiles.build_q8_0(&self.q8_0, self.n_rows, self.row_len / 32, width),
+            _ => return,
+        }
+        self.tiles_ready = true;
     }
 
     /// The tiles, if built `width` wide for the current rows.

@@ -11,8 +11,9 @@
 #[cfg(target_arch = "x86_64")]
 use std::arch::x86_64::*;
 
-use super::act_tiles::SLOTS_PER_LANE;
+use super::act_tiles::{SLOTS_32, SLOTS_PER_LANE};
 use super::unpacked::UnpackedBlock;
+use super::unpacked32::Unpacked32;
 
 /// Tokens per tile (vector lanes).
 pub const WIDTH: usize = 16;
@@ -83,4 +84,48 @@ pub unsafe fn unpack_rows(
     out: &mut [UnpackedBlock],
 ) {
     super::unpacked::unpack_all(unpack, data, block_bytes, out);
+}
+
+/// The 32-value formats' tile (Q4_0, Q5_0, Q8_0; `unpacked32.rs`): per block,
+/// 8 `vpdpbusd` per row, the offset times the activation sums subtracted once
+/// per block, then `isum · (dw · da)` with one FMA. Equals
+/// `unpacked32::dot_fast32` bit for bit.
+///
+/// # Safety
+/// As for [`tile_8x16`], with `tile` holding `n_blocks * SLOTS_32 * WIDTH` values.
+#[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+pub unsafe fn tile32_8x16(rows: &[&[Unpacked32]; ROWS], tile: &[u32], out: &mut [f32], offset: i32) {
+    let n_blocks = rows[0].len();
+    assert!(tile.len() >= n_blocks * SLOTS_32 * WIDTH && out.len() >= ROWS * WIDTH);
+    assert!(rows.iter().all(|r| r.len() == n_blocks));
+    let mut acc = [_mm512_setzero_ps(); ROWS];
+    let off = _mm512_set1_epi32(offset);
+    for b in 0..n_blocks {
+        let at = tile.as_ptr().add(b * SLOTS_32 * WIDTH);
+        let a: [__m512i; 8] = std::array::from_fn(|g| _mm512_loadu_si512(at.add(g * WIDTH) as *const _));
+        let off_sum = _mm512_mullo_epi32(_mm512_loadu_si512(at.add(8 * WIDTH) as *const _), off);
+        let da = _mm512_loadu_ps(at.add(9 * WIDTH) as *const f32);
+        for r in 0..ROWS {
+            let w = rows[r].get_unchecked(b);
+            let q = w.q.as_ptr() as *const i32;
+            let mut s = _mm512_setzero_si512();
+            for (g, ag) in a.iter().enumerate() {
+                s = _mm512_dpbusd_epi32(s, _mm512_set1_epi32(q.add(g).read_unaligned()), *ag);
+            }
+            let isum = _mm512_cvtepi32_ps(_mm512_sub_epi32(s, off_sum));
+            acc[r] = _mm512_fmadd_ps(isum, _mm512_mul_ps(_mm512_set1_ps(w.d), da), acc[r]);
+        }
+    }
+    for (r, a) in acc.iter().enumerate() {
+        _mm512_storeu_ps(out.as_mut_ptr().add(r * WIDTH), *a);
+    }
+}
+
+/// Unpacks raw 32-value blocks with AVX-512 enabled.
+///
+/// # Safety
+/// The CPU must support `avx512f` and `avx512bw`.
+#[target_feature(enable = "avx512f,avx512bw")]
+pub unsafe fn unpack_rows32(kind: super::unpacked32::Kind32, data: &[u8], block_bytes: usize, out: &mut [Unpacked32]) {
+    super::unpacked32::unpack_all32(kind, data, block_bytes, out);
 }

@@ -104,7 +104,7 @@ impl<'a> WeightMatrix<'a> {
     pub(crate) fn prepare(&self, acts: &mut Activations) {
         if let Some(tk) = &self.kernel.tiled {
             if acts.n_rows >= tiled::MIN_TOKENS {
-                acts.prepare_tiles(tk.width);
+                acts.prepare_tiles(tk.width());
             }
         }
     }
@@ -114,9 +114,9 @@ impl<'a> WeightMatrix<'a> {
     pub(crate) fn matmul_quantized(&self, acts: &Activations, out: &mut [f32]) {
         let start = clock::now();
         let n_tok = acts.n_rows;
-        if let Some((tk, tiles)) = self.kernel.tiled.as_ref().and_then(|tk| Some((tk, acts.tiles(tk.width)?))) {
+        if let Some((tk, tiles)) = self.kernel.tiled.as_ref().and_then(|tk| Some((tk, acts.tiles(tk.width())?))) {
             if n_tok >= tiled::MIN_TOKENS {
-                tiled::matmul_tiled(tk, self.data, self.n_out, self.row_bytes, tiles, n_tok, out);
+                tk.matmul(self.data, self.n_out, self.row_bytes, tiles, n_tok, out);
                 let bytes = (self.n_out * self.row_bytes) as u64;
                 stats::record_call(&self.stats_key, (self.n_out * n_tok) as u64, bytes, clock::now() - start);
                 return;

@@ -32,6 +32,7 @@ pub mod stats;
 mod table;
 pub mod tiled;
 pub mod unpacked;
+pub mod unpacked32;
 
 pub use act_tiles::ActTiles;
 pub use activations::{ActFormat, Activations};

@@ -7,6 +7,7 @@
 use super::act_tiles::ActTiles;
 use super::shared_out::SharedOut;
 use super::unpacked::{UnpackKind, UnpackedBlock};
+use super::unpacked32::{Kind32, Unpacked32};
 use super::Isa;
 use crate::GgmlType;
 
@@ -20,55 +21,104 @@ pub const MIN_TOKENS: usize = 4;
 /// Rows per tile-kernel call.
 pub const TILE_ROWS: usize = 8;
 
-/// One tier's tiled kernel for one K-quant format.
+/// 8 unpacked weight rows (each `n_blocks` long) for one tile-kernel call.
+pub type TileRows<'a, B> = [&'a [B]; TILE_ROWS];
+
+/// One tier's tiled kernel for one format family: `B` the unpacked block,
+/// `K` the format within the family.
 #[derive(Clone, Copy)]
-pub struct TiledKernel {
-    pub kind: UnpackKind,
+pub struct TileFns<B: 'static, K: 'static> {
+    pub kind: K,
     /// Tokens per tile (the tier's vector lanes).
     pub width: usize,
+    /// Activation tile slots per block (`act_tiles::SLOTS_PER_LANE` or `SLOTS_32`).
+    pub slots: usize,
     /// Unpacks raw blocks (`block_bytes` each) into `out`, vectorized for the tier.
-    pub unpack: fn(UnpackKind, &[u8], usize, &mut [UnpackedBlock]),
+    pub unpack: fn(K, &[u8], usize, &mut [B]),
     /// `out[r * width + t]` for 8 rows and one activation tile.
-    pub tile: fn(&[&[UnpackedBlock]; TILE_ROWS], &[u32], &mut [f32]),
+    pub tile: fn(&TileRows<'_, B>, &[u32], &mut [f32], K),
+}
+
+/// A tiled kernel: K-quants against Q8_K tiles, or 32-value formats against Q8_0 tiles.
+#[derive(Clone, Copy)]
+pub enum TiledKernel {
+    KQuant(TileFns<UnpackedBlock, UnpackKind>),
+    Block32(TileFns<Unpacked32, Kind32>),
+}
+
+impl TiledKernel {
+    /// Tokens per tile.
+    pub fn width(&self) -> usize {
+        match self {
+            TiledKernel::KQuant(f) => f.width,
+            TiledKernel::Block32(f) => f.width,
+        }
+    }
+
+    /// `out[n_tok, n_out] = acts · Wᵀ` with the weights' raw rows in `data`
+    /// (`row_bytes` each) and the activations as `tiles`.
+    pub fn matmul(&self, data: &[u8], n_out: usize, row_bytes: usize, tiles: &ActTiles, n_tok: usize, out: &mut [f32]) {
+        match self {
+            TiledKernel::KQuant(f) => matmul_tiled(f, data, n_out, row_bytes, tiles, n_tok, out),
+            TiledKernel::Block32(f) => matmul_tiled(f, data, n_out, row_bytes, tiles, n_tok, out),
+        }
+    }
 }
 
 impl std::fmt::Debug for TiledKernel {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "TiledKernel({:?} x{})", self.kind, self.width)
+        match self {
+            TiledKernel::KQuant(t) => write!(f, "TiledKernel({:?} x{})", t.kind, t.width),
+            TiledKernel::Block32(t) => write!(f, "TiledKernel({:?} x{})", t.kind, t.width),
+        }
     }
 }
 
-/// The tiled kernel for weights of `ty` on `isa`, if that tier has one.
+/// The tiled kernel for weights of `ty` on `isa`, if that tier has one: the
+/// one list of tiled tiers and formats.
 pub fn tiled_kernel(ty: GgmlType, isa: Isa) -> Option<TiledKernel> {
-    let kind = UnpackKind::of(ty)?;
-    match isa {
-        #[cfg(target_arch = "x86_64")]
-        Isa::Avx512Vnni => Some(TiledKernel {
-            kind,
-            width: super::avx512vnni::WIDTH,
-            // SAFETY: this tier is only chosen when the CPU has avx512f/bw/vnni.
-            unpack: |k, d, b, o| unsafe { super::avx512vnni::unpack_rows(k, d, b, o) },
-            tile: |r, t, o| unsafe { super::avx512vnni::tile_8x16(r, t, o) },
-        }),
-        #[cfg(target_arch = "x86_64")]
-        Isa::Avx2 => Some(TiledKernel {
-            kind,
-            width: super::avx2_tiled::WIDTH,
-            // SAFETY: this tier is only chosen when the CPU has avx2 and fma.
-            unpack: |k, d, b, o| unsafe { super::avx2_tiled::unpack_rows(k, d, b, o) },
-            tile: |r, t, o| unsafe { super::avx2_tiled::tile_8x8(r, t, o) },
-        }),
-        _ => {
-            let _ = kind; // no tiled tier on this target yet
-            None
+    #[cfg(target_arch = "x86_64")]
+    {
+        use super::act_tiles::{SLOTS_32, SLOTS_PER_LANE};
+        use super::{avx2_tiled as avx2, avx512vnni as vnni};
+        // SAFETY (every closure): a tier is only chosen when `Isa::detect`
+        // found its features on this CPU (avx512f/bw/vnni; avx2 and fma).
+        match (isa, UnpackKind::of(ty), Kind32::of(ty)) {
+            (Isa::Avx512Vnni, Some(kind), _) => Some(TiledKernel::KQuant(TileFns {
+                kind,
+                width: vnni::WIDTH,
+                slots: SLOTS_PER_LANE,
+                unpack: |k, d, b, o| unsafe { vnni::unpack_rows(k, d, b, o) },
+                tile: |r, t, o, _| unsafe { vnni::tile_8x16(r, t, o) },
+            })),
+            (Isa::Avx512Vnni, _, Some(kind)) => Some(TiledKernel::Block32(TileFns {
+                kind,
+                width: vnni::WIDTH,
+                slots: SLOTS_32,
+                unpack: |k, d, b, o| unsafe { vnni::unpack_rows32(k, d, b, o) },
+                tile: |r, t, o, k| unsafe { vnni::tile32_8x16(r, t, o, k.offset()) },
+            })),
+            (Isa::Avx2, Some(kind), _) => Some(TiledKernel::KQuant(TileFns {
+                kind,
+                width: avx2::WIDTH,
+                slots: SLOTS_PER_LANE,
+                unpack: |k, d, b, o| unsafe { avx2::unpack_rows(k, d, b, o) },
+                tile: |r, t, o, _| unsafe { avx2::tile_8x8(r, t, o) },
+            })),
+            _ => None,
         }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = (ty, isa); // no tiled tier on this target yet
+        None
     }
 }
 
 /// `out[n_tok, n_out] = acts · Wᵀ` with the weights' raw rows in `data`
 /// (`row_bytes` each, `n_blocks` blocks of `block_bytes`).
-pub fn matmul_tiled(
-    tk: &TiledKernel,
+fn matmul_tiled<B: bytemuck::Pod + Default + Sync, K: Copy + Sync>(
+    tk: &TileFns<B, K>,
     data: &[u8],
     n_out: usize,
     row_bytes: usize,
@@ -77,7 +127,7 @@ pub fn matmul_tiled(
     out: &mut [f32],
 ) {
     assert_eq!(out.len(), n_tok * n_out);
-    assert!(tiles.width == tk.width && tiles.n_tiles * tk.width >= n_tok);
+    assert!(tiles.width == tk.width && tiles.slots == tk.slots && tiles.n_tiles * tk.width >= n_tok);
     let n_blocks = tiles.n_blocks;
     let block_bytes = row_bytes / n_blocks.max(1);
     let shared = SharedOut::new(out);
@@ -87,9 +137,12 @@ pub fn matmul_tiled(
         }
         let first = p * PANEL_ROWS;
         let n_rows = PANEL_ROWS.min(n_out - first);
-        PANEL.with_borrow_mut(|buf| {
-            // [n_rows, n_blocks] unpacked blocks
-            buf.resize(n_rows * n_blocks, UnpackedBlock::default());
+        PANEL.with_borrow_mut(|storage| {
+            // [n_rows, n_blocks] unpacked blocks of type B, in a 64-byte aligned
+            // buffer shared by both families (a thread_local cannot be generic).
+            let bytes = n_rows * n_blocks * std::mem::size_of::<B>();
+            storage.resize(bytes.div_ceil(std::mem::size_of::<UnpackedBlock>()), UnpackedBlock::default());
+            let buf: &mut [B] = bytemuck::cast_slice_mut(&mut bytemuck::cast_slice_mut::<_, u8>(storage)[..bytes]);
             (tk.unpack)(tk.kind, &data[first * row_bytes..(first + n_rows) * row_bytes], block_bytes, buf);
             let mut result = [0.0f32; TILE_ROWS * 16];
             let result = &mut result[..TILE_ROWS * tk.width];
@@ -100,11 +153,11 @@ pub fn matmul_tiled(
                 for r0 in (0..n_rows).step_by(TILE_ROWS) {
                     let n_r = TILE_ROWS.min(n_rows - r0);
                     // Tail rows repeat the last real row; their results are dropped.
-                    let rows: [&[UnpackedBlock]; TILE_ROWS] = std::array::from_fn(|i| {
+                    let rows: [&[B]; TILE_ROWS] = std::array::from_fn(|i| {
                         let r = r0 + i.min(n_r - 1);
                         &buf[r * n_blocks..(r + 1) * n_blocks]
                     });
-                    (tk.tile)(&rows, act, result);
+                    (tk.tile)(&rows, act, result, tk.kind);
                     for t in 0..n_t {
                         let dst = (t0 + t) * n_out + first + r0;
                         for r in 0..n_r {
