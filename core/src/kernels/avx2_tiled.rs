@@ -10,9 +10,10 @@
 #[cfg(target_arch = "x86_64")]
 use std::arch::x86_64::*;
 
-use super::act_tiles::SLOTS_PER_LANE;
+use super::act_tiles::{SLOTS_32, SLOTS_PER_LANE};
 use super::tiled::TILE_ROWS;
 use super::unpacked::UnpackedBlock;
+use super::unpacked32::Unpacked32;
 
 /// Tokens per tile (vector lanes).
 pub const WIDTH: usize = 8;
@@ -99,4 +100,52 @@ pub unsafe fn unpack_rows(
     out: &mut [UnpackedBlock],
 ) {
     super::unpacked::unpack_all(unpack, data, block_bytes, out);
+}
+
+/// The tile for Q4_0 and Q5_0 (quants plus offset at most 31, so four
+/// `vpmaddubsw` pair sums add in i16: 4·31·128·2 = 31744). Q8_0's quants plus
+/// 128 would saturate `vpmaddubsw`; it has no AVX2 tile. Equals
+/// `unpacked32::dot_fast32` bit for bit.
+///
+/// # Safety
+/// As for [`tile_8x8`], with `tile` holding `n_blocks * SLOTS_32 * WIDTH`
+/// values and every quant at most 31.
+#[target_feature(enable = "avx2,fma")]
+pub unsafe fn tile32_8x8(rows: &[&[Unpacked32]; TILE_ROWS], tile: &[u32], out: &mut [f32], offset: i32) {
+    let n_blocks = rows[0].len();
+    assert!(tile.len() >= n_blocks * SLOTS_32 * WIDTH && out.len() >= TILE_ROWS * WIDTH);
+    assert!(rows.iter().all(|r| r.len() == n_blocks));
+    let mut acc = [_mm256_setzero_ps(); TILE_ROWS];
+    let ones = _mm256_set1_epi16(1);
+    let off = _mm256_set1_epi32(offset);
+    for b in 0..n_blocks {
+        let at = tile.as_ptr().add(b * SLOTS_32 * WIDTH);
+        let off_sum = _mm256_mullo_epi32(_mm256_loadu_si256(at.add(8 * WIDTH) as *const _), off);
+        let da = _mm256_loadu_ps(at.add(9 * WIDTH) as *const f32);
+        for r in 0..TILE_ROWS {
+            let w = rows[r].get_unchecked(b);
+            let q = w.q.as_ptr() as *const i32;
+            let group = |g: usize| {
+                let a = _mm256_loadu_si256(at.add(g * WIDTH) as *const _);
+                _mm256_maddubs_epi16(_mm256_set1_epi32(q.add(g).read_unaligned()), a)
+            };
+            let lo = _mm256_add_epi16(_mm256_add_epi16(group(0), group(1)), _mm256_add_epi16(group(2), group(3)));
+            let hi = _mm256_add_epi16(_mm256_add_epi16(group(4), group(5)), _mm256_add_epi16(group(6), group(7)));
+            let s = _mm256_add_epi32(_mm256_madd_epi16(lo, ones), _mm256_madd_epi16(hi, ones));
+            let isum = _mm256_cvtepi32_ps(_mm256_sub_epi32(s, off_sum));
+            acc[r] = _mm256_fmadd_ps(isum, _mm256_mul_ps(_mm256_set1_ps(w.d), da), acc[r]);
+        }
+    }
+    for (r, a) in acc.iter().enumerate() {
+        _mm256_storeu_ps(out.as_mut_ptr().add(r * WIDTH), *a);
+    }
+}
+
+/// Unpacks raw 32-value blocks with AVX2 enabled.
+///
+/// # Safety
+/// The CPU must support `avx2`.
+#[target_feature(enable = "avx2")]
+pub unsafe fn unpack_rows32(kind: super::unpacked32::Kind32, data: &[u8], block_bytes: usize, out: &mut [Unpacked32]) {
+    super::unpacked32::unpack_all32(kind, data, block_bytes, out);
 }

@@ -105,6 +105,14 @@ pub fn tiled_kernel(ty: GgmlType, isa: Isa) -> Option<TiledKernel> {
                 unpack: |k, d, b, o| unsafe { avx2::unpack_rows(k, d, b, o) },
                 tile: |r, t, o, _| unsafe { avx2::tile_8x8(r, t, o) },
             })),
+            // Q8_0's quants plus 128 would saturate vpmaddubsw: per-row kernels.
+            (Isa::Avx2, _, Some(kind)) if kind != Kind32::Q8_0 => Some(TiledKernel::Block32(TileFns {
+                kind,
+                width: avx2::WIDTH,
+                slots: SLOTS_32,
+                unpack: |k, d, b, o| unsafe { avx2::unpack_rows32(k, d, b, o) },
+                tile: |r, t, o, k| unsafe { avx2::tile32_8x8(r, t, o, k.offset()) },
+            })),
             _ => None,
         }
     }
