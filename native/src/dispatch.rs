@@ -102,9 +102,12 @@ pub fn render(name: &str, gguf: &GgufFile<'_>, json_out: bool) -> Result<String>
     let mut out = String::new();
     let _ = writeln!(out, "dispatch on {isa} ({} layers; \"!\" marks an unfused kernel or F32 fallback)", layers.len());
     let _ = writeln!(out, "token_embd: {embd}");
-    let _ = writeln!(out, "{:>5}  {}", "layer", ROLES.iter().map(|r| format!("{r:<16}")).collect::<String>());
+    // Columns as wide as the longest cell (`Q5_0 avx512vnni-tiled`) plus a gap.
+    let width =
+        layers.iter().flatten().map(|(c, _)| c.len()).chain(ROLES.iter().map(|r| r.len())).max().unwrap_or(0) + 2;
+    let _ = writeln!(out, "{:>5}  {}", "layer", ROLES.iter().map(|r| format!("{r:<width$}")).collect::<String>());
     for (i, cells) in layers.iter().enumerate() {
-        let _ = writeln!(out, "{i:>5}  {}", cells.iter().map(|(c, _)| format!("{c:<16}")).collect::<String>());
+        let _ = writeln!(out, "{i:>5}  {}", cells.iter().map(|(c, _)| format!("{c:<width$}")).collect::<String>());
     }
     let _ = writeln!(out, "output: {output}{}", if w.output_tied { " (tied to token_embd)" } else { "" });
     let _ = writeln!(out, "{flagged} weights without a fused kernel");

@@ -27,9 +27,9 @@ pub struct Activations {
     pub q8_0: Vec<BlockQ8_0>,
     pub q8_1: Vec<BlockQ8_1>,
     pub f32: Vec<f32>,
-    /// `q8k` or `q8_0` transposed for the tiled kernels, when [`Activations::prepare_tiles`] built it
-    /// for the current rows.
-    pub tiles: ActTiles,
+    /// `q8k` or `q8_0` transposed for the tiled kernels, when
+    /// [`Activations::prepare_tiles`] built it for the current rows.
+    tiles: ActTiles,
     tiles_ready: bool,
     /// The format of the last quantization (which rows the tiles come from).
     format: Option<ActFormat>,
@@ -56,8 +56,8 @@ impl Activations {
         }
     }
 
-    /// Builds [`Activations::tiles`] `width` tokens wide from the Q8_K rows, once
-    /// per quantization.
+    /// Builds the tiles `width` tokens wide from the rows of the last
+    /// quantization (Q8_K or Q8_0; other formats have none), once per quantization.
     pub fn prepare_tiles(&mut self, width: usize) {
         if self.tiles_ready && self.tiles.width == width {
             return;

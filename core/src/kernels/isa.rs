@@ -35,6 +35,18 @@ impl Isa {
         }
     }
 
+    /// The kernel name of this tier's tiled products (`avx2-tiled`).
+    pub fn tiled_name(self) -> &'static str {
+        match self {
+            Isa::Avx2 => "avx2-tiled",
+            Isa::Avx512Vnni => "avx512vnni-tiled",
+            Isa::Neon => "neon-tiled",
+            Isa::NeonDotprod => "neon-dotprod-tiled",
+            Isa::Simd128 => "simd128-tiled",
+            Isa::Scalar => "scalar-tiled",
+        }
+    }
+
     /// Every kernel ISA this CPU can run, best first (ends with Scalar). Tests
     /// run each; dispatch uses the first.
     pub fn available() -> Vec<Isa> {

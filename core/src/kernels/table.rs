@@ -230,8 +230,9 @@ pub fn select_kernel(tensor: &str, ty: GgmlType, mode: KernelMode, isa: Isa) -> 
     if mode != KernelMode::Scalar {
         if let Some(dot) = simd_kernel(ty, isa) {
             let tiled = if mode == KernelMode::Exact { None } else { tiled_kernel(ty, isa) };
-            // A tier without a tiled kernel for this format runs its per-row kernels.
-            let name = if tiled.is_some() { isa.name() } else { isa.per_row().name() };
+            // Reports say which products are tiled; a tier without a tiled kernel
+            // for this format runs its per-row kernels.
+            let name = if tiled.is_some() { isa.tiled_name() } else { isa.per_row().name() };
             return Ok(Kernel { tiled, ..kernel(isa, true, name, dot) });
         }
     }
