@@ -4,7 +4,7 @@
 //! within float rounding of the exact per-row kernels. The tiers run are
 //! printed (`--nocapture`): a tier missing from this CPU is not tested here.
 
-use fuselm_core::kernels::tiled::tiled_kernel;
+use fuselm_core::kernels::tiled::{tiled_kernel, MIN_TOKENS};
 use fuselm_core::kernels::unpacked::{dot_fast, unpack_all, UnpackKind, UnpackedBlock};
 use fuselm_core::kernels::unpacked32::{dot_fast32, unpack_all32, Kind32, Unpacked32};
 use fuselm_core::kernels::{Activations, Isa, KernelMode, WeightMatrix};
@@ -113,7 +113,7 @@ fn tiled_kernels_equal_the_fast_scalar_definition_on_tail_shapes() {
             // tails: 37 rows = 32 + 5 (panel) = 4*8 + 5 (tile); 21 tokens = 16 + 5.
             check(ty, isa, 3, 37, 21, 1);
             check(ty, isa, 1, 8, 16, 2);
-            check(ty, isa, 2, 67, 4, 3);
+            check(ty, isa, 2, 67, MIN_TOKENS, 3);
         }
     }
 }
@@ -122,7 +122,7 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
     #[test]
     fn tiled_kernels_equal_the_fast_scalar_definition(
-        t in 0usize..3, n_blocks in 1usize..4, n_out in 1usize..80, n_tok in 4usize..40, seed in 0u64..1000,
+        t in 0usize..3, n_blocks in 1usize..4, n_out in 1usize..80, n_tok in MIN_TOKENS..40, seed in 0u64..1000,
     ) {
         for isa in tiled_tiers(K_QUANTS[t]) {
             check(K_QUANTS[t], isa, n_blocks, n_out, n_tok, seed);

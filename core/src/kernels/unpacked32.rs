@@ -57,32 +57,39 @@ impl Kind32 {
 /// Unpacks consecutive raw blocks (`block_bytes` each) of `data` into `out`.
 #[inline(always)]
 pub fn unpack_all32(kind: Kind32, data: &[u8], block_bytes: usize, out: &mut [Unpacked32]) {
-    let blocks = data.chunks_exact(block_bytes).zip(out);
+    // Plain `for` loops, as in `unpacked::unpack_all` (for_each would not
+    // inherit the caller's target features).
     match kind {
-        Kind32::Q4_0 => blocks.for_each(|(raw, o)| {
-            let b: &BlockQ4_0 = bytemuck::from_bytes(raw);
-            for j in 0..16 {
-                o.q[j] = b.qs[j] & 0xF;
-                o.q[j + 16] = b.qs[j] >> 4;
+        Kind32::Q4_0 => {
+            for (raw, o) in data.chunks_exact(block_bytes).zip(out) {
+                let b: &BlockQ4_0 = bytemuck::from_bytes(raw);
+                for j in 0..16 {
+                    o.q[j] = b.qs[j] & 0xF;
+                    o.q[j + 16] = b.qs[j] >> 4;
+                }
+                o.d = b.d.to_f32();
             }
-            o.d = b.d.to_f32();
-        }),
-        Kind32::Q5_0 => blocks.for_each(|(raw, o)| {
-            let b: &BlockQ5_0 = bytemuck::from_bytes(raw);
-            let qh = u32::from_le_bytes(b.qh);
-            for j in 0..16 {
-                o.q[j] = (b.qs[j] & 0xF) | ((((qh >> j) & 1) as u8) << 4);
-                o.q[j + 16] = (b.qs[j] >> 4) | ((((qh >> (j + 16)) & 1) as u8) << 4);
+        }
+        Kind32::Q5_0 => {
+            for (raw, o) in data.chunks_exact(block_bytes).zip(out) {
+                let b: &BlockQ5_0 = bytemuck::from_bytes(raw);
+                let qh = u32::from_le_bytes(b.qh);
+                for j in 0..16 {
+                    o.q[j] = (b.qs[j] & 0xF) | ((((qh >> j) & 1) as u8) << 4);
+                    o.q[j + 16] = (b.qs[j] >> 4) | ((((qh >> (j + 16)) & 1) as u8) << 4);
+                }
+                o.d = b.d.to_f32();
             }
-            o.d = b.d.to_f32();
-        }),
-        Kind32::Q8_0 => blocks.for_each(|(raw, o)| {
-            let b: &BlockQ8_0 = bytemuck::from_bytes(raw);
-            for j in 0..32 {
-                o.q[j] = (b.qs[j] as u8) ^ 0x80; // q + 128
+        }
+        Kind32::Q8_0 => {
+            for (raw, o) in data.chunks_exact(block_bytes).zip(out) {
+                let b: &BlockQ8_0 = bytemuck::from_bytes(raw);
+                for j in 0..32 {
+                    o.q[j] = (b.qs[j] as u8) ^ 0x80; // q + 128
+                }
+                o.d = b.d.to_f32();
             }
-            o.d = b.d.to_f32();
-        }),
+        }
     }
 }
 
