@@ -35,6 +35,14 @@ impl Isa {
         }
     }
 
+    /// Whether this tier has the fast kernel set (tiled prefill products, f32
+    /// prefill attention). Tiers without it (NEON, simd128, scalar) run the
+    /// exact set's arithmetic in every mode, so the browser builds still give
+    /// the ids of native `exact`.
+    pub fn has_fast_set(self) -> bool {
+        matches!(self, Isa::Avx2 | Isa::Avx512Vnni)
+    }
+
     /// The kernel name of this tier's tiled products (`avx2-tiled`).
     pub fn tiled_name(self) -> &'static str {
         match self {

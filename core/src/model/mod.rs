@@ -50,7 +50,8 @@ pub struct Model<'a> {
     /// `general.name`, or the architecture.
     pub name: String,
     /// Prefill attention in f32 (`attention_prefill.rs`): with the fast kernel
-    /// modes, not with `KernelMode::Exact`, `Scalar` or `Unfused`.
+    /// modes on a tier that has the fast set (tiled kernels), not with
+    /// `KernelMode::Exact`, `Scalar` or `Unfused`.
     pub fast_attention: bool,
 }
 
@@ -113,7 +114,8 @@ impl<'a> Model<'a> {
             tokenizer,
             chat_template: chat_template.map(str::to_string),
             name: name.to_string(),
-            fast_attention: matches!(options.kernel_mode, KernelMode::Auto | KernelMode::Simd | KernelMode::Tier(_)),
+            fast_attention: isa.has_fast_set()
+                && matches!(options.kernel_mode, KernelMode::Auto | KernelMode::Simd | KernelMode::Tier(_)),
         })
     }
 
