@@ -34,9 +34,27 @@ fn tiled_tiers(ty: GgmlType) -> Vec<Isa> {
     tiers
 }
 
-/// Checks one product of a 32-value format on `isa`: tiled output == dot_fast32.
-fn check32(ty: GgmlType, isa: Isa, n_blocks: usize, n_out: usize, n_tok: usize, seed: u64) {
-    let n_in = 32 * n_blocks;
+/// The fast set's scalar value of one weight row (raw bytes) with every
+/// token's activations: `dot_fast` or `dot_fast32` over the unpacked row.
+type Reference = fn(GgmlType, &[u8], usize, &Activations, usize) -> Vec<f32>;
+
+fn reference_k(ty: GgmlType, row: &[u8], n_blocks: usize, acts: &Activations, n_tok: usize) -> Vec<f32> {
+    let mut unpacked = vec![UnpackedBlock::default(); n_blocks];
+    unpack_all(UnpackKind::of(ty).unwrap(), row, row.len() / n_blocks, &mut unpacked);
+    (0..n_tok).map(|t| dot_fast(&unpacked, acts.q8k_row(t))).collect()
+}
+
+fn reference_32(ty: GgmlType, row: &[u8], n_blocks: usize, acts: &Activations, n_tok: usize) -> Vec<f32> {
+    let kind = Kind32::of(ty).unwrap();
+    let mut unpacked = vec![Unpacked32::default(); n_blocks];
+    unpack_all32(kind, row, row.len() / n_blocks, &mut unpacked);
+    (0..n_tok).map(|t| dot_fast32(&unpacked, acts.q8_0_row(t), kind)).collect()
+}
+
+/// Checks one product on `isa`: tiled output == the scalar reference per
+/// (row, token), and within float rounding of the exact per-row kernels.
+fn check_with(reference: Reference, ty: GgmlType, isa: Isa, n_blocks: usize, n_out: usize, n_tok: usize, seed: u64) {
+    let n_in = ty.block_len() * n_blocks;
     let mut w = Vec::new();
     quant::quantize_row(ty, &values(n_in * n_out, seed, 0.3), &mut w).unwrap();
     let x = values(n_in * n_tok, seed + 1, 6.0);
@@ -49,12 +67,9 @@ fn check32(ty: GgmlType, isa: Isa, n_blocks: usize, n_out: usize, n_tok: usize, 
     let mut exact_out = vec![0.0; n_tok * n_out];
     exact.matmul(&x, &mut Activations::default(), &mut exact_out);
     let row_bytes = w.len() / n_out;
-    let kind = Kind32::of(ty).unwrap();
-    let mut row = vec![Unpacked32::default(); n_blocks];
     for r in 0..n_out {
-        unpack_all32(kind, &w[r * row_bytes..(r + 1) * row_bytes], row_bytes / n_blocks, &mut row);
-        for t in 0..n_tok {
-            let want = dot_fast32(&row, acts.q8_0_row(t), kind);
+        let want = reference(ty, &w[r * row_bytes..(r + 1) * row_bytes], n_blocks, &acts, n_tok);
+        for (t, want) in want.into_iter().enumerate() {
             let got = out[t * n_out + r];
             assert_eq!(got.to_bits(), want.to_bits(), "{ty} {isa} [{n_out}x{n_in}] row {r} token {t}: {got} vs {want}");
             let e = exact_out[t * n_out + r];
@@ -66,37 +81,14 @@ fn check32(ty: GgmlType, isa: Isa, n_blocks: usize, n_out: usize, n_tok: usize, 
     }
 }
 
-/// Checks one product on `isa`: tiled output == dot_fast per (row, token).
+/// A K-quant product (blocks of 256).
 fn check(ty: GgmlType, isa: Isa, n_blocks: usize, n_out: usize, n_tok: usize, seed: u64) {
-    let n_in = 256 * n_blocks;
-    let mut w = Vec::new();
-    quant::quantize_row(ty, &values(n_in * n_out, seed, 0.3), &mut w).unwrap();
-    let x = values(n_in * n_tok, seed + 1, 6.0);
-    let m = WeightMatrix::from_raw("w", ty, n_in, n_out, &w, KernelMode::Auto, isa).unwrap();
-    assert!(m.kernel.tiled.is_some(), "{ty} on {isa} has a tiled kernel");
-    let mut acts = Activations::default();
-    let mut out = vec![f32::NAN; n_tok * n_out];
-    m.matmul(&x, &mut acts, &mut out);
+    check_with(reference_k, ty, isa, n_blocks, n_out, n_tok, seed);
+}
 
-    let row_bytes = w.len() / n_out;
-    let kind = UnpackKind::of(ty).unwrap();
-    let mut row = vec![UnpackedBlock::default(); n_blocks];
-    let exact = WeightMatrix::from_raw("w", ty, n_in, n_out, &w, KernelMode::Exact, isa).unwrap();
-    let mut exact_out = vec![0.0; n_tok * n_out];
-    exact.matmul(&x, &mut Activations::default(), &mut exact_out);
-    for r in 0..n_out {
-        unpack_all(kind, &w[r * row_bytes..(r + 1) * row_bytes], row_bytes / n_blocks, &mut row);
-        for t in 0..n_tok {
-            let want = dot_fast(&row, acts.q8k_row(t));
-            let got = out[t * n_out + r];
-            assert_eq!(got.to_bits(), want.to_bits(), "{ty} {isa} [{n_out}x{n_in}] row {r} token {t}: {got} vs {want}");
-            let e = exact_out[t * n_out + r];
-            assert!(
-                (got - e).abs() <= 1e-5 * e.abs().max(1.0) * n_blocks as f32,
-                "{ty} row {r} token {t}: {got} vs exact {e}"
-            );
-        }
-    }
+/// A 32-value format's product.
+fn check32(ty: GgmlType, isa: Isa, n_blocks: usize, n_out: usize, n_tok: usize, seed: u64) {
+    check_with(reference_32, ty, isa, n_blocks, n_out, n_tok, seed);
 }
 
 #[test]

@@ -30,38 +30,43 @@ pub struct ActTiles {
 impl ActTiles {
     /// Transposes `n_rows` rows of `n_blocks` Q8_K blocks into tiles `width` tokens wide.
     pub fn build(&mut self, q8k: &[BlockQ8K], n_rows: usize, n_blocks: usize, width: usize) {
-        let per_block = self.reset(n_rows, n_blocks, width, SLOTS_PER_LANE);
-        for (t, row) in q8k.chunks_exact(n_blocks).take(n_rows).enumerate() {
-            let (tile, lane) = (t / width, t % width);
-            for (b, block) in row.iter().enumerate() {
-                let dst = &mut self.data[(tile * n_blocks + b) * per_block..][..per_block];
-                let qs: &[u8] = bytemuck::cast_slice(&block.qs);
-                for (slot, group) in qs.chunks_exact(4).enumerate() {
-                    dst[slot * width + lane] = u32::from_le_bytes([group[0], group[1], group[2], group[3]]);
-                }
-                for p in 0..8 {
-                    let (lo, hi) = (block.bsums[2 * p] as u16 as u32, block.bsums[2 * p + 1] as u16 as u32);
-                    dst[(64 + p) * width + lane] = lo | (hi << 16);
-                }
-                dst[72 * width + lane] = block.d.to_bits();
+        self.fill(q8k, n_rows, n_blocks, width, SLOTS_PER_LANE, |block, lane| {
+            lane.put_groups(bytemuck::cast_slice(&block.qs));
+            for p in 0..8 {
+                let (lo, hi) = (block.bsums[2 * p] as u16 as u32, block.bsums[2 * p + 1] as u16 as u32);
+                lane.set(64 + p, lo | (hi << 16));
             }
-        }
+            lane.set(72, block.d.to_bits());
+        });
     }
 
     /// Transposes `n_rows` rows of `n_blocks` Q8_0 blocks into tiles `width` tokens wide.
     pub fn build_q8_0(&mut self, q8_0: &[BlockQ8_0], n_rows: usize, n_blocks: usize, width: usize) {
-        let per_block = self.reset(n_rows, n_blocks, width, SLOTS_32);
-        for (t, row) in q8_0.chunks_exact(n_blocks).take(n_rows).enumerate() {
+        self.fill(q8_0, n_rows, n_blocks, width, SLOTS_32, |block, lane| {
+            lane.put_groups(bytemuck::cast_slice(&block.qs));
+            let sum: i32 = block.qs.iter().map(|&q| q as i32).sum();
+            lane.set(8, sum as u32);
+            lane.set(9, block.d.to_f32().to_bits());
+        });
+    }
+
+    /// Sizes the tiles and calls `put(block, lane)` for every block of every
+    /// row, `lane` being that token's lane of the block's slots.
+    fn fill<B>(
+        &mut self,
+        rows: &[B],
+        n_rows: usize,
+        n_blocks: usize,
+        width: usize,
+        slots: usize,
+        put: impl Fn(&B, &mut Lane<'_>),
+    ) {
+        let per_block = self.reset(n_rows, n_blocks, width, slots);
+        for (t, row) in rows.chunks_exact(n_blocks).take(n_rows).enumerate() {
             let (tile, lane) = (t / width, t % width);
             for (b, block) in row.iter().enumerate() {
                 let dst = &mut self.data[(tile * n_blocks + b) * per_block..][..per_block];
-                let qs: &[u8] = bytemuck::cast_slice(&block.qs);
-                for (slot, group) in qs.chunks_exact(4).enumerate() {
-                    dst[slot * width + lane] = u32::from_le_bytes([group[0], group[1], group[2], group[3]]);
-                }
-                let sum: i32 = block.qs.iter().map(|&q| q as i32).sum();
-                dst[8 * width + lane] = sum as u32;
-                dst[9 * width + lane] = block.d.to_f32().to_bits();
+                put(block, &mut Lane { dst, width, lane });
             }
         }
     }
@@ -81,5 +86,27 @@ impl ActTiles {
     pub fn tile(&self, i: usize) -> &[u32] {
         let len = self.n_blocks * self.slots * self.width;
         &self.data[i * len..(i + 1) * len]
+    }
+}
+
+/// One token's lane of one block's slots (`[slots, width]`).
+struct Lane<'a> {
+    dst: &'a mut [u32],
+    width: usize,
+    lane: usize,
+}
+
+impl Lane<'_> {
+    #[inline]
+    fn set(&mut self, slot: usize, value: u32) {
+        self.dst[slot * self.width + self.lane] = value;
+    }
+
+    /// The block's quants, 4 bytes per slot, into slots `0..qs.len() / 4`.
+    #[inline]
+    fn put_groups(&mut self, qs: &[u8]) {
+        for (slot, group) in qs.chunks_exact(4).enumerate() {
+            self.set(slot, u32::from_le_bytes([group[0], group[1], group[2], group[3]]));
+        }
     }
 }
