@@ -29,6 +29,21 @@ pub struct BenchRow {
     /// t/s of this row over the same test with `unfused` kernels, same run.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub speedup_vs_unfused: Option<f64>,
+    /// Decode (tg) rows: weight bytes streamed per second, t/s times the
+    /// model's bytes per token (`ModelWeights::bytes_per_token`), in GB/s.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub decode_gbs: Option<f64>,
+    /// Decode rows, where the host measured it: memory read bandwidth with
+    /// the same threads, in the same process (GB/s).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub probe_gbs: Option<f64>,
+}
+
+impl BenchRow {
+    /// Decode speed as a share of the bandwidth probe (1.0 = memory speed).
+    pub fn bandwidth_share(&self) -> Option<f64> {
+        Some(self.decode_gbs? / self.probe_gbs?)
+    }
 }
 
 /// The tests a pp/tg list asks for, as (name, n_prompt, n_gen); zeros skip.
@@ -107,5 +122,7 @@ pub fn measure(
         stddev_ts,
         samples_ts: samples,
         speedup_vs_unfused: None,
+        decode_gbs: (*n_gen > 0).then(|| avg_ts * model.weights.bytes_per_token() as f64 / 1e9),
+        probe_gbs: None,
     })
 }

@@ -12,6 +12,7 @@ use fuselm_core::gguf::GgufFile;
 use fuselm_core::kernels::KernelMode;
 use fuselm_core::model::{LoadOptions, Model};
 
+use crate::bandwidth;
 use crate::model_file::ModelFile;
 
 #[derive(clap::Args)]
@@ -45,6 +46,10 @@ pub struct BenchArgs {
     /// Exit non-zero if any matrix product ran unfused or as an F32 fallback.
     #[arg(long = "require-fused")]
     pub require_fused: bool,
+    /// Skip the memory bandwidth probe (512 MiB read with the test's threads)
+    /// that decode rows are compared with.
+    #[arg(long = "no-probe")]
+    pub no_probe: bool,
 }
 
 pub fn run(args: &BenchArgs) -> Result<()> {
@@ -75,6 +80,8 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         for &n_threads in &threads {
             let pool =
                 rayon::ThreadPoolBuilder::new().num_threads(n_threads).build().context("cannot start threads")?;
+            // Probed per (kernel set, threads), next to the decode tests it describes.
+            let probe_gbs = (!args.no_probe && tests.iter().any(|t| t.2 > 0)).then(|| bandwidth::read_gbs(&pool));
             for test in &tests {
                 let row = pool.install(|| {
                     bench::measure(&gguf, &model, mode.name(), n_threads, test, args.repetitions, |r| {
@@ -89,7 +96,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
                         }
                     })
                 })?;
-                rows.push(row);
+                rows.push(BenchRow { probe_gbs: probe_gbs.filter(|_| row.decode_gbs.is_some()), ..row });
             }
         }
     }
@@ -106,12 +113,22 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     match format {
         "json" => println!("{}", serde_json::to_string_pretty(&rows)?),
         "csv" => {
-            println!("model,model_size,model_n_params,kernels,n_threads,test,avg_ts,stddev_ts,speedup_vs_unfused");
+            println!("model,model_size,model_n_params,kernels,n_threads,test,avg_ts,stddev_ts,speedup_vs_unfused,decode_gbs,probe_gbs");
             for r in &rows {
-                let speedup = r.speedup_vs_unfused.map_or(String::new(), |s| format!("{s:.3}"));
+                let opt = |v: Option<f64>| v.map_or(String::new(), |s| format!("{s:.3}"));
                 println!(
-                    "\"{}\",{},{},{},{},{},{:.3},{:.3},{speedup}",
-                    r.model, r.model_size, r.model_n_params, r.kernels, r.n_threads, r.test, r.avg_ts, r.stddev_ts
+                    "\"{}\",{},{},{},{},{},{:.3},{:.3},{},{},{}",
+                    r.model,
+                    r.model_size,
+                    r.model_n_params,
+                    r.kernels,
+                    r.n_threads,
+                    r.test,
+                    r.avg_ts,
+                    r.stddev_ts,
+                    opt(r.speedup_vs_unfused),
+                    opt(r.decode_gbs),
+                    opt(r.probe_gbs)
                 );
             }
         }
@@ -120,13 +137,17 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     crate::dispatch::finish(args.debug_dispatch, args.require_fused)
 }
 
-/// llama-bench's table, plus the speedup column when `unfused` was measured.
+/// llama-bench's table, plus the speedup column when `unfused` was measured
+/// and decode's share of the bandwidth probe when it ran.
 pub fn markdown(rows: &[BenchRow]) -> String {
     let with_speedup = rows.iter().any(|r| r.speedup_vs_unfused.is_some());
+    let with_probe = rows.iter().any(|r| r.probe_gbs.is_some());
     let mut out = String::from("| model | size | params | kernels | threads | test | t/s |");
-    out.push_str(if with_speedup { " vs unfused |\n" } else { "\n" });
+    out.push_str(if with_speedup { " vs unfused |" } else { "" });
+    out.push_str(if with_probe { " weights GB/s | probe GB/s | of probe |\n" } else { "\n" });
     out.push_str("| --- | ---: | ---: | --- | ---: | ---: | ---: |");
-    out.push_str(if with_speedup { " ---: |\n" } else { "\n" });
+    out.push_str(if with_speedup { " ---: |" } else { "" });
+    out.push_str(if with_probe { " ---: | ---: | ---: |\n" } else { "\n" });
     for r in rows {
         out.push_str(&format!(
             "| {} | {:.2} MiB | {:.2} M | {} | {} | {} | {:.2} ± {:.2} |",
@@ -141,6 +162,12 @@ pub fn markdown(rows: &[BenchRow]) -> String {
         ));
         if with_speedup {
             out.push_str(&r.speedup_vs_unfused.map_or(" |".into(), |s| format!(" {s:.2}x |")));
+        }
+        if with_probe {
+            match (r.decode_gbs, r.probe_gbs, r.bandwidth_share()) {
+                (Some(d), Some(p), Some(share)) => out.push_str(&format!(" {d:.1} | {p:.1} | {:.0}% |", 100.0 * share)),
+                _ => out.push_str(" | | |"),
+            }
         }
         out.push('\n');
     }

@@ -1,5 +1,6 @@
 //! `fuselm`: the native command-line tool.
 
+mod bandwidth;
 mod bench;
 mod dispatch;
 mod generate;

@@ -80,6 +80,10 @@ fn synth_generate_and_require_fused_on_a_tiny_model() {
         assert!(row["avg_ts"].as_f64().unwrap() > 0.0);
         assert_eq!(row["samples_ts"].as_array().unwrap().len(), 2);
         assert!(row["speedup_vs_unfused"].as_f64().is_some());
+        // Decode rows carry streamed GB/s and the bandwidth probe of their threads.
+        let decode = row["n_gen"].as_u64().unwrap() > 0;
+        assert_eq!(row["decode_gbs"].as_f64().is_some_and(|g| g > 0.0), decode, "{row}");
+        assert_eq!(row["probe_gbs"].as_f64().is_some_and(|g| g > 0.0), decode, "{row}");
     }
 
     // Unfused kernels fail --require-fused, naming what ran unfused.

@@ -119,6 +119,8 @@ export interface BenchRow {
   avg_ts: number;
   stddev_ts: number;
   samples_ts: number[];
+  /** Decode rows: weight bytes streamed per second (t/s x bytes per token), GB/s. */
+  decode_gbs?: number;
 }
 
 export function createEngine(options?: EngineOptions): Promise<Fuselm>;

@@ -78,6 +78,11 @@ impl<'a> WeightMatrix<'a> {
         Ok(WeightMatrix { name: name.to_string(), ggml_type, n_in, n_out, row_bytes, data, kernel, stats_key })
     }
 
+    /// Bytes of weights one product streams: every row, once.
+    pub fn bytes(&self) -> u64 {
+        (self.n_out * self.row_bytes) as u64
+    }
+
     /// The activation format `x` must be quantized to for this matrix.
     pub fn act_format(&self) -> ActFormat {
         self.kernel.dot.act_format()
@@ -117,7 +122,7 @@ impl<'a> WeightMatrix<'a> {
         if let Some((tk, tiles)) = self.kernel.tiled.as_ref().and_then(|tk| Some((tk, acts.tiles(tk.width())?))) {
             if n_tok >= tiled::MIN_TOKENS {
                 tk.matmul(self.data, self.n_out, self.row_bytes, tiles, n_tok, out);
-                let bytes = (self.n_out * self.row_bytes) as u64;
+                let bytes = self.bytes();
                 stats::record_call(&self.stats_key, (self.n_out * n_tok) as u64, bytes, clock::now() - start);
                 return;
             }
@@ -159,7 +164,7 @@ impl<'a> WeightMatrix<'a> {
                 }
             }
         }
-        let bytes = (self.n_out * self.row_bytes) as u64;
+        let bytes = self.bytes();
         stats::record_call(&self.stats_key, (self.n_out * n_tok) as u64, bytes, clock::now() - start);
     }
 

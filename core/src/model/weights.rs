@@ -215,6 +215,13 @@ impl<'a> ModelWeights<'a> {
         Ok(ModelWeights { token_embd, layers, output_norm, output, output_tied })
     }
 
+    /// Weight bytes one decoded token streams from memory: every matrix once
+    /// (the token embedding contributes one row, left out; KV cache reads,
+    /// a few MB at short contexts, are not counted).
+    pub fn bytes_per_token(&self) -> u64 {
+        self.matrices().map(|m| m.bytes()).sum()
+    }
+
     /// Every weight matrix with its role, layer by layer, then the output.
     pub fn matrices(&self) -> impl Iterator<Item = &WeightMatrix<'a>> {
         self.layers
