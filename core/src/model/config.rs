@@ -161,7 +161,8 @@ impl ModelConfig {
             });
         }
         let n_ctx_train = count(md, a, "context_length")?;
-        let rms_eps = md.get_f32(&format!("{a}.attention.layer_norm_rms_epsilon"))?;
+        let eps_key = format!("{a}.attention.layer_norm_rms_epsilon");
+        let rms_eps = checked(&eps_key, md.get_f32(&eps_key)?, RMS_EPS)?;
         let n_rot = count_or(md, a, "rope.dimension_count", head_dim_k)?;
         if n_rot > head_dim_k || n_rot % 2 != 0 {
             return Err(Error::BadHyperparameter {
@@ -169,7 +170,7 @@ impl ModelConfig {
                 why: format!("{n_rot} must be even and at most the head dimension {head_dim_k}"),
             });
         }
-        let freq_base = optional(md, &format!("{a}.rope.freq_base"), Metadata::get_f32)?.unwrap_or(10000.0);
+        let freq_base = optional_checked(md, &format!("{a}.rope.freq_base"), ROPE_BASE)?.unwrap_or(10000.0);
         let freq_scale = rope_freq_scale(md, a)?;
         let kind = match arch {
             Arch::Llama => RopeKind::Normal,
@@ -190,7 +191,7 @@ impl ModelConfig {
                 for (il, is_swa) in swa_layers.iter_mut().enumerate() {
                     *is_swa = pattern == 0 || (il as u64 % pattern) < pattern - 1;
                 }
-                freq_base_swa = optional(md, &format!("{a}.rope.freq_base_swa"), Metadata::get_f32)?.unwrap_or(10000.0);
+                freq_base_swa = optional_checked(md, &format!("{a}.rope.freq_base_swa"), ROPE_BASE)?.unwrap_or(10000.0);
                 freq_scale_swa = 1.0;
             }
         }
@@ -203,8 +204,9 @@ impl ModelConfig {
                 (1.0 / (scale_dim as f32).sqrt(), (n_embd as f32).sqrt(), FfnActivation::GeluTanh)
             }
         };
+        // 0 turns soft-capping off, as in llama.cpp.
         let final_logit_softcap =
-            optional(md, &format!("{a}.final_logit_softcapping"), Metadata::get_f32)?.filter(|&c| c > 0.0);
+            optional_checked(md, &format!("{a}.final_logit_softcapping"), SOFTCAP)?.filter(|&c| c != 0.0);
         Ok(ModelConfig {
             arch,
             n_layer,
@@ -249,10 +251,11 @@ impl ModelConfig {
 fn rope_freq_scale(md: &Metadata<'_>, a: &str) -> Result<f32> {
     let type_key = format!("{a}.rope.scaling.type");
     let kind = optional(md, &type_key, Metadata::get_str)?.unwrap_or("none");
-    let factor = optional(md, &format!("{a}.rope.scaling.factor"), Metadata::get_f32)?.unwrap_or(0.0);
+    // 0 means unset (llama.cpp reads it the same way).
+    let factor = optional_checked(md, &format!("{a}.rope.scaling.factor"), ROPE_SCALING)?.unwrap_or(0.0);
     match kind {
         "none" => Ok(1.0),
-        "linear" if factor > 0.0 => Ok(1.0 / factor),
+        "linear" if factor != 0.0 => Ok(1.0 / factor),
         "linear" => Ok(1.0),
         other => Err(Error::WrongType {
             key: type_key,
@@ -260,4 +263,35 @@ fn rope_freq_scale(md: &Metadata<'_>, a: &str) -> Result<f32> {
             found: format!("{other:?}"),
         }),
     }
+}
+
+/// What a float hyperparameter may be: finite and inside a range that makes
+/// sense (a NaN epsilon or a zero RoPE base would otherwise "work" and print
+/// one token forever), said in words for the error.
+struct FloatRule {
+    ok: fn(f32) -> bool,
+    expected: &'static str,
+}
+
+/// Typical 1e-5 / 1e-6.
+const RMS_EPS: FloatRule = FloatRule { ok: |v| (1e-12..=1.0).contains(&v), expected: "between 1e-12 and 1" };
+/// Typical 1e4 to 1e6; at or below 1 every dimension rotates at the same rate or faster.
+const ROPE_BASE: FloatRule = FloatRule { ok: |v| v > 1.0 && v <= 1e12, expected: "above 1 and at most 1e12" };
+/// A context-length multiplier; 0 means unset.
+const ROPE_SCALING: FloatRule =
+    FloatRule { ok: |v| v == 0.0 || (0.01..=1e4).contains(&v), expected: "0 (unset) or between 0.01 and 1e4" };
+/// Typical 30; a tiny cap flattens every logit to about zero. 0 turns it off.
+const SOFTCAP: FloatRule =
+    FloatRule { ok: |v| v == 0.0 || (1.0..=1e6).contains(&v), expected: "0 (off) or between 1 and 1e6" };
+
+fn checked(key: &str, value: f32, rule: FloatRule) -> Result<f32> {
+    if value.is_finite() && (rule.ok)(value) {
+        Ok(value)
+    } else {
+        Err(Error::BadHyperparameter { what: key.to_string(), why: format!("{value:?} must be {}", rule.expected) })
+    }
+}
+
+fn optional_checked(md: &Metadata<'_>, key: &str, rule: FloatRule) -> Result<Option<f32>> {
+    optional(md, key, Metadata::get_f32)?.map(|v| checked(key, v, rule)).transpose()
 }
