@@ -25,7 +25,7 @@ pub struct GenerateArgs {
     /// The prompt.
     #[arg(short = 'p', long = "prompt", conflicts_with = "file")]
     pub prompt: Option<String>,
-    /// Read the prompt from a file.
+    /// Read the prompt from a file (UTF-8, at most 64 MiB; a pipe such as /dev/stdin works).
     #[arg(short = 'f', long = "file")]
     pub file: Option<PathBuf>,
     /// Tokens to generate.
@@ -97,9 +97,7 @@ pub fn run(args: &GenerateArgs) -> Result<()> {
     crate::host::set_threads(args.threads)?;
     let prompt = match (&args.prompt, &args.file) {
         (Some(p), _) => p.clone(),
-        (None, Some(f)) => {
-            std::fs::read_to_string(f).with_context(|| format!("cannot read prompt file {}", f.display()))?
-        }
+        (None, Some(f)) => crate::text_file::read_text(f, "prompt file")?,
         (None, None) => bail!("give a prompt with -p TEXT or -f FILE"),
     };
     let load_start = Instant::now();

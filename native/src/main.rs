@@ -9,6 +9,7 @@ mod inspect;
 mod model_file;
 mod perplexity;
 mod synth;
+mod text_file;
 
 use std::process::ExitCode;
 

@@ -5,7 +5,7 @@ use std::fs::File;
 use std::io::{IsTerminal, Read};
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use memmap2::Mmap;
 
 enum Storage {
@@ -20,6 +20,13 @@ pub struct ModelFile {
 
 impl ModelFile {
     pub fn open(path: &Path, use_mmap: bool) -> Result<ModelFile> {
+        // Checked before opening: opening a FIFO blocks until a writer comes,
+        // and a device such as /dev/zero would be read until memory runs out.
+        let kind = std::fs::metadata(path).with_context(|| format!("cannot open model file {}", path.display()))?;
+        if !kind.is_file() {
+            let what = if kind.is_dir() { "a directory" } else { "not a regular file (a device, pipe or socket)" };
+            bail!("model file {} is {what}; a model must be a GGUF file", path.display());
+        }
         let file = File::open(path).with_context(|| format!("cannot open model file {}", path.display()))?;
         let len = file.metadata().with_context(|| format!("cannot stat {}", path.display()))?.len();
         // Mapping an empty file fails on Linux; an empty buffer gives the reader's

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use fuselm_core::gguf::GgufFile;
 use fuselm_core::model::{LoadOptions, Model};
 use fuselm_core::perplexity::perplexity;
@@ -31,7 +31,7 @@ pub struct PerplexityArgs {
 
 pub fn run(args: &PerplexityArgs) -> Result<()> {
     crate::host::set_threads(args.threads)?;
-    let text = std::fs::read_to_string(&args.file).with_context(|| format!("cannot read {}", args.file.display()))?;
+    let text = crate::text_file::read_text(&args.file, "text file")?;
     let file = ModelFile::open(&args.model, true)?;
     let name = file.display_name();
     let gguf = GgufFile::parse_named(&name, file.bytes())?;

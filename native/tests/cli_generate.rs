@@ -104,7 +104,21 @@ fn user_mistakes_give_one_line_errors() {
     let not_gguf = dir.path().join("notes.txt");
     std::fs::write(&not_gguf, "hello").unwrap();
     let long_prompt = "word ".repeat(50);
+    let dir_path = dir.path().to_str().unwrap();
+    let fifo = dir.path().join("fifo");
+    assert!(Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    let fifo = fifo.to_str().unwrap();
+    let not_utf8 = dir.path().join("latin1.txt");
+    std::fs::write(&not_utf8, b"caf\xe9").unwrap();
     let cases: Vec<(Vec<&str>, &str)> = vec![
+        // Non-regular files: refused before opening (a FIFO would block, a device never end).
+        (vec!["generate", "-m", dir_path, "-p", "x"], "is a directory"),
+        (vec!["generate", "-m", "/dev/zero", "-p", "x"], "not a regular file"),
+        (vec!["generate", "-m", fifo, "-p", "x"], "not a regular file"),
+        (vec!["generate", "-m", m, "-f", "/dev/zero", "-n", "1"], "more than 64 MiB"),
+        (vec!["generate", "-m", m, "-f", dir_path], "is a directory"),
+        (vec!["generate", "-m", m, "-f", not_utf8.to_str().unwrap()], "not UTF-8 text"),
+        (vec!["perplexity", "-m", m, "-f", "/dev/zero"], "more than 64 MiB"),
         (vec!["generate", "-m", "/nonexistent/model.gguf", "-p", "x"], "cannot open model file"),
         (vec!["generate", "-m", not_gguf.to_str().unwrap(), "-p", "x"], "not a GGUF file"),
         (vec!["generate", "-m", m, "-p", &long_prompt, "-c", "16"], "the context is full"),
