@@ -94,9 +94,8 @@ impl Generator {
         }
         self.tokens.push(id);
         self.piece.clear();
-        if !vocab.control[id as usize] {
-            self.decoder.push(&session.model.tokenizer.token_bytes(id), &mut self.piece);
-        }
+        // token_bytes is empty for control tokens and ids outside the vocabulary.
+        self.decoder.push(&session.model.tokenizer.token_bytes(id), &mut self.piece);
         let (released, stopped) = self.stop_filter.push(&self.piece);
         if stopped {
             self.finished = Some(StopReason::StopString);

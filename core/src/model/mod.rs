@@ -97,7 +97,10 @@ impl<'a> Model<'a> {
         let weights = ModelWeights::load(file, &config, options.kernel_mode, isa)?;
         let tokenizer = Tokenizer::from_metadata(md)?;
         let n_vocab = weights.token_embd.n_vocab;
-        if tokenizer.vocab.len() > n_vocab {
+        // One embedding row per token, as llama.cpp requires: more tokens than
+        // rows cannot be embedded, more rows than tokens could be sampled as
+        // ids the vocabulary cannot print.
+        if tokenizer.vocab.len() != n_vocab {
             return Err(Error::TensorShape {
                 tensor: "token_embd.weight".into(),
                 expected: vec![config.n_embd as u64, tokenizer.vocab.len() as u64],
