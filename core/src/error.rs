@@ -117,6 +117,9 @@ pub enum Error {
     #[error("model hyperparameter {what} is invalid: {why}")]
     BadHyperparameter { what: String, why: String },
 
+    #[error("the logits at position {position} are not finite ({value}): a weight or hyperparameter of the model is broken (`fuselm inspect --check` scans every tensor); start a new context")]
+    NonFiniteLogits { position: usize, value: f32 },
+
     #[error("the context is full: {used} of {n_ctx} positions are used and {requested} more were requested (raise the context size, or enable context shift)")]
     ContextFull { n_ctx: usize, used: usize, requested: usize },
 

@@ -29,6 +29,10 @@ pub struct InspectArgs {
     /// Show, per layer, each weight's format and the kernel chosen for it.
     #[arg(long)]
     pub dispatch: bool,
+    /// Scan every tensor for NaN or infinite values (block scales included);
+    /// exit non-zero naming the first bad value of each tensor that has one.
+    #[arg(long, conflicts_with = "dispatch")]
+    pub check: bool,
 }
 
 /// Arrays longer than this are summarised (length and first items) unless `--full`.
@@ -97,11 +101,83 @@ pub fn run(args: &InspectArgs) -> Result<()> {
         print!("{}", crate::dispatch::render(&model.display_name(), &gguf, args.json)?);
         return Ok(());
     }
+    if args.check {
+        return check(&model.display_name(), &gguf, args.json);
+    }
     let report = build_report(&model.display_name(), &gguf, args.full);
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         print!("{}", render_text(&report, args.full));
+    }
+    Ok(())
+}
+
+/// One tensor's finding for `--check`.
+#[derive(Serialize)]
+struct CheckEntry {
+    tensor: String,
+    #[serde(rename = "type")]
+    ggml_type: String,
+    /// `finite`, `non-finite` or `unchecked` (a format the scan cannot read).
+    status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    row: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    column: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    value: Option<String>,
+}
+
+/// `inspect --check`: every tensor dequantized row by row (in parallel) and
+/// scanned for non-finite values.
+fn check(file: &str, gguf: &GgufFile<'_>, json: bool) -> Result<()> {
+    use fuselm_core::quant::finite::{can_check, first_non_finite};
+    use rayon::prelude::*;
+    let entries: Vec<CheckEntry> = gguf
+        .tensors
+        .par_iter()
+        .map(|t| {
+            let row_len = t.dims.first().copied().unwrap_or(0) as usize;
+            let found = first_non_finite(t.ggml_type, row_len, gguf.tensor_data(t))
+                .map_err(|e| anyhow::anyhow!("{file}: tensor {}: {e}", t.name))?;
+            Ok(CheckEntry {
+                tensor: t.name.to_string(),
+                ggml_type: t.ggml_type.name().to_string(),
+                status: match (can_check(t.ggml_type), found) {
+                    (false, _) => "unchecked",
+                    (true, None) => "finite",
+                    (true, Some(_)) => "non-finite",
+                },
+                row: found.map(|f| f.row),
+                column: found.map(|f| f.column),
+                value: found.map(|f| f.value.to_string()),
+            })
+        })
+        .collect::<Result<_>>()?;
+    let bad: Vec<&CheckEntry> = entries.iter().filter(|e| e.status == "non-finite").collect();
+    let unchecked = entries.iter().filter(|e| e.status == "unchecked").count();
+    if json {
+        println!("{}", serde_json::to_string_pretty(&entries)?);
+    } else {
+        for e in &bad {
+            println!(
+                "{}: {} ({}) row {} column {}: {}",
+                file,
+                e.tensor,
+                e.ggml_type,
+                e.row.unwrap_or(0),
+                e.column.unwrap_or(0),
+                e.value.as_deref().unwrap_or("")
+            );
+        }
+        let checked = entries.len() - unchecked;
+        let skipped =
+            if unchecked > 0 { format!(" ({unchecked} in formats it cannot read, unchecked)") } else { String::new() };
+        println!("{file}: {checked} tensors checked{skipped}; {} hold non-finite values", bad.len());
+    }
+    if !bad.is_empty() {
+        anyhow::bail!("{file}: {} tensors hold NaN or infinite values (first: {})", bad.len(), bad[0].tensor);
     }
     Ok(())
 }

@@ -108,3 +108,55 @@ fn real_models_show_their_tensor_counts() {
         assert_eq!(json["totals"]["bytes"], by_type_total);
     }
 }
+
+/// The hostile corpus's valid base model with one NaN block scale written
+/// into `blk.0.ffn_down.weight` (the first Q8_0 block's f16 `d`).
+fn nan_scale_model(dir: &Path) -> PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let mut bytes = std::fs::read(root.join("tests/data/hostile/base.gguf")).unwrap();
+    let at = {
+        let gguf = fuselm_core::gguf::GgufFile::parse(&bytes).unwrap();
+        let t = gguf.tensors.iter().find(|t| t.name == "blk.0.ffn_down.weight").unwrap();
+        assert_eq!(t.ggml_type, GgmlType::Q8_0);
+        (gguf.data_offset + t.offset) as usize
+    };
+    bytes[at..at + 2].copy_from_slice(&0x7E00u16.to_le_bytes());
+    let path = dir.join("nan-scale.gguf");
+    std::fs::write(&path, bytes).unwrap();
+    path
+}
+
+#[test]
+fn check_finds_a_nan_block_scale_and_generation_stops_on_nan_logits() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let base = root.join("tests/data/hostile/base.gguf");
+    let ok = fuselm(&["inspect", "--check", base.to_str().unwrap()]);
+    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    assert!(String::from_utf8_lossy(&ok.stdout).contains("0 hold non-finite values"));
+
+    let bad = nan_scale_model(dir.path());
+    let bad = bad.to_str().unwrap();
+    let out = fuselm(&["inspect", "--check", bad]);
+    assert!(!out.status.success());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("blk.0.ffn_down.weight (Q8_0) row 0 column 0: NaN"), "{stdout}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("1 tensors hold NaN or infinite values"));
+    let json = fuselm(&["inspect", "--check", "--json", bad]);
+    let entries: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    let flagged: Vec<&str> = entries
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["status"] == "non-finite")
+        .map(|e| e["tensor"].as_str().unwrap())
+        .collect();
+    assert_eq!(flagged, ["blk.0.ffn_down.weight"]);
+
+    // Generation refuses NaN logits at the first position instead of sampling from them.
+    let out = fuselm(&["generate", "-m", bad, "-p", "the", "-n", "4"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("the logits at position") && err.contains("are not finite (NaN)"), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+}

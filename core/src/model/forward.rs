@@ -209,6 +209,13 @@ impl Model<'_> {
             ops::softcap_in_place(logits, cap);
         }
         ctx.n_logit_rows = rows;
+        // One pass over the vocabulary per row: a NaN block scale anywhere
+        // makes every logit NaN, and a sampler would then pick an arbitrary id.
+        for (r, row) in logits.chunks_exact(n_vocab).enumerate() {
+            if let Some(&value) = row.iter().find(|v| !v.is_finite()) {
+                return Err(Error::NonFiniteLogits { position: pos0 + first + r, value });
+            }
+        }
         Ok(())
     }
 }

@@ -8,6 +8,7 @@
 // lets a reader check them line by line; iterator chains would hide that.
 #![allow(clippy::needless_range_loop)]
 
+pub mod finite;
 pub mod float;
 pub mod kquant_search;
 pub mod q2_k;
