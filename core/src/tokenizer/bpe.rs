@@ -6,7 +6,7 @@
 
 use std::collections::{BinaryHeap, HashMap};
 
-use fancy_regex::Regex;
+use fancy_regex::{Regex, RegexBuilder};
 
 use super::vocab::Vocab;
 use crate::error::{Error, Result};
@@ -43,7 +43,12 @@ impl PreTokenizer {
         let patterns = patterns
             .into_iter()
             .map(|p| {
-                Regex::new(p).map_err(|e| Error::BadOption {
+                // fancy-regex gives up after a million backtracking steps, which a
+                // run of a million spaces reaches while matching `\s+(?!\S)` in
+                // linear time. These fixed patterns have no nested quantifiers
+                // (no catastrophic backtracking), so the limit only has to be
+                // out of reach of any text that fits in memory.
+                RegexBuilder::new(p).backtrack_limit(usize::MAX).build().map_err(|e| Error::BadOption {
                     option: "pre-tokenizer pattern",
                     value: format!("{p}: {e}"),
                     expected: "a valid pattern",
@@ -60,7 +65,11 @@ impl PreTokenizer {
             let mut next = Vec::with_capacity(pieces.len());
             for piece in pieces {
                 let mut last = 0;
-                for m in pattern.find_iter(piece).flatten() {
+                for m in pattern.find_iter(piece) {
+                    // A matcher error (none is expected with the limit above) must
+                    // neither loop (the iterator does not advance past it) nor drop
+                    // text: the rest of the piece stays one piece.
+                    let Ok(m) = m else { break };
                     if m.start() > last {
                         next.push(&piece[last..m.start()]);
                     }
@@ -222,6 +231,29 @@ impl Bpe {
                 None => out.extend(text.bytes().filter_map(|b| vocab.id(&[b]))),
             }
             index = next;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Multi-megabyte runs of one character class end, losing no byte, on
+    /// every pre-tokenizer: a regex error (fancy-regex's backtrack limit) must
+    /// never loop or drop text, and the patterns stay near-linear on long runs.
+    #[test]
+    fn long_runs_split_completely_on_every_pre_tokenizer() {
+        const RUN: usize = 3 << 19; // 1.5 MB: past the million steps that used to loop
+        for pre in ["gpt-2", "llama3", "qwen2", "smollm", "default"] {
+            let pt = PreTokenizer::for_pre(pre).unwrap();
+            for unit in [" ", "\t", "\n", "7", "a", " \n"] {
+                // The run, then a word: the lookahead (`\s+(?!\S)`) must give back one character.
+                let text = format!("{}x", unit.repeat(RUN / unit.len()));
+                let pieces = pt.split(&text);
+                assert_eq!(pieces.concat(), text, "{pre} {unit:?}: pieces must cover the text");
+                assert!(pieces.iter().all(|p| !p.is_empty()), "{pre} {unit:?}: no empty pieces");
+            }
         }
     }
 }
