@@ -6,7 +6,7 @@
 use serde::Serialize;
 
 use crate::clock;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::gguf::GgufFile;
 use crate::model::{ContextOptions, Model};
 use crate::sampler::Rng;
@@ -73,9 +73,17 @@ pub fn mean_stddev(xs: &[f64]) -> (f64, f64) {
 /// a fresh context just large enough.
 pub fn run_once(model: &Model<'_>, n_prompt: usize, n_gen: usize, rng: &mut Rng) -> Result<f64> {
     let n_vocab = model.n_vocab() as u64;
-    let n_ctx = (n_prompt + n_gen).max(1);
-    let mut ctx = model
-        .new_context(&ContextOptions { n_ctx: Some(n_ctx.min(model.config.n_ctx_train)), ..Default::default() })?;
+    let n_ctx_train = model.config.n_ctx_train;
+    let n_ctx = match n_prompt.checked_add(n_gen) {
+        Some(n) if n <= n_ctx_train => n.max(1),
+        _ => {
+            return Err(Error::BadSetting {
+                what: "bench test size",
+                why: format!("pp {n_prompt} + tg {n_gen} tokens exceed the model's context of {n_ctx_train}"),
+            })
+        }
+    };
+    let mut ctx = model.new_context(&ContextOptions { n_ctx: Some(n_ctx), ..Default::default() })?;
     let tokens: Vec<u32> = (0..n_prompt.max(n_gen)).map(|_| (rng.next_u64() % n_vocab) as u32).collect();
     let start = clock::now();
     if n_prompt > 0 {

@@ -35,6 +35,7 @@ impl Generator {
         if prompt.is_empty() {
             return Err(Error::BadSetting { what: "prompt", why: "it is empty (no tokens to start from)".into() });
         }
+        options.sampler.check()?;
         let start = clock::now();
         session.feed(prompt, options.context_shift.then_some(options.keep))?;
         let timings =

@@ -45,6 +45,9 @@ pub fn perplexity(
             why: format!("{n_ctx} must be even and at least 4"),
         });
     }
+    if n_chunks == Some(0) {
+        return Err(Error::BadSetting { what: "perplexity chunks", why: "0 scores nothing; give at least 1".into() });
+    }
     let available = tokens.len() / n_ctx;
     if available == 0 {
         return Err(Error::BadSetting {

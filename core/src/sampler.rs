@@ -4,6 +4,8 @@
 //! llama.cpp's default chain (penalties, top-k, top-p, min-p, temperature,
 //! draw): top-p and min-p see the untempered distribution.
 
+use crate::error::{Error, Result};
+
 /// xoshiro256** seeded through splitmix64: small, fast, and the same bits everywhere.
 #[derive(Clone, Debug)]
 pub struct Rng {
@@ -76,6 +78,28 @@ impl Default for SamplerConfig {
 impl SamplerConfig {
     pub fn greedy() -> Self {
         SamplerConfig { temperature: 0.0, ..Self::default() }
+    }
+
+    /// Refuses settings that cannot sample: non-finite numbers (a NaN
+    /// temperature would make every probability NaN), a penalty of 0 or below,
+    /// negative top-p or min-p. A negative temperature stays greedy, as in llama.cpp.
+    pub fn check(&self) -> Result<()> {
+        let bad = |what: &'static str, value: f32, expected: &str| {
+            Err(Error::BadSetting { what, why: format!("{value} must be {expected}") })
+        };
+        if !self.temperature.is_finite() {
+            return bad("temperature", self.temperature, "a finite number (0 or below: greedy)");
+        }
+        if !(self.top_p.is_finite() && self.top_p >= 0.0) {
+            return bad("top-p", self.top_p, "a finite number from 0 (1 or more disables it)");
+        }
+        if !(self.min_p.is_finite() && self.min_p >= 0.0) {
+            return bad("min-p", self.min_p, "a finite number from 0 (0 disables it)");
+        }
+        if !(self.repeat_penalty.is_finite() && self.repeat_penalty > 0.0) {
+            return bad("repeat penalty", self.repeat_penalty, "a finite number above 0 (1 disables it)");
+        }
+        Ok(())
     }
 }
 

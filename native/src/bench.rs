@@ -64,8 +64,8 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     let modes: Vec<KernelMode> = args.kernels.iter().map(|k| k.parse::<KernelMode>()).collect::<Result<_, _>>()?;
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let threads = if args.threads.is_empty() { vec![cores] } else { args.threads.clone() };
-    if threads.contains(&0) {
-        bail!("thread counts must be at least 1");
+    for &n in &threads {
+        crate::host::check_threads(n)?;
     }
     let file = ModelFile::open(&args.model, !args.no_mmap)?;
     let name = file.display_name();

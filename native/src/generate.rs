@@ -28,9 +28,11 @@ pub struct GenerateArgs {
     /// Read the prompt from a file (UTF-8, at most 64 MiB; a pipe such as /dev/stdin works).
     #[arg(short = 'f', long = "file")]
     pub file: Option<PathBuf>,
-    /// Tokens to generate.
-    #[arg(short = 'n', long = "n-predict", default_value_t = fuselm_core::session::DEFAULT_MAX_TOKENS)]
-    pub n_predict: usize,
+    /// Tokens to generate; -1: until the context is full (endless with
+    /// --context-shift) or the model ends the text.
+    #[arg(short = 'n', long = "n-predict", default_value_t = fuselm_core::session::DEFAULT_MAX_TOKENS as i64,
+          allow_negative_numbers = true)]
+    pub n_predict: i64,
     /// Threads for the matrix products (default: all cores).
     #[arg(short = 't', long = "threads")]
     pub threads: Option<usize>,
@@ -39,8 +41,8 @@ pub struct GenerateArgs {
     pub ctx_size: Option<usize>,
     #[arg(short = 's', long = "seed", default_value_t = 0)]
     pub seed: u64,
-    /// 0 = greedy.
-    #[arg(long, default_value_t = 0.8)]
+    /// 0 or below = greedy.
+    #[arg(long, default_value_t = 0.8, allow_negative_numbers = true)]
     pub temp: f32,
     #[arg(long = "top-k", default_value_t = 40)]
     pub top_k: usize,
@@ -116,8 +118,8 @@ pub fn run(args: &GenerateArgs) -> Result<()> {
     let load_seconds = load_start.elapsed().as_secs_f64();
 
     let text = if args.chat { session.chat_prompt(&[ChatMessage::new("user", &prompt)])? } else { prompt };
-    let options = GenerateOptions {
-        max_tokens: args.n_predict,
+    let mut options = GenerateOptions {
+        max_tokens: 0, // from -n, once the prompt's length is known
         sampler: SamplerConfig {
             temperature: args.temp,
             top_k: args.top_k,
@@ -140,6 +142,13 @@ pub fn run(args: &GenerateArgs) -> Result<()> {
     let report_memory = args.report_memory;
     let mut window_start = Instant::now();
     let prompt_tokens = session.tokenize_prompt(&text);
+    options.max_tokens = match args.n_predict {
+        n if n >= 0 => n as usize,
+        -1 if args.context_shift => usize::MAX,
+        // The last token is never fed back: n_ctx - prompt + 1 tokens fill the context.
+        -1 => (session.context.n_ctx() + 1).saturating_sub(session.context.n_past() + prompt_tokens.len()),
+        n => bail!("-n must be a token count, or -1 (until the context is full), not {n}"),
+    };
     let stream = !args.json;
     let generation = session.generate_from_tokens(&prompt_tokens, &options, |event| {
         if report_memory && (event.index + 1) % 100 == 0 {

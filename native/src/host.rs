@@ -43,10 +43,20 @@ pub fn resident_mib() -> f64 {
 /// Sets the size of rayon's global pool (once per process).
 pub fn set_threads(threads: Option<usize>) -> Result<()> {
     if let Some(n) = threads {
-        if n == 0 {
-            bail!("--threads must be at least 1");
-        }
+        check_threads(n)?;
         rayon::ThreadPoolBuilder::new().num_threads(n).build_global().context("cannot set the thread count")?;
+    }
+    Ok(())
+}
+
+/// Most threads a run may ask for (llama.cpp's limit too): more only spend
+/// time starting threads that have nothing to do.
+pub const MAX_THREADS: usize = 512;
+
+/// A thread count from the command line: 1 to [`MAX_THREADS`].
+pub fn check_threads(n: usize) -> Result<()> {
+    if n == 0 || n > MAX_THREADS {
+        bail!("--threads must be between 1 and {MAX_THREADS}, not {n}");
     }
     Ok(())
 }

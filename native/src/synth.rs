@@ -28,6 +28,9 @@ pub struct SynthArgs {
 }
 
 pub fn run(args: &SynthArgs) -> Result<()> {
+    if args.output.is_dir() {
+        anyhow::bail!("output {} is a directory; give a file name such as model.gguf", args.output.display());
+    }
     let shape: SynthShape = args.shape.parse()?;
     let quant: SynthQuant = args.quant.parse()?;
     let vocab_file = args.vocab_from.as_ref().map(|p| ModelFile::open(p, true)).transpose()?;
@@ -46,12 +49,21 @@ pub fn run(args: &SynthArgs) -> Result<()> {
     }
     // Write to a temporary name, then rename: a failure leaves nothing half-written.
     let tmp = args.output.with_extension("gguf.partial");
-    let file = std::fs::File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
-    let mut out = BufWriter::new(file);
-    writer.write_to(&mut out).and_then(|_| out.flush()).with_context(|| format!("cannot write {}", tmp.display()))?;
-    drop(out);
-    std::fs::rename(&tmp, &args.output)
-        .with_context(|| format!("cannot rename {} to {}", tmp.display(), args.output.display()))?;
+    let written = (|| {
+        let file = std::fs::File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
+        let mut out = BufWriter::new(file);
+        writer
+            .write_to(&mut out)
+            .and_then(|_| out.flush())
+            .with_context(|| format!("cannot write {}", tmp.display()))?;
+        drop(out);
+        std::fs::rename(&tmp, &args.output)
+            .with_context(|| format!("cannot rename {} to {}", tmp.display(), args.output.display()))
+    })();
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp); // nothing half-written stays behind
+    }
+    written?;
     eprintln!("wrote {}", args.output.display());
     Ok(())
 }

@@ -119,6 +119,18 @@ fn user_mistakes_give_one_line_errors() {
         (vec!["generate", "-m", m, "-f", dir_path], "is a directory"),
         (vec!["generate", "-m", m, "-f", not_utf8.to_str().unwrap()], "not UTF-8 text"),
         (vec!["perplexity", "-m", m, "-f", "/dev/zero"], "more than 64 MiB"),
+        // Flag values: named errors before any work, not aborts, panics or garbage.
+        (vec!["generate", "-m", m, "-p", "x", "-n", "-2"], "-n must be a token count, or -1"),
+        (vec!["generate", "-m", m, "-p", "x", "--temp", "nan"], "invalid setting temperature"),
+        (vec!["generate", "-m", m, "-p", "x", "--repeat-penalty", "0"], "invalid setting repeat penalty"),
+        (vec!["generate", "-m", m, "-p", "x", "--repeat-penalty", "nan"], "invalid setting repeat penalty"),
+        (vec!["generate", "-m", m, "-p", "x", "--top-p", "nan"], "invalid setting top-p"),
+        (vec!["generate", "-m", m, "-p", "x", "-t", "1000000"], "between 1 and 512"),
+        (vec!["bench", "-m", m, "-t", "1,100000"], "between 1 and 512"),
+        (vec!["bench", "-m", m, "-p", "100000000000000", "-n", "0"], "exceed the model's context"),
+        (vec!["bench", "-m", m, "-p", "0", "-n", "18446744073709551615"], "exceed the model's context"),
+        (vec!["perplexity", "-m", m, "-f", not_gguf.to_str().unwrap(), "--chunks", "0"], "0 scores nothing"),
+        (vec!["synth", "--shape", "tiny", "-o", dir_path], "is a directory"),
         (vec!["generate", "-m", "/nonexistent/model.gguf", "-p", "x"], "cannot open model file"),
         (vec!["generate", "-m", not_gguf.to_str().unwrap(), "-p", "x"], "not a GGUF file"),
         (vec!["generate", "-m", m, "-p", &long_prompt, "-c", "16"], "the context is full"),
@@ -137,6 +149,19 @@ fn user_mistakes_give_one_line_errors() {
         assert!(!err.contains("panicked") && !err.contains("backtrace"), "{args:?}: {err}");
         assert_eq!(err.trim().lines().count(), 1, "{args:?}: one line, got {err}");
     }
+    assert!(std::fs::read_dir(dir.path()).unwrap().all(|e| !e
+        .unwrap()
+        .file_name()
+        .to_string_lossy()
+        .ends_with(".partial")));
+
+    // llama.cpp's spellings: -n -1 fills the context, a negative temperature is greedy.
+    let out =
+        fuselm(&["generate", "-m", m, "-p", "hi", "-n", "-1", "-c", "16", "--temp", "-1", "--ignore-eos", "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let (prompt, generated) = (doc["prompt_tokens"].as_array().unwrap().len(), doc["tokens"].as_array().unwrap().len());
+    assert_eq!(prompt + generated, 16 + 1, "the context filled (the last token is never fed back)");
 }
 
 #[test]
