@@ -240,7 +240,9 @@ fn quantize_32(x: &[f32], id: f32, qs: &mut [i8; 32]) -> i32 {
         ];
         for k in 0..4 {
             qs[i + k] = lanes[k] as i8;
-            sum += lanes[k];
+            // The stored i8, not the lane: equal for finite inputs, and a NaN
+            // input (whose lane is i32::MIN) cannot overflow the sum.
+            sum += qs[i + k] as i32;
         }
     }
     sum
