@@ -60,3 +60,31 @@ pub fn check_threads(n: usize) -> Result<()> {
     }
     Ok(())
 }
+
+/// A model file truncated or rewritten by another program while it is mapped
+/// makes the next read of a lost page raise SIGBUS, which would kill the
+/// process without a word. The handler says what happened and how to avoid
+/// it, then exits with 128 + SIGBUS, as the signal would have.
+#[cfg(unix)]
+pub fn explain_sigbus() {
+    extern "C" fn on_sigbus(_: libc::c_int) {
+        const MESSAGE: &[u8] = b"\nerror: the model file changed while it was mapped (truncated or rewritten by \
+another program); run again, or pass --no-mmap to read it into memory\n";
+        // SAFETY: write(2) and _exit(2) are async-signal-safe; MESSAGE is static.
+        unsafe {
+            libc::write(2, MESSAGE.as_ptr().cast(), MESSAGE.len());
+            libc::_exit(128 + libc::SIGBUS);
+        }
+    }
+    // SAFETY: a zeroed sigaction is valid; the handler only calls
+    // async-signal-safe functions.
+    unsafe {
+        let mut action: libc::sigaction = std::mem::zeroed();
+        action.sa_sigaction = on_sigbus as extern "C" fn(libc::c_int) as libc::sighandler_t;
+        libc::sigemptyset(&mut action.sa_mask);
+        libc::sigaction(libc::SIGBUS, &action, std::ptr::null_mut());
+    }
+}
+
+#[cfg(not(unix))]
+pub fn explain_sigbus() {}

@@ -38,6 +38,7 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    host::explain_sigbus();
     let result = match cli.command {
         Command::Bench(args) => bench::run(&args),
         Command::Generate(args) => generate::run(&args),

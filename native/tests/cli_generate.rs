@@ -230,3 +230,38 @@ fn thousand_token_generation_does_not_grow_memory() {
     let growth = rss.last().unwrap() - rss[0];
     assert!(growth < 1.0, "resident memory grew {growth:.2} MiB after the first 100 tokens: {rss:?}");
 }
+
+/// Truncating the model while it is mapped ends the run with a message that
+/// names the cause and the remedy (SIGBUS would otherwise kill it silently).
+#[cfg(unix)]
+#[test]
+fn truncating_a_mapped_model_explains_the_crash() {
+    use std::os::unix::process::ExitStatusExt;
+    use std::time::{Duration, Instant};
+    let dir = tempfile::tempdir().unwrap();
+    let model = tiny_model(dir.path());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_fuselm"))
+        .args(["generate", "-m", model.to_str().unwrap(), "-p", "hi", "-n", "1000000", "--ignore-eos"])
+        .arg("--context-shift")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Truncate only once text streams (the model is mapped and in use), then
+    // keep draining stdout so the child never blocks on a full pipe.
+    let mut stdout = child.stdout.take().unwrap();
+    let mut first = [0u8; 1];
+    std::io::Read::read_exact(&mut stdout, &mut first).unwrap();
+    let drain = std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
+    std::fs::OpenOptions::new().write(true).open(&model).unwrap().set_len(64).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while child.try_wait().unwrap().is_none() {
+        assert!(Instant::now() < deadline, "generation went on after its model was truncated");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out = child.wait_with_output().unwrap();
+    let _ = drain.join();
+    let err = stderr(&out);
+    assert!(err.contains("the model file changed while it was mapped") && err.contains("--no-mmap"), "{err}");
+    assert_eq!(out.status.code(), Some(128 + libc::SIGBUS), "exit status {:?}", out.status.signal());
+}
