@@ -2,10 +2,10 @@
 //! SentencePiece (`tokenizer.ggml.model = llama`) and byte-level BPE (`gpt2`,
 //! with the pre-tokenizer `tokenizer.ggml.pre` names), both checked against
 //! llama.cpp's test vectors; decoding that streams complete UTF-8 only.
-//! Special-token splitting in prompts comes with the rest of the decoder issue.
 
 mod bpe;
 mod decode;
+mod special;
 mod spm;
 mod vocab;
 
@@ -26,14 +26,13 @@ enum Model {
 pub struct Tokenizer {
     pub vocab: Vocab,
     model: Model,
-    /// Control, user-defined and unknown tokens, longest text first: they are
-    /// split out of the text before the model runs (as llama.cpp's
-    /// `tokenizer_st_partition`); user-defined ones always, the others only
-    /// when special tokens are parsed.
-    special: Vec<u32>,
+    /// Control, user-defined and unknown tokens, split out of the text before
+    /// the model runs (`special.rs`).
+    special: special::SpecialTokens,
 }
 
 /// A piece of the input after special tokens are split out.
+#[derive(Debug, PartialEq)]
 enum Fragment<'t> {
     Text(&'t str),
     Token(u32),
@@ -57,49 +56,8 @@ impl Tokenizer {
                 })
             }
         };
-        let mut special: Vec<u32> = (0..vocab.len() as u32)
-            .filter(|&id| {
-                (vocab.control[id as usize]
-                    || matches!(vocab.types[id as usize], TokenType::UserDefined | TokenType::Unknown))
-                    && !vocab.tokens[id as usize].is_empty()
-            })
-            .collect();
-        special.sort_by_key(|&id| std::cmp::Reverse(vocab.tokens[id as usize].len()));
+        let special = special::SpecialTokens::new(&vocab)?;
         Ok(Tokenizer { vocab, model, special })
-    }
-
-    /// Splits special tokens out of `text`, longest first, leftmost occurrences.
-    fn partition<'t>(&self, text: &'t str, parse_special: bool) -> Vec<Fragment<'t>> {
-        let mut fragments = vec![Fragment::Text(text)];
-        for &id in &self.special {
-            let is_control = self.vocab.control[id as usize] || self.vocab.types[id as usize] == TokenType::Unknown;
-            if !parse_special && is_control {
-                continue;
-            }
-            let Ok(needle) = std::str::from_utf8(&self.vocab.tokens[id as usize]) else { continue };
-            if !fragments.iter().any(|f| matches!(f, Fragment::Text(t) if t.contains(needle))) {
-                continue;
-            }
-            let mut next = Vec::with_capacity(fragments.len() + 2);
-            for fragment in fragments {
-                let Fragment::Text(mut rest) = fragment else {
-                    next.push(fragment);
-                    continue;
-                };
-                while let Some(at) = rest.find(needle) {
-                    if at > 0 {
-                        next.push(Fragment::Text(&rest[..at]));
-                    }
-                    next.push(Fragment::Token(id));
-                    rest = &rest[at + needle.len()..];
-                }
-                if !rest.is_empty() {
-                    next.push(Fragment::Text(rest));
-                }
-            }
-            fragments = next;
-        }
-        fragments
     }
 
     /// Encodes `text` without parsing special tokens (user-defined tokens are
@@ -122,7 +80,7 @@ impl Tokenizer {
         // SentencePiece adds its space prefix to text that starts the input or
         // follows a special token.
         let mut after_special = true;
-        for fragment in self.partition(text, parse_special) {
+        for fragment in self.special.partition(text, parse_special) {
             match fragment {
                 Fragment::Token(id) => {
                     out.push(id);

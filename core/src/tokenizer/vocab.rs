@@ -146,6 +146,27 @@ pub struct Vocab {
 }
 
 impl Vocab {
+    /// A bare vocabulary of `tokens` with `types` (no BOS/EOS), for unit tests.
+    #[cfg(test)]
+    pub fn for_tests(tokens: Vec<Vec<u8>>, types: Vec<TokenType>) -> Vocab {
+        let n = tokens.len();
+        Vocab {
+            model: "llama".into(),
+            token_to_id: tokens.iter().enumerate().map(|(i, t)| (t.clone(), i as u32)).collect(),
+            control: types.iter().map(|&t| t == TokenType::Control).collect(),
+            tokens,
+            scores: vec![0.0; n],
+            types,
+            bos: None,
+            eos: None,
+            unk: None,
+            add_bos: false,
+            add_space_prefix: false,
+            end_of_generation: Vec::new(),
+            byte_tokens: [None; 256],
+        }
+    }
+
     /// Reads the vocabulary from GGUF metadata; errors name the key.
     pub fn from_metadata(md: &Metadata<'_>) -> Result<Vocab> {
         let model = md.get_str("tokenizer.ggml.model")?.to_string();
