@@ -181,3 +181,28 @@ fn random_bit_flips_never_panic_or_overallocate() {
     }
     assert!(errors > 100, "only {errors} of 20000 flipped files were rejected; are the flips landing?");
 }
+
+/// Generation stays within the same bound: a context the size the file asks
+/// for allocates its KV cache only as positions are used, so a small file
+/// claiming many layers, wide heads and a long context cannot make a short run
+/// allocate gigabytes.
+#[test]
+fn a_short_generation_allocates_what_the_file_justifies() {
+    use fuselm::model::ContextOptions;
+    let bytes = std::fs::read(corpus_dir().join("base.gguf")).unwrap();
+    let file = GgufFile::parse_named("base.gguf", &bytes).unwrap();
+    let model = Model::load(&file, LoadOptions::default()).unwrap();
+    let start = LIVE.with(Cell::get);
+    PEAK.with(|p| p.set(start));
+    let options = ContextOptions { n_ctx: Some(model.config.n_ctx_train), ..Default::default() };
+    let mut ctx = model.new_context(&options).unwrap();
+    assert_eq!(ctx.cache.allocated_bytes(), 0, "no KV memory before a position is used");
+    model.forward(&mut ctx, &[1, 20, 21]).unwrap();
+    for t in 0..8 {
+        model.forward(&mut ctx, &[22 + t]).unwrap();
+    }
+    let per_position = ctx.cache.bytes() / ctx.n_ctx() as u64;
+    assert!(ctx.cache.allocated_bytes() <= 32 * per_position, "11 positions take the first 32-position step");
+    let peak = (PEAK.with(Cell::get) - start).max(0) as usize;
+    assert!(peak <= allowed(bytes.len()), "a short generation allocated {peak} bytes for a {}-byte file", bytes.len());
+}

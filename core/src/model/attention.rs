@@ -192,6 +192,7 @@ mod tests {
         let (n_head, n_head_kv, hd, n_ctx) = (4, 2, 8, 6);
         let shape = AttentionShape { n_head, n_head_kv, head_dim_k: hd, head_dim_v: hd, scale: 0.3, window: Some(3) };
         let mut cache = KvCache::new(KvType::F32, 1, n_ctx, n_head_kv * hd, n_head_kv * hd).unwrap();
+        cache.reserve(n_ctx).unwrap();
         let val = |p: usize, i: usize, salt: f32| ((p * 31 + i * 7) as f32 * 0.1 + salt).sin();
         let krow = |p: usize| (0..n_head_kv * hd).map(|i| val(p, i, 0.5)).collect::<Vec<f32>>();
         let vrow = |p: usize| (0..n_head_kv * hd).map(|i| val(p, i, 1.5)).collect::<Vec<f32>>();

@@ -182,6 +182,7 @@ mod tests {
             let (n_head, n_head_kv) = (8, 2);
             let shape = AttentionShape { n_head, n_head_kv, head_dim_k: hd, head_dim_v: hd, scale: 0.125, window };
             let mut cache = KvCache::new(KvType::F32, 2, n_ctx, n_head_kv * hd, n_head_kv * hd).unwrap();
+            cache.reserve(n_ctx).unwrap();
             let val = |p: usize, i: usize, salt: f32| ((p * 31 + i * 7) as f32 * 0.1 + salt).sin() * 2.0;
             for p in 0..n_ctx {
                 let k: Vec<f32> = (0..n_head_kv * hd).map(|i| val(p, i, 0.5)).collect();

@@ -60,6 +60,8 @@ impl Model<'_> {
                 why: format!("{bad} is outside the vocabulary of {n_vocab} tokens"),
             });
         }
+        // The cache grows as positions are used; its memory error comes before any state changes.
+        ctx.cache.reserve(ctx.cache.len + tokens.len())?;
         for batch in tokens.chunks(ctx.n_batch) {
             self.forward_batch(ctx, batch)?;
         }
