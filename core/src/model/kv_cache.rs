@@ -43,9 +43,8 @@ impl std::str::FromStr for KvType {
     }
 }
 
-/// Keys or values of every layer in one allocation: `[n_layer, capacity, dim]`.
-/// Growing allocates the larger block whole before copying (all or nothing,
-/// so an impossible size fails at once instead of layer by layer).
+/// Keys or values of every layer in one allocation: `[n_layer, capacity, dim]`,
+/// re-laid out in place when the capacity changes ([`Storage::relayout`]).
 enum Storage {
     F16(Vec<f16>),
     F32(Vec<f32>),
@@ -166,7 +165,8 @@ impl KvCache {
         if positions <= self.capacity {
             return Ok(());
         }
-        let target = positions.max(2 * self.capacity).max(FIRST_POSITIONS).min(self.n_ctx).max(positions);
+        // Double (at least FIRST_POSITIONS), capped at n_ctx, but never below the request.
+        let target = (2 * self.capacity).max(FIRST_POSITIONS).min(self.n_ctx).max(positions);
         let (n_layer, k_dim, v_dim) = (self.n_layer, self.k_dim, self.v_dim);
         let oom = |what: &str, dim: usize| Error::OutOfMemory {
             what: format!("the KV cache {what} ({n_layer} layers x {target} positions)"),
