@@ -4,10 +4,11 @@
 
 use std::collections::BTreeMap;
 
-use minijinja::value::ValueKind;
 use minijinja::{Environment, ErrorKind, Value};
 
 use crate::error::{Error, Result};
+
+mod limits;
 
 /// Gemma's turn format, for Gemma files that carry no template.
 const GEMMA_TEMPLATE: &str = "{{ bos_token }}{% for m in messages %}{% set role = 'model' if m.role == 'assistant' else 'user' %}{% if m.role == 'system' %}{{ '<start_of_turn>user\n' + m.content + '\n' }}{% else %}{{ '<start_of_turn>' + role + '\n' + m.content + '<end_of_turn>\n' }}{% endif %}{% endfor %}{% if add_generation_prompt %}{{ '<start_of_turn>model\n' }}{% endif %}";
@@ -38,11 +39,15 @@ impl ChatMessage {
     }
 }
 
-/// The most template instructions one render may run. A chat template comes
-/// from the model file, which is untrusted: without a bound, a template that
-/// loops a billion times would hang the engine. Real templates use a few
-/// hundred instructions per message.
-const TEMPLATE_FUEL: u64 = 5_000_000;
+/// The work and memory one render may use. A chat template comes from the
+/// model file, which is untrusted: without a bound, a template that loops a
+/// billion times would hang the engine and one that doubles a string in a
+/// loop would exhaust memory. minijinja charges one unit per instruction, per
+/// item a builtin iterates and per 64 bytes a value holds (checked before a
+/// sized value such as `'x' * n` or a padded `format` is created), so this
+/// bounds a render to about a million instructions or 64 MB of values. Real
+/// templates use a few hundred units per message.
+const TEMPLATE_FUEL: u64 = 1_000_000;
 
 /// The most bytes a rendered prompt may have. Printing is not fuel-metered: a
 /// template printing a lazily repeated list (`{{ 555555 * 40 * [1] }}`, found
@@ -51,35 +56,9 @@ const MAX_PROMPT_BYTES: usize = 1 << 20;
 
 /// The most items (counted through nested sequences and maps) one printed
 /// value may hold. A lazily repeated list is printed item by item even after
-/// the output has failed, so the size is checked before printing.
+/// the output has failed, and printing recurses once per nesting level, so
+/// the size and depth are checked before printing.
 const MAX_PRINTED_ITEMS: usize = 100_000;
-
-/// Whether `value` holds more than `budget` items, counting nested ones;
-/// stops counting as soon as it does (a repeated list is never walked whole).
-fn exceeds_items(value: &Value, budget: &mut usize) -> bool {
-    if value.as_str().is_some() {
-        return false;
-    }
-    if let Some(n) = value.len() {
-        if n > *budget {
-            return true;
-        }
-    }
-    let Ok(items) = value.try_iter() else { return false };
-    for item in items {
-        if *budget == 0 {
-            return true;
-        }
-        *budget -= 1;
-        // A map iterates its keys; anything else its items (looking an item up
-        // by position in a lazy sequence would walk it again each time).
-        let inner = if value.kind() == ValueKind::Map { value.get_item(&item).unwrap_or(item) } else { item };
-        if exceeds_items(&inner, budget) {
-            return true;
-        }
-    }
-    false
-}
 
 /// A `String` sink that fails once more than [`MAX_PROMPT_BYTES`] arrive.
 struct BoundedText(Vec<u8>);
@@ -110,16 +89,11 @@ impl ChatTemplate {
         let mut env = Environment::new();
         env.set_fuel(Some(TEMPLATE_FUEL));
         env.set_formatter(|out, state, value| {
-            let mut budget = MAX_PRINTED_ITEMS;
-            if exceeds_items(value, &mut budget) {
-                return Err(minijinja::Error::new(
-                    ErrorKind::InvalidOperation,
-                    format!("a printed value holds more than {MAX_PRINTED_ITEMS} items"),
-                ));
-            }
+            limits::measure(value, MAX_PRINTED_ITEMS, "printing a value")?;
             minijinja::escape_formatter(out, state, value)
         });
-        env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
+        env.set_unknown_method_callback(limits::python_method);
+        limits::add_bounded_filters(&mut env);
         env.add_function("raise_exception", |message: String| -> std::result::Result<Value, minijinja::Error> {
             Err(minijinja::Error::new(ErrorKind::InvalidOperation, message))
         });
