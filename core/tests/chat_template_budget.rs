@@ -2,7 +2,8 @@
 //! way a template can ask for a large allocation in one step (format widths,
 //! `indent`, `tojson(indent=)`, `slice`/`batch` counts, `replace` and `join`
 //! blow-ups, repetition, doubling by concatenation, materialising a lazily
-//! repeated list) must end in a named error while the render's peak memory
+//! repeated list, nesting or doubling a value by assigning it to itself)
+//! must end in a named error while the render's peak memory
 //! stays within a fixed budget. The peak is measured by a counting allocator,
 //! so this file holds only these tests (one at a time: the counter is global).
 
@@ -115,6 +116,17 @@ const HOSTILE: &[&str] = &[
     "{{ ([1] * 999999999999)|string|length }}",
     "{{ ([1] * 999999999999)|tojson|length }}",
     "{{ 555555 * 40 * [4472] }}",
+    // Building on its own results through a namespace: nesting (printing,
+    // comparing and dropping recurse per level) and doubling a lazy list.
+    "{% set ns = namespace(l=[]) %}{% for i in range(100000) %}{% set ns.l = [ns.l] %}{% endfor %}{{ ns.l|length }}",
+    "{% set ns = namespace(l=[]) %}{% for i in range(100000) %}{% set ns.l = [ns.l] %}{% endfor %}{{ ns.l }}",
+    "{% set ns = namespace(l=[]) %}{% for i in range(100000) %}{% set ns.l = [ns.l] %}{% endfor %}{{ ns.l ~ '' }}",
+    "{% set ns = namespace(l=[]) %}{% for i in range(100000) %}{% set ns.l = [ns.l] %}{% endfor %}{{ ns.l == ns.l }}",
+    "{% set ns = namespace(d={}) %}{% for i in range(100000) %}{% set ns.d = {'a': ns.d} %}{% endfor %}{{ ns.d|tojson }}",
+    "{% set ns = namespace(o=namespace()) %}{% for i in range(100000) %}{% set ns.o = namespace(o=ns.o) %}{% endfor %}{{ ns.o }}",
+    "{% set ns = namespace(l=[1]) %}{% for i in range(80) %}{% set ns.l = ns.l + ns.l %}{% endfor %}{{ ns.l|length }}",
+    "{% set ns = namespace(l=[1]) %}{% for i in range(80) %}{% set ns.l = ns.l + ns.l %}{% endfor %}{{ ns.l|list|length }}",
+    "{% set ns = namespace(l=[1]) %}{% for i in range(80) %}{% set ns.l, ns.m = ns.l + ns.l, 0 %}{% endfor %}{{ ns.l|length }}",
     // Splitting a big string into many small values.
     "{{ ('a ' * 15000000).split()|length }}",
     "{{ ('a\\n' * 15000000).splitlines()|length }}",
@@ -128,9 +140,14 @@ fn allocation_bombs_end_in_an_error_within_the_budget() {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let mut report = Vec::new();
     let mut failures = Vec::new();
-    for source in HOSTILE {
+    // The same without a loop: assignments written out one after another.
+    let written_out = [
+        format!("{{% set a = [] %}}{}{{{{ a|length }}}}", "{% set a = [a] %}".repeat(100_000)),
+        format!("{{% set a = [1] %}}{}{{{{ a|length }}}}", "{% set a = a + a %}".repeat(80)),
+    ];
+    for source in HOSTILE.iter().copied().chain(written_out.iter().map(String::as_str)) {
         let (result, peak, elapsed) = render_measured(source);
-        report.push(format!("{peak:>11} B {elapsed:>9.2?} {source}"));
+        report.push(format!("{peak:>11} B {elapsed:>9.2?} {}", source.get(..120).unwrap_or(source)));
         match result {
             Err(Error::ChatTemplate(_)) => {}
             Ok(text) if source.contains("batch(999999999999)") && text == "1" => {}
@@ -161,4 +178,13 @@ fn long_conversations_render_within_the_budget() {
         (0..500).map(|i| ChatMessage::new(if i % 2 == 0 { "user" } else { "assistant" }, &turn)).collect();
     let text = template.render(&messages, true).unwrap();
     assert_eq!(text.matches("<|im_start|>").count(), 501);
+
+    // Templates that collect messages in a namespace re-measure the list at
+    // every step: 1,000 messages must stay well inside the budget.
+    let collecting = "{%- set ns = namespace(kept=[], system='') %}{%- for m in messages %}{%- if m.role == 'system' %}{%- set ns.system = m.content %}{%- else %}{%- set ns.kept = ns.kept + [m] %}{%- endif %}{%- endfor %}{{ ns.system }}{% for m in ns.kept %}[{{ m.role }}]{{ m.content|length }}{% endfor %}";
+    let template = ChatTemplate::new(collecting, "", "").unwrap();
+    let messages: Vec<ChatMessage> =
+        (0..1000).map(|i| ChatMessage::new(["system", "user", "assistant"][i % 3], &format!("turn {i}"))).collect();
+    let text = template.render(&messages, true).unwrap();
+    assert_eq!(text.matches("[user]").count() + text.matches("[assistant]").count(), 666);
 }

@@ -1,11 +1,11 @@
 //! The chat-template renderer on arbitrary templates and messages (a model
 //! file's template is untrusted): an error or text, never a panic or a hang
-//! (the renderer has a fuel limit, an output cap and a printed-size guard).
+//! (the renderer has a fuel limit that also bounds memory, an output cap and
+//! size checks on joined, serialised, printed and assigned values).
 //!
-//! Templates using `*` are left out: repeating a list (`n * [x]`) builds a
-//! lazy list that filters and nested repeats walk without spending fuel, a
-//! known limit documented in docs/reliability.md; with it in, every run finds
-//! a new variant of that one issue within minutes.
+//! Templates with `*` (lazily repeated lists) are in: minijinja 3 meters
+//! the walks over them, and core/src/chat/ bounds the rest (see
+//! docs/reliability.md).
 #![no_main]
 
 use fuselm_core::chat::{ChatMessage, ChatTemplate};

@@ -83,7 +83,7 @@ fn walk(value: &Value, depth: usize, budget: &mut usize, extent: &mut Extent) ->
 }
 
 /// The fuel left in this render (1 fuel = 64 bytes or one item).
-fn remaining_fuel(state: &State) -> usize {
+pub(super) fn remaining_fuel(state: &State) -> usize {
     state.fuel_levels().map_or(usize::MAX, |(_, remaining)| usize::try_from(remaining).unwrap_or(usize::MAX))
 }
 

@@ -8,6 +8,7 @@ use minijinja::{Environment, ErrorKind, Value};
 
 use crate::error::{Error, Result};
 
+mod assignments;
 mod limits;
 
 /// Gemma's turn format, for Gemma files that carry no template.
@@ -99,7 +100,8 @@ impl ChatTemplate {
         });
         // Templates that print a date get a fixed one: the core has no clock.
         env.add_function("strftime_now", |_format: String| "26 Jul 2024".to_string());
-        env.add_template_owned("chat", source.to_string()).map_err(template_error)?;
+        env.add_function(assignments::CHECK_FUNCTION, assignments::checked);
+        env.add_template_owned("chat", assignments::wrap_assignments(source)).map_err(template_error)?;
         Ok(ChatTemplate { env, bos_token: bos_token.to_string(), eos_token: eos_token.to_string() })
     }
 
