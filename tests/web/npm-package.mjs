@@ -71,6 +71,17 @@ assert.throws(() => engine.appendChunk(new Uint8Array(5)), /long\.gguf: more byt
 engine.beginLoad('short.gguf', 8);
 engine.appendChunk(new Uint8Array(3));
 assert.throws(() => engine.finishLoad(''), /short\.gguf: file is truncated: received 3 of 8 bytes/);
+// Arguments of the wrong type are errors too (wasm-bindgen's glue for strings
+// and byte arrays trapped on a number or an object: the engine was lost).
+assert.throws(() => engine.beginLoad(0, 8), /beginLoad: the file name must be a string, not number/);
+assert.throws(() => engine.beginLoad({}, 8), /the file name must be a string, not object/);
+engine.beginLoad('typed.gguf', 8);
+assert.throws(() => engine.appendChunk([1, 2]), /appendChunk: the chunk must be a Uint8Array, not object/);
+assert.throws(() => engine.finishLoad(null), /finishLoad: the load options must be a string, not null/);
+assert.throws(() => engine.tokenize(7), /tokenize: the text must be a string, not number/);
+assert.throws(() => engine.bench(3, [1], 1, 1), /bench: the prompt lengths must be a Uint32Array or an array of counts, not number/);
+assert.throws(() => engine.bench(new Uint32Array(2048), [1], 1, 1), /at most 1024 items/);
+assert.throws(() => simd.inspectGguf('x.gguf', 'GGUF'), /inspectGguf: the file bytes must be a Uint8Array, not string/);
 
 // A real model, when fetched (scripts/test fetches it), else the synthetic tiny
 // one, written here as tests/web/e2e.mjs does when it is missing.

@@ -11,6 +11,7 @@ use self_cell::self_cell;
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
 
+use crate::args;
 use crate::host::{build_name, js_error};
 use crate::info;
 use crate::options::{self, CompletionOptionsJs, LoadOptionsJs};
@@ -128,7 +129,12 @@ impl Engine {
     /// reserves the whole file in wasm memory (an error, not a trap, when it
     /// does not fit).
     #[wasm_bindgen(js_name = beginLoad)]
-    pub fn begin_load(&mut self, name: String, size: f64) -> Result<(), JsError> {
+    pub fn begin_load(
+        &mut self,
+        #[wasm_bindgen(unchecked_param_type = "string")] name: JsValue,
+        size: f64,
+    ) -> Result<(), JsError> {
+        let name = args::text(&name, "beginLoad: the file name")?;
         self.unload();
         if !(size.is_finite() && size >= 0.0 && size <= usize::MAX as f64) {
             return Err(js_error(format!("{name}: a {size}-byte file does not fit in wasm32's 4 GiB address space")));
@@ -144,16 +150,24 @@ impl Engine {
 
     /// Appends the next chunk of the file; returns the bytes received so far.
     #[wasm_bindgen(js_name = appendChunk)]
-    pub fn append_chunk(&mut self, chunk: &[u8]) -> Result<f64, JsError> {
+    pub fn append_chunk(
+        &mut self,
+        #[wasm_bindgen(unchecked_param_type = "Uint8Array")] chunk: JsValue,
+    ) -> Result<f64, JsError> {
+        let chunk = args::bytes(&chunk, "appendChunk: the chunk")?;
         let Some((name, bytes, size)) = self.incoming.as_mut() else {
             return Err(js_error("appendChunk: no load in progress (call beginLoad first)"));
         };
-        if bytes.len() + chunk.len() > *size {
+        let start = bytes.len();
+        let n = chunk.length() as usize;
+        if start + n > *size {
             let message = format!("{name}: more bytes arrived than the announced size of {size}");
             self.incoming = None;
             return Err(js_error(message));
         }
-        bytes.extend_from_slice(chunk);
+        // Within the capacity reserved by beginLoad: no reallocation.
+        bytes.resize(start + n, 0);
+        chunk.copy_to(&mut bytes[start..]);
         Ok(bytes.len() as f64)
     }
 
@@ -161,14 +175,18 @@ impl Engine {
     /// model's info as JSON. On error the bytes are freed and the engine is
     /// ready for the next load.
     #[wasm_bindgen(js_name = finishLoad)]
-    pub fn finish_load(&mut self, options_json: &str) -> Result<String, JsError> {
+    pub fn finish_load(
+        &mut self,
+        #[wasm_bindgen(unchecked_param_type = "string")] options_json: JsValue,
+    ) -> Result<String, JsError> {
+        let options_json = args::text(&options_json, "finishLoad: the load options")?;
         let Some((name, bytes, size)) = self.incoming.take() else {
             return Err(js_error("finishLoad: no load in progress (call beginLoad first)"));
         };
         if bytes.len() != size {
             return Err(js_error(format!("{name}: file is truncated: received {} of {size} bytes", bytes.len())));
         }
-        let load: LoadOptionsJs = options::parse("load options", options_json).map_err(js_error)?;
+        let load: LoadOptionsJs = options::parse("load options", &options_json).map_err(js_error)?;
         let kernel_mode = load.kernel_mode().map_err(js_error)?;
         let loaded = LoadedModel::try_new(bytes, |bytes| -> Result<Parsed<'_>, Error> {
             let file = GgufFile::parse_named(&name, bytes)?;
@@ -202,24 +220,34 @@ impl Engine {
     }
 
     /// Token ids of `text` as a prompt (BOS where the model wants one).
-    pub fn tokenize(&self, text: &str) -> Result<Vec<u32>, JsError> {
+    pub fn tokenize(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "string")] text: JsValue,
+    ) -> Result<Vec<u32>, JsError> {
+        let text = args::text(&text, "tokenize: the text")?;
         let model = self.loaded()?;
-        Ok(model.with_dependent(|_, parsed| parsed.model.tokenize_prompt(text, true)))
+        Ok(model.with_dependent(|_, parsed| parsed.model.tokenize_prompt(&text, true)))
     }
 
     /// Starts a completion: tokenizes the prompt (or applies the chat template
     /// to `options.messages`), sizes a fresh context and runs the prefill.
     /// Returns the prompt's token count. Tokens then come from [`Engine::step`].
     #[wasm_bindgen(js_name = startCompletion)]
-    pub fn start_completion(&mut self, prompt: &str, options_json: &str) -> Result<usize, JsError> {
+    pub fn start_completion(
+        &mut self,
+        #[wasm_bindgen(unchecked_param_type = "string")] prompt: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "string")] options_json: JsValue,
+    ) -> Result<usize, JsError> {
+        let prompt = args::text(&prompt, "startCompletion: the prompt")?;
+        let options_json = args::text(&options_json, "startCompletion: the completion options")?;
         self.completion = None;
-        let options: CompletionOptionsJs = options::parse("completion options", options_json).map_err(js_error)?;
+        let options: CompletionOptionsJs = options::parse("completion options", &options_json).map_err(js_error)?;
         let model = self.model.as_ref().ok_or_else(no_model)?;
         let completion = model.with_dependent(|_, parsed| -> Result<Completion, String> {
             let m = &parsed.model;
             let text = match options.chat_messages() {
                 Some(messages) => m.chat_prompt(&messages).map_err(str_err)?,
-                None => prompt.to_string(),
+                None => prompt,
             };
             let tokens = m.tokenize_prompt(&text, true);
             let ctx_options = options.context_options(tokens.len(), m.config.n_ctx_train)?;
@@ -284,11 +312,13 @@ impl Engine {
     /// fields as `fuselm bench -o json`, `kernels` naming this build.
     pub fn bench(
         &mut self,
-        n_prompt: Vec<usize>,
-        n_gen: Vec<usize>,
+        #[wasm_bindgen(unchecked_param_type = "Uint32Array | number[]")] n_prompt: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "Uint32Array | number[]")] n_gen: JsValue,
         repetitions: usize,
         n_threads: usize,
     ) -> Result<String, JsError> {
+        let n_prompt = args::counts(&n_prompt, "bench: the prompt lengths")?;
+        let n_gen = args::counts(&n_gen, "bench: the generation lengths")?;
         if repetitions == 0 {
             return Err(js_error("bench: repetitions must be at least 1"));
         }

@@ -142,8 +142,13 @@ struct FileSummary<'a> {
 /// Parses a GGUF file and returns a JSON summary; a malformed file throws a JS
 /// `Error` whose message names what is wrong.
 #[wasm_bindgen(js_name = inspectGguf)]
-pub fn inspect_gguf(name: &str, bytes: &[u8]) -> Result<String, JsError> {
-    let gguf = GgufFile::parse_named(name, bytes).map_err(js_error)?;
+pub fn inspect_gguf(
+    #[wasm_bindgen(unchecked_param_type = "string")] name: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "Uint8Array")] bytes: JsValue,
+) -> Result<String, JsError> {
+    let name = crate::args::text(&name, "inspectGguf: the file name")?;
+    let bytes = crate::args::bytes(&bytes, "inspectGguf: the file bytes")?.to_vec();
+    let gguf = GgufFile::parse_named(&name, &bytes).map_err(js_error)?;
     let summary = FileSummary {
         version: gguf.version,
         alignment: gguf.alignment,

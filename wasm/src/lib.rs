@@ -16,6 +16,7 @@
 //! Modules import in one direction only: `engine` uses `info`, `options` and
 //! `host`; `info` uses `host`; `host` and `options` use no other module.
 
+mod args;
 mod engine;
 mod host;
 mod info;

@@ -1,0 +1,56 @@
+//! Arguments from JavaScript, checked. wasm-bindgen's glue for `&str`,
+//! `String`, `&[u8]` and `Vec<usize>` parameters reads `.length` of whatever
+//! it is given: a number or a plain object there makes it write outside the
+//! buffer it reserved, and the instance traps (found by
+//! tests/web/worker-fuzz.mjs: `beginLoad(0, 397)`). Exported functions take
+//! such arguments as `JsValue` and convert them here, so a wrong type is a
+//! JS `Error` naming the argument and the engine stays usable.
+
+use js_sys::{Array, Uint32Array, Uint8Array};
+use wasm_bindgen::{JsCast, JsError, JsValue};
+
+use crate::host::js_error;
+
+/// `value` as a string.
+pub fn text(value: &JsValue, what: &str) -> Result<String, JsError> {
+    value.as_string().ok_or_else(|| wrong_type(value, what, "a string"))
+}
+
+/// `value` as bytes (a `Uint8Array`), still in JavaScript memory.
+pub fn bytes(value: &JsValue, what: &str) -> Result<Uint8Array, JsError> {
+    value.dyn_ref::<Uint8Array>().cloned().ok_or_else(|| wrong_type(value, what, "a Uint8Array"))
+}
+
+/// The most items a list of counts may have (bench's prompt and generation
+/// lengths are a handful); checked before anything is copied.
+const MAX_COUNTS: u32 = 1024;
+
+/// `value` as a list of counts: a `Uint32Array`, or an array of whole
+/// numbers from 0 to 2^32 - 1, with at most [`MAX_COUNTS`] items.
+pub fn counts(value: &JsValue, what: &str) -> Result<Vec<usize>, JsError> {
+    let length = value
+        .dyn_ref::<Uint32Array>()
+        .map(Uint32Array::length)
+        .or_else(|| Array::is_array(value).then(|| Array::from(value).length()));
+    if length.is_some_and(|n| n > MAX_COUNTS) {
+        return Err(js_error(format!("{what}: at most {MAX_COUNTS} items, not {}", length.unwrap_or(0))));
+    }
+    if let Some(typed) = value.dyn_ref::<Uint32Array>() {
+        return Ok(typed.to_vec().into_iter().map(|n| n as usize).collect());
+    }
+    if !Array::is_array(value) {
+        return Err(wrong_type(value, what, "a Uint32Array or an array of counts"));
+    }
+    Array::from(value)
+        .iter()
+        .map(|item| match item.as_f64() {
+            Some(n) if n >= 0.0 && n <= u32::MAX as f64 && n.fract() == 0.0 => Ok(n as usize),
+            _ => Err(js_error(format!("{what}: every item must be a whole number from 0 to 2^32 - 1, not {item:?}"))),
+        })
+        .collect()
+}
+
+fn wrong_type(value: &JsValue, what: &str, expected: &str) -> JsError {
+    let found = if value.is_null() { "null".to_string() } else { value.js_typeof().as_string().unwrap_or_default() };
+    js_error(format!("{what} must be {expected}, not {found}"))
+}
