@@ -82,11 +82,7 @@ async function generate() {
       if (count > 1) $('stats').textContent = `${count} tokens, ${((count - 1) / decodeSeconds).toFixed(2)} t/s`;
     },
   };
-  try {
-    const prompt = $('prompt').value;
-    const result = $('chat').checked
-      ? await engine.createChatCompletion([{ role: 'user', content: prompt }], options)
-      : await engine.createCompletion(prompt, options);
+  const showStats = (result) => {
     const t = result.timings;
     $('stats').textContent =
       `prompt ${t.promptTokens} tokens, ${t.promptTokensPerSecond.toFixed(2)} t/s · ` +
@@ -94,8 +90,17 @@ async function generate() {
       `first token ${t.firstTokenMs.toFixed(0)} ms · stop: ${result.stopReason} · ` +
       `wall ${((performance.now() - started) / 1e3).toFixed(2)} s`;
     window.lastCompletion = result;
+  };
+  try {
+    const prompt = $('prompt').value;
+    const result = $('chat').checked
+      ? await engine.createChatCompletion([{ role: 'user', content: prompt }], options)
+      : await engine.createCompletion(prompt, options);
+    showStats(result);
   } catch (err) {
-    showError(err);
+    // Stop: the completion so far comes with the AbortError.
+    if (err.name === 'AbortError' && err.result) showStats(err.result);
+    else showError(err);
   } finally {
     running = null;
     $('generate').disabled = false;

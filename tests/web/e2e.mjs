@@ -135,8 +135,8 @@ try {
     const r = await engine.createCompletion('abort me', {
       maxTokens: 100000, nCtx: 512, ignoreEos: true, temperature: 0, signal: aborter.signal,
       onToken: () => { if (++seen === 5) aborter.abort(); },
-    });
-    results.abort = { stopReason: r.stopReason, tokens: r.tokens.length };
+    }).then(() => null, (e) => e);
+    results.abort = { name: r?.name, domException: r instanceof DOMException, stopReason: r?.result?.stopReason, tokens: r?.result?.tokens.length };
     engine.terminate();
     return results;
   }, TINY);
@@ -145,6 +145,8 @@ try {
   assert.match(errors.noModel, /no model is loaded/);
   assert.equal(errors.first, 'network');
   assert.equal(errors.second, 'cache');
+  assert.equal(errors.abort.name, 'AbortError');
+  assert.ok(errors.abort.domException, 'an abort rejects with a DOMException');
   assert.equal(errors.abort.stopReason, 'cancelled');
   assert.ok(errors.abort.tokens < 100, `abort took effect late: ${errors.abort.tokens} tokens`);
   console.log('ok: errors reach JS with clear messages, the engine stays usable, OPFS cache hit, abort works', errors);

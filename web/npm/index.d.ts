@@ -11,6 +11,17 @@ export class FuselmError extends Error {
   fatal: boolean;
 }
 
+/**
+ * How an aborted call rejects: a `DOMException` named `AbortError` (as fetch
+ * rejects), whose `cause` is the signal's reason. An aborted completion also
+ * carries what it generated so far (`result.stopReason` is `cancelled`).
+ */
+export interface AbortErrorWithResult extends DOMException {
+  name: 'AbortError';
+  cause: unknown;
+  result?: Completion;
+}
+
 export interface EngineOptions {
   /** `auto` (default): `threads` on a cross-origin isolated page, else `simd`. */
   build?: 'auto' | Build;
@@ -125,17 +136,24 @@ export interface BenchRow {
 
 export function createEngine(options?: EngineOptions): Promise<Fuselm>;
 
+/**
+ * One engine in a Web Worker. Calls may overlap: the worker runs them one at a
+ * time in the order they were made, and an abort reaches a waiting call at
+ * once (it rejects without running).
+ */
 export class Fuselm {
   constructor(options?: EngineOptions);
   readonly ready: Promise<{ build: Build; threads: number }>;
   build?: Build;
   threads?: number;
+  /** The loaded model; null before a load, after a failed one and after unload or a restart. */
   model: ModelInfo | null;
   loadModelFromUrl(url: string | URL, options?: LoadOptions & { cache?: boolean }): Promise<ModelInfo>;
   loadModelFromFile(file: File | Blob, options?: LoadOptions): Promise<ModelInfo>;
   loadModelFromBytes(bytes: ArrayBuffer | Uint8Array, options?: LoadOptions & { name?: string }): Promise<ModelInfo>;
   info(): Promise<ModelInfo>;
   tokenize(text: string): Promise<number[]>;
+  /** Rejects with an {@link AbortErrorWithResult} when `options.signal` aborts it. */
   createCompletion(prompt: string, options?: CompletionOptions): Promise<Completion>;
   createChatCompletion(messages: ChatMessage[], options?: CompletionOptions): Promise<Completion>;
   bench(options?: { nPrompt?: number[]; nGen?: number[]; repetitions?: number }): Promise<BenchRow[]>;

@@ -15,10 +15,17 @@ export function availableBuilds() {
   return BUILDS.filter((b) => b !== 'threads' || globalThis.crossOriginIsolated);
 }
 
+/// The rejection of an aborted call: a DOMException named `AbortError` (as
+/// fetch rejects), whose `cause` is the signal's reason; an aborted
+/// completion also carries its partial `result` (stopReason `cancelled`).
+function abortError(signal, message, extra = {}) {
+  return Object.assign(new DOMException(message, 'AbortError'), { cause: signal?.reason }, extra);
+}
+
 export class FuselmError extends Error {
-  constructor(message, { fatal = false, name } = {}) {
+  constructor(message, { fatal = false } = {}) {
     super(message);
-    this.name = name === 'AbortError' ? 'AbortError' : 'FuselmError';
+    this.name = 'FuselmError';
     /// The engine trapped and was restarted; the model must be loaded again.
     this.fatal = fatal;
   }
@@ -68,10 +75,15 @@ export class Fuselm {
       return;
     }
     this.calls.delete(message.id);
-    if (message.ok) {
+    if (message.loaded === false) this.model = null;
+    if (message.ok && message.result?.stopReason === 'cancelled' && call.signal?.aborted) {
+      call.reject(abortError(call.signal, 'the completion was aborted', { result: message.result }));
+    } else if (message.ok) {
       call.resolve(message.result);
+    } else if (message.name === 'AbortError') {
+      call.reject(abortError(call.signal, message.error));
     } else {
-      const error = new FuselmError(message.error, { fatal: message.fatal, name: message.name });
+      const error = new FuselmError(message.error, { fatal: message.fatal });
       if (message.fatal) this.#restart();
       call.reject(error);
     }
@@ -85,19 +97,28 @@ export class Fuselm {
   /// After a trap the worker is replaced by a fresh one (without a model).
   #restart() {
     this.worker.terminate();
+    this.model = null;
     this.#failAll(new FuselmError('the engine was restarted after an error; load the model again', { fatal: true }));
     this.#start();
   }
 
+  /// Sends one request. The worker runs requests one at a time in the order
+  /// they were sent; an abort reaches a waiting request at once.
   #call(op, args, { onEvent, signal, transfer } = {}) {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       if (signal?.aborted) {
-        reject(new FuselmError('aborted before it started', { name: 'AbortError' }));
+        reject(abortError(signal, `${op} was aborted before it started`));
         return;
       }
-      this.calls.set(id, { resolve, reject, onEvent });
-      signal?.addEventListener('abort', () => this.worker.postMessage({ op: 'abort', target: id }), { once: true });
+      const onAbort = () => this.worker.postMessage({ op: 'abort', target: id });
+      signal?.addEventListener('abort', onAbort, { once: true });
+      // The listener goes when the call ends, however it ends.
+      const settle = (fn) => (value) => {
+        signal?.removeEventListener('abort', onAbort);
+        fn(value);
+      };
+      this.calls.set(id, { resolve: settle(resolve), reject: settle(reject), onEvent, signal });
       this.worker.postMessage({ id, op, args }, transfer ?? []);
     });
   }
@@ -105,8 +126,10 @@ export class Fuselm {
   async #load(op, args, { onProgress, signal, kernels } = {}) {
     await this.ready;
     const onEvent = (event, data) => event === 'progress' && onProgress?.(data);
-    this.model = await this.#call(op, { ...args, load: kernels ? { kernels } : {} }, { onEvent, signal });
-    return this.model;
+    // A failed load's reply says whether a model is still loaded (#receive).
+    const info = await this.#call(op, { ...args, load: kernels ? { kernels } : {} }, { onEvent, signal });
+    this.model = info;
+    return info;
   }
 
   /// Downloads a GGUF file with progress and loads it. The file is cached in
@@ -142,13 +165,21 @@ export class Fuselm {
   /// Generates a continuation of `prompt`. Options: maxTokens, temperature,
   /// topK, topP, minP, repeatPenalty, repeatLastN, seed, stop (strings),
   /// ignoreEos, nCtx, cacheType, contextShift; `onToken({index, id, text})`
-  /// for each token; `signal` to abort (the result then says `cancelled`).
+  /// for each token; `signal` to abort (the promise then rejects with an
+  /// `AbortError` DOMException whose `result` is the completion so far).
   async createCompletion(prompt, options = {}) {
     await this.ready;
     const { onToken, signal, ...rest } = options;
     const onEvent = (event, data) => event === 'token' && onToken?.(data);
-    const result = await this.#call('complete', { prompt, options: rest }, { onEvent, signal });
-    if (result.tail) onToken?.({ index: result.tokens.length, id: null, text: result.tail });
+    const releaseTail = (result) => result?.tail && onToken?.({ index: result.tokens.length, id: null, text: result.tail });
+    let result;
+    try {
+      result = await this.#call('complete', { prompt, options: rest }, { onEvent, signal });
+    } catch (e) {
+      releaseTail(e?.result);
+      throw e;
+    }
+    releaseTail(result);
     return result;
   }
 
@@ -173,6 +204,7 @@ export class Fuselm {
   /// Stops the worker; the engine cannot be used afterwards.
   terminate() {
     this.worker.terminate();
+    this.model = null;
     this.#failAll(new FuselmError('the engine was terminated'));
   }
 }

@@ -2,10 +2,12 @@
 // dist/), streams model bytes into it, and runs completions and benchmarks
 // off the main thread. Protocol (index.js is the other side):
 //   main → worker  {id, op, args}           ops: init, loadUrl, loadFile, loadBytes,
-//                                            info, tokenize, complete, bench, unload
+//                                            info, tokenize, complete, bench, unload;
+//                                            run one at a time, in arrival order
 //                  {op: 'abort', target}     aborts request `target`
 //   worker → main  {id, event, data}         progress and token events
-//                  {id, ok: true, result} | {id, ok: false, error, fatal}
+//                  {id, ok: true, result, loaded} | {id, ok: false, error, name, fatal, loaded}
+//                  (loaded: whether a model is loaded after the request)
 
 let wasm = null; // the wasm-bindgen module of the chosen build
 let engine = null;
@@ -211,19 +213,24 @@ const ops = {
   unload: () => guard(() => engine.unload()),
 };
 
-self.onmessage = async ({ data }) => {
-  const { id, op, args } = data;
-  if (op === 'abort') {
-    aborts.get(data.target)?.abort();
-    return;
-  }
-  const controller = new AbortController();
-  aborts.set(id, controller);
+/// Whether a model is loaded now (every final reply says, so the page's
+/// `engine.model` stays true after a failed or aborted load).
+function isLoaded() {
   try {
+    return Boolean(!broken && engine?.isLoaded());
+  } catch {
+    return false;
+  }
+}
+
+/// Runs one request and posts its final reply.
+async function run({ id, op, args }, controller) {
+  try {
+    if (controller.signal.aborted) throw new DOMException('aborted before it started', 'AbortError');
     if (!ops[op]) throw new Error(`unknown operation ${op}`);
     if (op !== 'init' && !engine) throw new Error('the engine is not initialised');
     const result = await ops[op](id, args ?? {}, controller.signal);
-    self.postMessage({ id, ok: true, result });
+    self.postMessage({ id, ok: true, result, loaded: isLoaded() });
   } catch (e) {
     self.postMessage({
       id,
@@ -231,8 +238,26 @@ self.onmessage = async ({ data }) => {
       error: e?.message ?? String(e),
       name: e?.name,
       fatal: Boolean(e?.fatal),
+      loaded: isLoaded(),
     });
   } finally {
     aborts.delete(id);
   }
+}
+
+/// One request at a time: the engine holds one model and one completion, so a
+/// second load or completion must not start while another runs (it would
+/// unload the model or replace the generator under it). Requests wait in
+/// arrival order; an abort reaches a waiting one at once (it then ends with an
+/// AbortError without running).
+let queue = Promise.resolve();
+
+self.onmessage = ({ data }) => {
+  if (data?.op === 'abort') {
+    aborts.get(data.target)?.abort();
+    return;
+  }
+  const controller = new AbortController();
+  aborts.set(data?.id, controller);
+  queue = queue.then(() => run(data ?? {}, controller));
 };
