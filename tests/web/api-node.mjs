@@ -117,6 +117,104 @@ await engine.loadModelFromBytes(broken, { name: 'cut.gguf', signal }).catch(() =
 await engine.loadModelFromBytes(tiny, { name: 'tiny.gguf', signal });
 assert.equal(listeners, 0, `${listeners} abort listeners left behind`);
 
+// Seeds: without one, each call draws its own (two samples differ); with
+// one, the same text comes back; the result says which seed was used.
+const sampled = { maxTokens: 12, temperature: 1, ignoreEos: true };
+const [a, b] = [await engine.createCompletion('Once', sampled), await engine.createCompletion('Once', sampled)];
+assert.notDeepEqual(a.tokens, b.tokens, 'two unseeded samples were equal');
+const again = await engine.createCompletion('Once', { ...sampled, seed: a.seed });
+assert.deepEqual(again.tokens, a.tokens);
+
+// tokenize / detokenize / applyChatTemplate.
+const ids = await engine.tokenize('Hello world');
+const bare = await engine.tokenize('Hello world', { addSpecial: false });
+assert.equal(ids.length, bare.length + 1, 'addSpecial adds BOS');
+// The tiny model's vocabulary spells spaces as bytes of U+2581; the engine
+// itself (called directly) says what detokenize must return.
+const simd = await import(pathToFileURL(join(pkg, 'dist', 'simd', 'fuselm.js')).href);
+await simd.default({ module_or_path: readFileSync(join(pkg, 'dist', 'simd', 'fuselm_bg.wasm')) });
+const direct = new simd.Engine();
+direct.beginLoad('tiny.gguf', tiny.length);
+direct.appendChunk(tiny);
+direct.finishLoad('{}');
+assert.deepEqual(bare, Array.from(direct.tokenize('Hello world', false)));
+assert.equal(await engine.detokenize(bare), direct.detokenize(bare));
+const chatMessages = [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: 'Hi' }];
+const templated = await engine.applyChatTemplate(chatMessages);
+assert.equal(templated, '<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n');
+await assert.rejects(engine.detokenize([1.5]), /detokenize: the token ids: every item must be a whole number/);
+await assert.rejects(engine.applyChatTemplate([{ role: 'user' }]), /chat messages: missing field `content`/);
+
+// OpenAI's chat API: the same ids as createChatCompletion, in OpenAI's shape.
+const chatReference = await engine.createChatCompletion(chatMessages, greedy);
+const response = await engine.chat.completions.create({ messages: chatMessages, max_tokens: 12, temperature: 0, model: 'tiny' });
+assert.equal(response.object, 'chat.completion');
+assert.match(response.id, /^chatcmpl-[0-9a-f]{24}$/);
+assert.equal(response.model, 'tiny');
+assert.deepEqual(response.choices.map((c) => [c.index, c.message.role, c.message.content, c.finish_reason]), [[0, 'assistant', chatReference.text, 'length']]);
+assert.deepEqual(response.usage, { prompt_tokens: chatReference.timings.promptTokens, completion_tokens: 12, total_tokens: chatReference.timings.promptTokens + 12 });
+const stream = await engine.chat.completions.create({ messages: chatMessages, max_tokens: 12, temperature: 0, stream: true, stream_options: { include_usage: true } });
+const chunks = [];
+for await (const chunk of stream) chunks.push(chunk);
+assert.ok(chunks.every((c) => c.object === 'chat.completion.chunk' && c.id === chunks[0].id));
+assert.deepEqual(chunks[0].choices[0].delta, { role: 'assistant', content: '' });
+const streamedText = chunks.flatMap((c) => c.choices.map((choice) => choice.delta.content ?? '')).join('');
+assert.equal(streamedText, chatReference.text);
+assert.equal(chunks.at(-2).choices[0].finish_reason, 'length');
+assert.deepEqual(chunks.at(-1).choices, []);
+assert.equal(chunks.at(-1).usage.completion_tokens, 12);
+// Leaving the loop early stops the generation (the engine is free at once).
+const endless = await engine.chat.completions.create({ messages: chatMessages, max_tokens: 100000, temperature: 0, stream: true });
+let taken = 0;
+for await (const chunk of endless) if (++taken === 4) break;
+const afterBreak = await engine.createChatCompletion(chatMessages, greedy);
+assert.deepEqual(afterBreak.tokens, chatReference.tokens);
+// An abort through `signal` ends the iteration with the AbortError.
+const streamAborter = new AbortController();
+const aborted = await (async () => {
+  const s = await engine.chat.completions.create({ messages: chatMessages, max_tokens: 100000, stream: true, signal: streamAborter.signal });
+  let count = 0;
+  for await (const chunk of s) if (++count === 3) streamAborter.abort('stop it');
+})().then(() => null, (e) => e);
+assert.equal(aborted?.name, 'AbortError');
+assert.equal(aborted.cause, 'stop it');
+for (const [params, message] of [
+  [{ messages: chatMessages, n: 2 }, /n must be 1/],
+  [{ messages: chatMessages, tools: [] }, /unsupported parameter tools/],
+  [{ messages: 'hi' }, /messages must be an array/],
+  [{ messages: chatMessages, presence_penalty: 0.5 }, /presence_penalty are not supported/],
+]) {
+  await assert.rejects(engine.chat.completions.create(params), message);
+}
+
+// A real vocabulary, when fetched (scripts/test fetches SmolLM2): text
+// survives tokenize + detokenize, and its own chat template applies.
+const smolPath = join(root, 'models', 'SmolLM2-135M-Instruct.Q4_1.gguf');
+if (existsSync(smolPath)) {
+  await engine.loadModelFromBytes(new Uint8Array(readFileSync(smolPath)), { name: 'smol.gguf' });
+  const text = 'Hello world, 12 + 3 = 15!';
+  assert.equal(await engine.detokenize(await engine.tokenize(text, { addSpecial: false })), text);
+  assert.match(await engine.applyChatTemplate([{ role: 'user', content: 'Hi' }]), /<\|im_start\|>user\nHi<\|im_end\|>\n<\|im_start\|>assistant\n$/);
+} else {
+  console.log('note: models/SmolLM2-135M-Instruct.Q4_1.gguf absent; the real-vocabulary round trip is skipped');
+}
+
 engine.terminate();
-console.log('api-node: overlapping loads and completions answered in order, model state true after failures, aborts are AbortErrors with their reason, listeners removed');
+
+// --typed FILE: the compiled tests/web/types/usage.ts, run on the tiny model:
+// every typed use must work at run time too.
+const typed = process.argv.indexOf('--typed');
+if (typed > 0) {
+  const { exercise } = await import(pathToFileURL(process.argv[typed + 1]).href);
+  const seen = await exercise(tiny);
+  const expected = [
+    /^builds 3 true$/, /^ready simd$/, /^loaded typed\.gguf 2 typed\.gguf$/, /^info 512$/, /^tokens \d+ string true$/,
+    /^completion \d+ (maxTokens|stopString) number true$/, /^chat 2$/, /^abort AbortError typed cancelled$/,
+    /^openai chat\.completion (length|stop) \d$/, /^stream [3-6]$/, /^bench pp4,tg2$/, /^error true false null$/,
+  ];
+  assert.equal(seen.length, expected.length, seen.join('\n'));
+  seen.forEach((line, i) => assert.match(line, expected[i]));
+  console.log(`api-node: the typed usage file ran (${seen.length} checks)`);
+}
+console.log('api-node: overlapping loads and completions answered in order, model state true after failures, aborts are AbortErrors with their reason, listeners removed; random seeds; tokenize/detokenize/applyChatTemplate; OpenAI-shaped chat, streamed and not');
 process.exit(0);

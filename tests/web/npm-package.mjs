@@ -79,7 +79,7 @@ engine.beginLoad('typed.gguf', 8);
 assert.throws(() => engine.appendChunk([1, 2]), /appendChunk: the chunk must be a Uint8Array, not object/);
 assert.throws(() => engine.finishLoad(null), /finishLoad: the load options must be a string, not null/);
 assert.throws(() => engine.tokenize(7), /tokenize: the text must be a string, not number/);
-assert.throws(() => engine.bench(3, [1], 1, 1), /bench: the prompt lengths must be a Uint32Array or an array of counts, not number/);
+assert.throws(() => engine.bench(3, [1], 1, 1), /bench: the prompt lengths must be a Uint32Array or an array of whole numbers, not number/);
 assert.throws(() => engine.bench(new Uint32Array(2048), [1], 1, 1), /at most 1024 items/);
 assert.throws(() => simd.inspectGguf('x.gguf', 'GGUF'), /inspectGguf: the file bytes must be a Uint8Array, not string/);
 

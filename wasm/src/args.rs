@@ -21,30 +21,27 @@ pub fn bytes(value: &JsValue, what: &str) -> Result<Uint8Array, JsError> {
     value.dyn_ref::<Uint8Array>().cloned().ok_or_else(|| wrong_type(value, what, "a Uint8Array"))
 }
 
-/// The most items a list of counts may have (bench's prompt and generation
-/// lengths are a handful); checked before anything is copied.
-const MAX_COUNTS: u32 = 1024;
-
-/// `value` as a list of counts: a `Uint32Array`, or an array of whole
-/// numbers from 0 to 2^32 - 1, with at most [`MAX_COUNTS`] items.
-pub fn counts(value: &JsValue, what: &str) -> Result<Vec<usize>, JsError> {
+/// `value` as a list of whole numbers from 0 to 2^32 - 1 (a `Uint32Array`
+/// or an array), with at most `max_items` items (checked before anything is
+/// copied).
+pub fn counts(value: &JsValue, what: &str, max_items: u32) -> Result<Vec<u32>, JsError> {
     let length = value
         .dyn_ref::<Uint32Array>()
         .map(Uint32Array::length)
         .or_else(|| Array::is_array(value).then(|| Array::from(value).length()));
-    if length.is_some_and(|n| n > MAX_COUNTS) {
-        return Err(js_error(format!("{what}: at most {MAX_COUNTS} items, not {}", length.unwrap_or(0))));
+    if let Some(n) = length.filter(|&n| n > max_items) {
+        return Err(js_error(format!("{what}: at most {max_items} items, not {n}")));
     }
     if let Some(typed) = value.dyn_ref::<Uint32Array>() {
-        return Ok(typed.to_vec().into_iter().map(|n| n as usize).collect());
+        return Ok(typed.to_vec());
     }
     if !Array::is_array(value) {
-        return Err(wrong_type(value, what, "a Uint32Array or an array of counts"));
+        return Err(wrong_type(value, what, "a Uint32Array or an array of whole numbers"));
     }
     Array::from(value)
         .iter()
         .map(|item| match item.as_f64() {
-            Some(n) if n >= 0.0 && n <= u32::MAX as f64 && n.fract() == 0.0 => Ok(n as usize),
+            Some(n) if n >= 0.0 && n <= u32::MAX as f64 && n.fract() == 0.0 => Ok(n as u32),
             _ => Err(js_error(format!("{what}: every item must be a whole number from 0 to 2^32 - 1, not {item:?}"))),
         })
         .collect()

@@ -219,14 +219,40 @@ impl Engine {
             .map_err(js_error)
     }
 
-    /// Token ids of `text` as a prompt (BOS where the model wants one).
+    /// Token ids of `text` with special-token texts parsed; with
+    /// `add_special` (the default) BOS is added where the model wants one.
     pub fn tokenize(
         &self,
         #[wasm_bindgen(unchecked_param_type = "string")] text: JsValue,
+        add_special: Option<bool>,
     ) -> Result<Vec<u32>, JsError> {
         let text = args::text(&text, "tokenize: the text")?;
         let model = self.loaded()?;
-        Ok(model.with_dependent(|_, parsed| parsed.model.tokenize_prompt(&text, true)))
+        Ok(model.with_dependent(|_, parsed| parsed.model.tokenize_prompt(&text, add_special.unwrap_or(true))))
+    }
+
+    /// The text of token ids (invalid UTF-8 becomes U+FFFD; ids the
+    /// vocabulary lacks and control tokens add nothing).
+    pub fn detokenize(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "Uint32Array | number[]")] ids: JsValue,
+    ) -> Result<String, JsError> {
+        let ids = args::counts(&ids, "detokenize: the token ids", MAX_DETOKENIZE_IDS)?;
+        let model = self.loaded()?;
+        Ok(model.with_dependent(|_, parsed| parsed.model.tokenizer.decode(&ids)))
+    }
+
+    /// The model's chat template applied to `messages_json` (`[{role,
+    /// content}]`), ending where the assistant's reply begins.
+    #[wasm_bindgen(js_name = applyChatTemplate)]
+    pub fn apply_chat_template(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "string")] messages_json: JsValue,
+    ) -> Result<String, JsError> {
+        let json = args::text(&messages_json, "applyChatTemplate: the messages")?;
+        let messages = options::parse_messages(&json).map_err(js_error)?;
+        let model = self.loaded()?;
+        model.with_dependent(|_, parsed| parsed.model.chat_prompt(&messages)).map_err(js_error)
     }
 
     /// Starts a completion: tokenizes the prompt (or applies the chat template
@@ -317,8 +343,8 @@ impl Engine {
         repetitions: usize,
         n_threads: usize,
     ) -> Result<String, JsError> {
-        let n_prompt = args::counts(&n_prompt, "bench: the prompt lengths")?;
-        let n_gen = args::counts(&n_gen, "bench: the generation lengths")?;
+        let n_prompt = lengths(args::counts(&n_prompt, "bench: the prompt lengths", MAX_BENCH_TESTS)?);
+        let n_gen = lengths(args::counts(&n_gen, "bench: the generation lengths", MAX_BENCH_TESTS)?);
         if repetitions == 0 {
             return Err(js_error("bench: repetitions must be at least 1"));
         }
@@ -343,6 +369,16 @@ impl Engine {
     fn loaded(&self) -> Result<&LoadedModel, JsError> {
         self.model.as_ref().ok_or_else(no_model)
     }
+}
+
+/// The most tests one bench call may list (a handful in practice).
+const MAX_BENCH_TESTS: u32 = 1024;
+
+/// The most ids one detokenize call may take: far more than any context.
+const MAX_DETOKENIZE_IDS: u32 = 1 << 24;
+
+fn lengths(counts: Vec<u32>) -> Vec<usize> {
+    counts.into_iter().map(|n| n as usize).collect()
 }
 
 fn no_model() -> JsError {

@@ -100,6 +100,12 @@ impl CompletionOptionsJs {
     }
 }
 
+/// Parses `[{role, content}]` (JSON) into chat messages.
+pub fn parse_messages(json: &str) -> Result<Vec<ChatMessage>, String> {
+    let messages: Vec<MessageJs> = serde_json::from_str(json).map_err(|e| format!("chat messages: {e}"))?;
+    Ok(messages.into_iter().map(|m| ChatMessage { role: m.role, content: m.content }).collect())
+}
+
 /// Parses an options object; an unknown or mistyped field is an error naming it.
 pub fn parse<T: for<'de> Deserialize<'de> + Default>(what: &str, json: &str) -> Result<T, String> {
     if json.trim().is_empty() {

@@ -110,11 +110,82 @@ export interface Completion {
   tail: string;
   stopReason: 'maxTokens' | 'endOfGeneration' | 'stopString' | 'cancelled';
   timings: Timings;
+  /** The sampling seed used: the one given, else a random one drawn for this call. */
+  seed: number;
 }
 
 export interface ChatMessage {
   role: 'system' | 'user' | 'assistant' | string;
   content: string;
+}
+
+/** `chat.completions.create`'s parameters: OpenAI's names, plus fuselm's samplers in the same case. */
+export interface ChatCompletionParams {
+  messages: ChatMessage[];
+  /** Echoed in the response; the engine runs the loaded model whatever it says. */
+  model?: string;
+  max_tokens?: number;
+  max_completion_tokens?: number;
+  temperature?: number;
+  top_p?: number;
+  stop?: string | string[] | null;
+  seed?: number;
+  stream?: boolean;
+  stream_options?: { include_usage?: boolean };
+  /** Only 1. */
+  n?: 1;
+  user?: string;
+  /** Only false. */
+  logprobs?: false;
+  /** Only 0. */
+  frequency_penalty?: 0;
+  /** Only 0. */
+  presence_penalty?: 0;
+  top_k?: number;
+  min_p?: number;
+  repeat_penalty?: number;
+  repeat_last_n?: number;
+  /** Aborts the call (or ends a stream) with an AbortError. */
+  signal?: AbortSignal;
+}
+
+export interface ChatCompletionUsage {
+  prompt_tokens: number;
+  completion_tokens: number;
+  total_tokens: number;
+}
+
+export interface ChatCompletion {
+  id: string;
+  object: 'chat.completion';
+  created: number;
+  model: string;
+  system_fingerprint: null;
+  choices: {
+    index: number;
+    message: { role: 'assistant'; content: string };
+    finish_reason: 'stop' | 'length';
+    logprobs: null;
+  }[];
+  usage: ChatCompletionUsage;
+  /** fuselm's timings for this call. */
+  timings: Timings;
+}
+
+export interface ChatCompletionChunk {
+  id: string;
+  object: 'chat.completion.chunk';
+  created: number;
+  model: string;
+  system_fingerprint: null;
+  /** Empty in the final usage chunk (`stream_options.include_usage`). */
+  choices: {
+    index: number;
+    delta: { role?: 'assistant'; content?: string };
+    finish_reason: 'stop' | 'length' | null;
+    logprobs: null;
+  }[];
+  usage?: ChatCompletionUsage;
 }
 
 /** One row of `fuselm bench -o json`; `kernels` names the build. */
@@ -152,7 +223,18 @@ export class Fuselm {
   loadModelFromFile(file: File | Blob, options?: LoadOptions): Promise<ModelInfo>;
   loadModelFromBytes(bytes: ArrayBuffer | Uint8Array, options?: LoadOptions & { name?: string }): Promise<ModelInfo>;
   info(): Promise<ModelInfo>;
-  tokenize(text: string): Promise<number[]>;
+  /** Token ids; `addSpecial` (default true) adds BOS where the model wants one. */
+  tokenize(text: string, options?: { addSpecial?: boolean }): Promise<number[]>;
+  detokenize(ids: ArrayLike<number>): Promise<string>;
+  /** The prompt a chat completion of `messages` would process. */
+  applyChatTemplate(messages: ChatMessage[]): Promise<string>;
+  /** OpenAI's chat completions API; with `stream: true`, an async iterable of chunks. */
+  readonly chat: {
+    completions: {
+      create(params: ChatCompletionParams & { stream?: false }): Promise<ChatCompletion>;
+      create(params: ChatCompletionParams & { stream: true }): Promise<AsyncIterable<ChatCompletionChunk>>;
+    };
+  };
   /** Rejects with an {@link AbortErrorWithResult} when `options.signal` aborts it. */
   createCompletion(prompt: string, options?: CompletionOptions): Promise<Completion>;
   createChatCompletion(messages: ChatMessage[], options?: CompletionOptions): Promise<Completion>;

@@ -22,6 +22,11 @@ function abortError(signal, message, extra = {}) {
   return Object.assign(new DOMException(message, 'AbortError'), { cause: signal?.reason }, extra);
 }
 
+/// A random 32-bit seed: calls sample differently unless a seed is given.
+function randomSeed() {
+  return crypto.getRandomValues(new Uint32Array(1))[0];
+}
+
 export class FuselmError extends Error {
   constructor(message, { fatal = false } = {}) {
     super(message);
@@ -52,6 +57,8 @@ export class Fuselm {
     this.requested = { build: chosen, threads: chosen === 'threads' ? nThreads : 1 };
     this.nextId = 1;
     this.calls = new Map();
+    /// OpenAI's chat API shape: `engine.chat.completions.create({...})`.
+    this.chat = { completions: { create: (params) => openAiChat(this, params) } };
     this.#start();
   }
 
@@ -157,9 +164,25 @@ export class Fuselm {
     return this.#call('info');
   }
 
-  async tokenize(text) {
+  /// Token ids of `text` (special-token texts parsed); `addSpecial` (default
+  /// true) adds BOS where the model wants one.
+  async tokenize(text, { addSpecial = true } = {}) {
     await this.ready;
-    return this.#call('tokenize', { text });
+    return this.#call('tokenize', { text, addSpecial });
+  }
+
+  /// The text of token ids.
+  async detokenize(ids) {
+    await this.ready;
+    return this.#call('detokenize', { ids: Array.from(ids ?? []) });
+  }
+
+  /// The model's chat template applied to `messages` ([{role, content}]),
+  /// ending where the assistant's reply begins: the prompt a chat completion
+  /// would process.
+  async applyChatTemplate(messages) {
+    await this.ready;
+    return this.#call('applyChatTemplate', { messages });
   }
 
   /// Generates a continuation of `prompt`. Options: maxTokens, temperature,
@@ -167,9 +190,11 @@ export class Fuselm {
   /// ignoreEos, nCtx, cacheType, contextShift; `onToken({index, id, text})`
   /// for each token; `signal` to abort (the promise then rejects with an
   /// `AbortError` DOMException whose `result` is the completion so far).
+  /// Without a `seed` each call draws a random one; `result.seed` says which.
   async createCompletion(prompt, options = {}) {
     await this.ready;
-    const { onToken, signal, ...rest } = options;
+    const { onToken, signal, ...given } = options;
+    const rest = { ...given, seed: given.seed ?? randomSeed() };
     const onEvent = (event, data) => event === 'token' && onToken?.(data);
     const releaseTail = (result) => result?.tail && onToken?.({ index: result.tokens.length, id: null, text: result.tail });
     let result;
@@ -180,7 +205,7 @@ export class Fuselm {
       throw e;
     }
     releaseTail(result);
-    return result;
+    return { ...result, seed: rest.seed };
   }
 
   /// Like createCompletion, with the model's chat template applied to
@@ -206,5 +231,108 @@ export class Fuselm {
     this.worker.terminate();
     this.model = null;
     this.#failAll(new FuselmError('the engine was terminated'));
+  }
+}
+
+// --- OpenAI's chat completions API on top of createChatCompletion.
+
+/// Parameters taken as OpenAI defines them, and extensions fuselm adds.
+const OPENAI_PARAMETERS = new Set([
+  'messages', 'model', 'max_tokens', 'max_completion_tokens', 'temperature', 'top_p', 'stop', 'seed',
+  'stream', 'stream_options', 'n', 'user', 'logprobs', 'frequency_penalty', 'presence_penalty',
+  // fuselm's own, in the same snake_case:
+  'top_k', 'min_p', 'repeat_penalty', 'repeat_last_n', 'signal',
+]);
+
+function openAiChat(engine, params) {
+  const fail = (message) => Promise.reject(new FuselmError(`chat.completions.create: ${message}`));
+  if (typeof params !== 'object' || params === null) return fail('expected a parameters object');
+  const unknown = Object.keys(params).filter((k) => !OPENAI_PARAMETERS.has(k));
+  if (unknown.length) return fail(`unsupported parameter${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')}`);
+  const { messages, stop, stream, n, logprobs, frequency_penalty: frequency, presence_penalty: presence } = params;
+  if (!Array.isArray(messages)) return fail('messages must be an array of {role, content}');
+  if (n !== undefined && n !== 1) return fail(`n must be 1 (one choice per call), not ${n}`);
+  if (logprobs) return fail('logprobs are not supported');
+  if (frequency || presence) return fail('frequency_penalty and presence_penalty are not supported (repeat_penalty is)');
+  const options = {
+    maxTokens: params.max_completion_tokens ?? params.max_tokens,
+    temperature: params.temperature,
+    topP: params.top_p,
+    topK: params.top_k,
+    minP: params.min_p,
+    repeatPenalty: params.repeat_penalty,
+    repeatLastN: params.repeat_last_n,
+    stop: typeof stop === 'string' ? [stop] : stop ?? undefined,
+    seed: params.seed,
+  };
+  for (const key of Object.keys(options)) if (options[key] === undefined || options[key] === null) delete options[key];
+  const base = {
+    id: `chatcmpl-${Array.from(crypto.getRandomValues(new Uint8Array(12)), (b) => b.toString(16).padStart(2, '0')).join('')}`,
+    created: Math.floor(Date.now() / 1000),
+    model: params.model ?? engine.model?.name ?? 'fuselm',
+    system_fingerprint: null,
+  };
+  if (stream) return Promise.resolve(streamChat(engine, messages, options, params.signal, base, params.stream_options));
+  return engine.createChatCompletion(messages, { ...options, signal: params.signal }).then((r) => ({
+    ...base,
+    object: 'chat.completion',
+    choices: [{ index: 0, message: { role: 'assistant', content: r.text }, finish_reason: finishReason(r), logprobs: null }],
+    usage: usage(r),
+    timings: r.timings,
+  }));
+}
+
+function finishReason(result) {
+  return result.stopReason === 'maxTokens' ? 'length' : 'stop';
+}
+
+function usage(result) {
+  const prompt = result.timings.promptTokens;
+  return { prompt_tokens: prompt, completion_tokens: result.tokens.length, total_tokens: prompt + result.tokens.length };
+}
+
+/// The chunks of a streamed chat completion, OpenAI's shape: first the role,
+/// then the text as it is generated, then the finish reason (and usage, with
+/// `stream_options.include_usage`). Leaving the loop early aborts the
+/// completion; an abort through `signal` ends the iteration with the AbortError.
+async function* streamChat(engine, messages, options, signal, base, streamOptions) {
+  const chunk = (delta, finish) => ({ ...base, object: 'chat.completion.chunk', choices: [{ index: 0, delta, finish_reason: finish, logprobs: null }] });
+  const pending = [];
+  let wake = null;
+  let settled = false;
+  let result = null;
+  let failure = null;
+  const stopper = new AbortController();
+  const forward = () => stopper.abort(signal.reason);
+  if (signal?.aborted) forward();
+  signal?.addEventListener('abort', forward, { once: true });
+  const push = (item) => {
+    pending.push(item);
+    wake?.();
+  };
+  const done = engine
+    .createChatCompletion(messages, { ...options, signal: stopper.signal, onToken: ({ text }) => text && push(chunk({ content: text }, null)) })
+    .then((r) => (result = r), (e) => (failure = e))
+    .finally(() => {
+      settled = true;
+      wake?.();
+    });
+  try {
+    yield chunk({ role: 'assistant', content: '' }, null);
+    for (;;) {
+      while (pending.length) yield pending.shift();
+      if (settled) break;
+      await new Promise((resolve) => (wake = resolve));
+      wake = null;
+    }
+    if (failure) throw failure;
+    yield chunk({}, finishReason(result));
+    if (streamOptions?.include_usage) yield { ...base, object: 'chat.completion.chunk', choices: [], usage: usage(result) };
+  } finally {
+    signal?.removeEventListener('abort', forward);
+    if (!settled) {
+      stopper.abort(new DOMException('the stream was closed before it ended', 'AbortError'));
+      await done;
+    }
   }
 }

@@ -2,7 +2,8 @@
 // dist/), streams model bytes into it, and runs completions and benchmarks
 // off the main thread. Protocol (index.js is the other side):
 //   main → worker  {id, op, args}           ops: init, loadUrl, loadFile, loadBytes,
-//                                            info, tokenize, complete, bench, unload;
+//                                            info, tokenize, detokenize, applyChatTemplate,
+//                                            complete, bench, unload;
 //                                            run one at a time, in arrival order
 //                  {op: 'abort', target}     aborts request `target`
 //   worker → main  {id, event, data}         progress and token events
@@ -206,7 +207,9 @@ const ops = {
     return loadStream(id, { name, size: blob.size, reader: fileReader(blob), signal, phase: 'read', load });
   },
   info: () => JSON.parse(guard(() => engine.info())),
-  tokenize: (id, { text }) => Array.from(guard(() => engine.tokenize(text))),
+  tokenize: (id, { text, addSpecial }) => Array.from(guard(() => engine.tokenize(text, addSpecial))),
+  detokenize: (id, { ids }) => guard(() => engine.detokenize(ids)),
+  applyChatTemplate: (id, { messages }) => guard(() => engine.applyChatTemplate(JSON.stringify(messages ?? null))),
   complete,
   bench: (id, { nPrompt, nGen, repetitions, threads }) =>
     JSON.parse(guard(() => engine.bench(new Uint32Array(nPrompt), new Uint32Array(nGen), repetitions, threads))),
