@@ -7,10 +7,11 @@ use std::io::Write;
 use std::ops::ControlFlow;
 use std::time::Instant;
 
+use fuselm::generation::GenerateOptions;
 use fuselm::gguf::GgufFile;
 use fuselm::model::{ContextOptions, LoadOptions, Model};
 use fuselm::sampler::SamplerConfig;
-use fuselm::session::{GenerateOptions, Session};
+use fuselm::session::Session;
 
 fn main() {
     if let Err(e) = run() {
@@ -49,7 +50,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     let options = GenerateOptions { max_tokens: tokens, sampler: SamplerConfig::greedy(), ..Default::default() };
     let mut stdout = std::io::stdout();
     print!("{prompt}");
-    let out = session.generate(&prompt, &options, |event| {
+    let out = session.generate(&model, &prompt, &options, |event| {
         let _ = stdout.write_all(event.text.as_bytes()).and_then(|_| stdout.flush());
         ControlFlow::Continue(())
     })?;

@@ -7,11 +7,13 @@ mod common;
 use std::ops::ControlFlow;
 
 use fuselm::chat::ChatMessage;
+use fuselm::generation::{GenerateOptions, Generation, StopReason};
+use fuselm::generator::Generator;
 use fuselm::gguf::{GgufFile, GgufWriter, Value};
 use fuselm::kernels::KernelMode;
 use fuselm::model::{ContextOptions, LoadOptions, Model};
 use fuselm::sampler::SamplerConfig;
-use fuselm::session::{GenerateOptions, Session, StopReason};
+use fuselm::session::Session;
 use fuselm::synth::{synthesize, SynthQuant, SynthShape};
 use fuselm::Error;
 
@@ -155,12 +157,12 @@ fn full_context_is_an_error_unless_shifting_is_asked_for() {
     let mut session = Session::new(&model, &ContextOptions { n_ctx: Some(16), ..Default::default() }).unwrap();
 
     let long: Vec<u32> = (3..30).collect();
-    let err = session.generate_from_tokens(&long, &greedy(4), |_| ControlFlow::Continue(())).unwrap_err();
+    let err = session.generate_from_tokens(&model, &long, &greedy(4), |_| ControlFlow::Continue(())).unwrap_err();
     assert!(matches!(err, Error::ContextFull { n_ctx: 16, used: 0, requested: 27 }), "{err}");
 
     session.reset();
     let prompt: Vec<u32> = vec![1, 40, 41, 42];
-    let err = session.generate_from_tokens(&prompt, &greedy(40), |_| ControlFlow::Continue(())).unwrap_err();
+    let err = session.generate_from_tokens(&model, &prompt, &greedy(40), |_| ControlFlow::Continue(())).unwrap_err();
     assert!(matches!(err, Error::ContextFull { n_ctx: 16, used: 16, requested: 1 }), "{err}");
     assert!(
         err.to_string().contains("16 of 16 positions are used") && err.to_string().contains("context shift"),
@@ -169,7 +171,7 @@ fn full_context_is_an_error_unless_shifting_is_asked_for() {
 
     session.reset();
     let shifting = GenerateOptions { context_shift: true, ..greedy(40) };
-    let out = session.generate_from_tokens(&prompt, &shifting, |_| ControlFlow::Continue(())).unwrap();
+    let out = session.generate_from_tokens(&model, &prompt, &shifting, |_| ControlFlow::Continue(())).unwrap();
     assert_eq!(out.tokens.len(), 40);
     assert_eq!(out.stop_reason, StopReason::MaxTokens);
     assert!(session.history.len() <= 16);
@@ -192,10 +194,56 @@ fn bad_inputs_are_errors() {
         assert!(matches!(err, Error::BadSetting { what: "context size", .. }), "{err}");
     }
     let mut session = Session::new(&model, &ContextOptions::default()).unwrap();
-    assert!(session.generate_from_tokens(&[], &greedy(4), |_| ControlFlow::Continue(())).is_err());
+    assert!(session.generate_from_tokens(&model, &[], &greedy(4), |_| ControlFlow::Continue(())).is_err());
     // No template in the file: ChatML, as llama.cpp.
-    let chat = session.chat_prompt(&[ChatMessage::new("user", "hi")]).unwrap();
+    let chat = session.chat_prompt(&model, &[ChatMessage::new("user", "hi")]).unwrap();
     assert_eq!(chat, "<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n");
+}
+
+/// Runs a generation started with [`Generator::start_reusing`] to its end.
+fn run_reusing(model: &Model<'_>, session: &mut Session, prompt: &[u32], options: &GenerateOptions) -> Generation {
+    let mut generator = Generator::start_reusing(model, session, prompt, options).unwrap();
+    while generator.step(model, session).unwrap().is_some() {}
+    generator.finish()
+}
+
+#[test]
+fn a_prompt_that_extends_the_last_one_reuses_the_cache_and_answers_the_same() {
+    let bytes = tiny_bytes();
+    let file = GgufFile::parse(&bytes).unwrap();
+    let model = Model::load(&file, LoadOptions::default()).unwrap();
+    let options = GenerateOptions { ignore_eos: true, ..greedy(8) };
+    let fresh = |prompt: &[u32]| {
+        let mut session = Session::new(&model, &ContextOptions { n_ctx: Some(128), ..Default::default() }).unwrap();
+        run_reusing(&model, &mut session, prompt, &options)
+    };
+    let mut session = Session::new(&model, &ContextOptions { n_ctx: Some(128), ..Default::default() }).unwrap();
+
+    // Turn one: nothing cached.
+    let turn1: Vec<u32> = vec![1, 40, 41, 42, 43, 44];
+    let out1 = run_reusing(&model, &mut session, &turn1, &options);
+    assert_eq!(out1.timings.cached_tokens, 0);
+    assert_eq!(out1.timings.prompt_tokens, turn1.len());
+    assert_eq!(out1.tokens, fresh(&turn1).tokens);
+
+    // Turn two: the first prompt, the reply, and more. Everything but the
+    // last reply token (sampled, never evaluated) is in the cache already.
+    let turn2: Vec<u32> = turn1.iter().chain(&out1.tokens).chain(&[50, 51, 52]).copied().collect();
+    let out2 = run_reusing(&model, &mut session, &turn2, &options);
+    assert_eq!(out2.timings.cached_tokens, turn1.len() + out1.tokens.len() - 1);
+    assert_eq!(out2.timings.prompt_tokens, 4);
+    assert_eq!(out2.tokens, fresh(&turn2).tokens, "reusing the cache changed the answer");
+
+    // A prompt that diverges early keeps only the shared part.
+    let other: Vec<u32> = vec![1, 40, 41, 90, 91];
+    let out3 = run_reusing(&model, &mut session, &other, &options);
+    assert_eq!(out3.timings.cached_tokens, 3);
+    assert_eq!(out3.tokens, fresh(&other).tokens);
+
+    // The same prompt again: all but its last token is reused.
+    let out4 = run_reusing(&model, &mut session, &other, &options);
+    assert_eq!((out4.timings.cached_tokens, out4.timings.prompt_tokens), (other.len() - 1, 1));
+    assert_eq!(out4.tokens, out3.tokens);
 }
 
 #[test]
@@ -205,7 +253,7 @@ fn cancelling_from_the_callback_stops_generation() {
     let model = Model::load(&file, LoadOptions::default()).unwrap();
     let mut session = Session::new(&model, &ContextOptions::default()).unwrap();
     let out = session
-        .generate_from_tokens(&[1, 50, 60], &greedy(100), |e| {
+        .generate_from_tokens(&model, &[1, 50, 60], &greedy(100), |e| {
             if e.index == 4 {
                 ControlFlow::Break(())
             } else {
@@ -225,13 +273,13 @@ fn real_models_chat_templates_render_and_generate() {
         let model = Model::load(&file, LoadOptions::default()).unwrap();
         let mut session = Session::new(&model, &ContextOptions { n_ctx: Some(256), ..Default::default() }).unwrap();
         let prompt = session
-            .chat_prompt(&[ChatMessage::new("user", "What is the capital of France? Answer in one word.")])
+            .chat_prompt(&model, &[ChatMessage::new("user", "What is the capital of France? Answer in one word.")])
             .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         assert!(prompt.contains("capital of France"), "{prompt}");
         // The turn markers are the vocabulary's control tokens, not text.
-        let ids = session.tokenize_prompt(&prompt);
+        let ids = session.tokenize_prompt(&model, &prompt);
         assert!(ids.iter().any(|&id| model.tokenizer.vocab.control[id as usize]), "{}: {prompt:?}", path.display());
-        let out = session.generate(&prompt, &greedy(24), |_| ControlFlow::Continue(())).unwrap();
+        let out = session.generate(&model, &prompt, &greedy(24), |_| ControlFlow::Continue(())).unwrap();
         eprintln!("{}: {:?} ({:?})", path.display(), out.text, out.stop_reason);
         // Base models ramble; the instruction-tuned one answers.
         if path.to_string_lossy().contains("Instruct") {

@@ -7,11 +7,12 @@ mod common;
 
 use std::ops::ControlFlow;
 
+use fuselm::generation::{GenerateOptions, StopReason};
 use fuselm::gguf::GgufFile;
 use fuselm::kernels::KernelMode;
 use fuselm::model::{ContextOptions, LoadOptions, Model};
 use fuselm::sampler::SamplerConfig;
-use fuselm::session::{GenerateOptions, Session, StopReason};
+use fuselm::session::Session;
 
 #[test]
 fn greedy_continuations_equal_llama_cpp() {
@@ -34,13 +35,13 @@ fn greedy_continuations_equal_llama_cpp() {
             let want_prompt: Vec<u32> = serde_json::from_value(case["prompt_ids"].clone()).unwrap();
             let want: Vec<u32> = serde_json::from_value(case["ids"].clone()).unwrap();
             session.reset();
-            let prompt_ids = session.tokenize_prompt(prompt);
+            let prompt_ids = session.tokenize_prompt(&model, prompt);
             assert_eq!(prompt_ids, want_prompt, "{name}: tokens of {prompt:?}");
             let options =
                 GenerateOptions { max_tokens: n_predict, sampler: SamplerConfig::greedy(), ..Default::default() };
             let mut streamed = Vec::new();
             let out = session
-                .generate_from_tokens(&prompt_ids, &options, |e| {
+                .generate_from_tokens(&model, &prompt_ids, &options, |e| {
                     streamed.push(e.id);
                     ControlFlow::Continue(())
                 })

@@ -13,10 +13,11 @@ mod common;
 use std::ops::ControlFlow;
 use std::path::PathBuf;
 
+use fuselm::generation::GenerateOptions;
 use fuselm::gguf::GgufFile;
 use fuselm::model::{ContextOptions, LoadOptions, Model};
 use fuselm::sampler::SamplerConfig;
-use fuselm::session::{GenerateOptions, Session};
+use fuselm::session::Session;
 use fuselm::synth::{synthesize, SynthQuant, SynthShape};
 
 /// Resident memory may grow by at most this much after the first 100 tokens
@@ -65,7 +66,7 @@ fn soak_memory_stays_flat_and_output_is_reproducible() {
     let mut samples = Vec::new(); // (tokens so far, rss KiB, seconds for the last 100 tokens)
     let mut window_start = std::time::Instant::now();
     let first = session
-        .generate(prompt, &options, |event| {
+        .generate(&model, prompt, &options, |event| {
             if (event.index + 1) % 100 == 0 {
                 samples.push((event.index + 1, rss_kib().unwrap_or(0), window_start.elapsed().as_secs_f64()));
                 window_start = std::time::Instant::now();
@@ -90,17 +91,18 @@ fn soak_memory_stays_flat_and_output_is_reproducible() {
 
     // The same seed in a fresh session, and in the first session after a reset,
     // gives the same tokens: positions and cache contents do not leak between runs.
-    let fresh = Session::new(&model, &ctx).unwrap().generate(prompt, &options, |_| ControlFlow::Continue(())).unwrap();
+    let fresh =
+        Session::new(&model, &ctx).unwrap().generate(&model, prompt, &options, |_| ControlFlow::Continue(())).unwrap();
     assert_eq!(fresh.tokens, first.tokens, "a fresh session diverged");
     session.reset();
-    let again = session.generate(prompt, &options, |_| ControlFlow::Continue(())).unwrap();
+    let again = session.generate(&model, prompt, &options, |_| ControlFlow::Continue(())).unwrap();
     assert_eq!(again.tokens, first.tokens, "the reset session diverged");
 }
 
 fn greedy_run(model: &Model<'_>, prompt: &str) -> Vec<u32> {
     let options = GenerateOptions { max_tokens: 24, sampler: SamplerConfig::greedy(), ..GenerateOptions::default() };
     let ctx = ContextOptions { n_ctx: Some(256), ..ContextOptions::default() };
-    Session::new(model, &ctx).unwrap().generate(prompt, &options, |_| ControlFlow::Continue(())).unwrap().tokens
+    Session::new(model, &ctx).unwrap().generate(model, prompt, &options, |_| ControlFlow::Continue(())).unwrap().tokens
 }
 
 const PROMPTS: [&str; 4] =

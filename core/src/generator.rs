@@ -1,15 +1,17 @@
 //! Generation one token at a time. [`Generator`] owns everything a generation
-//! needs besides the session (sampler, UTF-8 stream decoder, stop filter,
-//! timings), so a host can step it between other work: the browser worker
-//! yields to its event loop between tokens to see an abort message, and
-//! [`Session::generate_from_tokens`] is a plain loop over it.
+//! needs besides the model and the session (sampler, UTF-8 stream decoder,
+//! stop filter, timings), so a host can step it between other work: the
+//! browser worker yields to its event loop between tokens to see an abort
+//! message, and [`Session::generate_from_tokens`] is a plain loop over it.
 
 use std::ops::ControlFlow;
 
 use crate::clock;
 use crate::error::{Error, Result};
+use crate::generation::{GenerateOptions, Generation, StopReason, Timings, TokenEvent};
+use crate::model::Model;
 use crate::sampler::Sampler;
-use crate::session::{GenerateOptions, Generation, Session, StopReason, Timings, TokenEvent};
+use crate::session::Session;
 use crate::stop_filter::StopFilter;
 use crate::tokenizer::StreamDecoder;
 
@@ -31,15 +33,52 @@ pub struct Generator {
 impl Generator {
     /// Evaluates `prompt` after what `session` holds (the prefill) and returns
     /// a generator ready to produce the first token.
-    pub fn start(session: &mut Session<'_, '_>, prompt: &[u32], options: &GenerateOptions) -> Result<Generator> {
+    pub fn start(
+        model: &Model<'_>,
+        session: &mut Session,
+        prompt: &[u32],
+        options: &GenerateOptions,
+    ) -> Result<Generator> {
+        Generator::prefill(model, session, prompt, 0, options)
+    }
+
+    /// Like [`Generator::start`] for a `prompt` that is the whole text so far
+    /// (a conversation rendered again with a new turn, say): the prefix the
+    /// session already holds is kept and only the rest is evaluated
+    /// ([`Session::reuse_prefix`]); `timings.cached_tokens` counts the kept
+    /// part. Greedy results equal a fresh session's.
+    pub fn start_reusing(
+        model: &Model<'_>,
+        session: &mut Session,
+        prompt: &[u32],
+        options: &GenerateOptions,
+    ) -> Result<Generator> {
+        if prompt.is_empty() {
+            return Generator::prefill(model, session, prompt, 0, options);
+        }
+        let cached = session.reuse_prefix(prompt);
+        Generator::prefill(model, session, &prompt[cached..], cached, options)
+    }
+
+    fn prefill(
+        model: &Model<'_>,
+        session: &mut Session,
+        prompt: &[u32],
+        cached_tokens: usize,
+        options: &GenerateOptions,
+    ) -> Result<Generator> {
         if prompt.is_empty() {
             return Err(Error::BadSetting { what: "prompt", why: "it is empty (no tokens to start from)".into() });
         }
         options.sampler.check()?;
         let start = clock::now();
-        session.feed(prompt, options.context_shift.then_some(options.keep))?;
-        let timings =
-            Timings { prompt_tokens: prompt.len(), prompt_seconds: clock::now() - start, ..Timings::default() };
+        session.feed(model, prompt, options.context_shift.then_some(options.keep))?;
+        let timings = Timings {
+            prompt_tokens: prompt.len(),
+            cached_tokens,
+            prompt_seconds: clock::now() - start,
+            ..Timings::default()
+        };
         Ok(Generator {
             options: options.clone(),
             sampler: Sampler::new(options.sampler.clone()),
@@ -57,7 +96,7 @@ impl Generator {
     /// once generation has ended (token limit, end of generation, a stop
     /// string, or [`Generator::cancel`]). The token that completes a stop
     /// string is still returned, with the text before the stop string.
-    pub fn step(&mut self, session: &mut Session<'_, '_>) -> Result<Option<TokenEvent<'_>>> {
+    pub fn step(&mut self, model: &Model<'_>, session: &mut Session) -> Result<Option<TokenEvent<'_>>> {
         if self.finished.is_some() {
             return Ok(None);
         }
@@ -67,9 +106,9 @@ impl Generator {
         }
         let step_start = clock::now();
         if let Some(&last) = self.tokens.last() {
-            session.feed(&[last], self.options.context_shift.then_some(self.options.keep))?;
+            session.feed(model, &[last], self.options.context_shift.then_some(self.options.keep))?;
         }
-        let vocab = &session.model.tokenizer.vocab;
+        let vocab = &model.tokenizer.vocab;
         let sample_start = clock::now();
         let logits = session.context.last_logits_mut();
         if self.options.ignore_eos {
@@ -96,7 +135,7 @@ impl Generator {
         self.tokens.push(id);
         self.piece.clear();
         // token_bytes is empty for control tokens and ids outside the vocabulary.
-        self.decoder.push(&session.model.tokenizer.token_bytes(id), &mut self.piece);
+        self.decoder.push(&model.tokenizer.token_bytes(id), &mut self.piece);
         let (released, stopped) = self.stop_filter.push(&self.piece);
         if stopped {
             self.finished = Some(StopReason::StopString);
@@ -134,27 +173,29 @@ impl Generator {
 }
 
 /// The plain loop over a [`Generator`], as `Session` methods.
-impl Session<'_, '_> {
+impl Session {
     /// Generates from `prompt` (appended to what the session already holds),
     /// calling `on_token` for each token; returning `Break` cancels.
     pub fn generate(
         &mut self,
+        model: &Model<'_>,
         prompt: &str,
         options: &GenerateOptions,
         on_token: impl FnMut(&TokenEvent<'_>) -> ControlFlow<()>,
     ) -> Result<Generation> {
-        let tokens = self.tokenize_prompt(prompt);
-        self.generate_from_tokens(&tokens, options, on_token)
+        let tokens = self.tokenize_prompt(model, prompt);
+        self.generate_from_tokens(model, &tokens, options, on_token)
     }
 
     pub fn generate_from_tokens(
         &mut self,
+        model: &Model<'_>,
         prompt: &[u32],
         options: &GenerateOptions,
         mut on_token: impl FnMut(&TokenEvent<'_>) -> ControlFlow<()>,
     ) -> Result<Generation> {
-        let mut generator = Generator::start(self, prompt, options)?;
-        while let Some(event) = generator.step(self)? {
+        let mut generator = Generator::start(model, self, prompt, options)?;
+        while let Some(event) = generator.step(model, self)? {
             if on_token(&event).is_break() {
                 generator.cancel();
                 break;

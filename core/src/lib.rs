@@ -6,6 +6,7 @@ pub mod bench;
 pub mod chat;
 pub mod clock;
 pub mod error;
+pub mod generation;
 pub mod generator;
 pub mod ggml_type;
 pub mod gguf;

@@ -9,11 +9,12 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use fuselm_core::chat::ChatMessage;
+use fuselm_core::generation::GenerateOptions;
 use fuselm_core::gguf::GgufFile;
 use fuselm_core::kernels::stats;
 use fuselm_core::model::{ContextOptions, KvType, LoadOptions, Model};
 use fuselm_core::sampler::SamplerConfig;
-use fuselm_core::session::{GenerateOptions, Session};
+use fuselm_core::session::Session;
 
 use crate::model_file::ModelFile;
 
@@ -30,7 +31,7 @@ pub struct GenerateArgs {
     pub file: Option<PathBuf>,
     /// Tokens to generate; -1: until the context is full (endless with
     /// --context-shift) or the model ends the text.
-    #[arg(short = 'n', long = "n-predict", default_value_t = fuselm_core::session::DEFAULT_MAX_TOKENS as i64,
+    #[arg(short = 'n', long = "n-predict", default_value_t = fuselm_core::generation::DEFAULT_MAX_TOKENS as i64,
           allow_negative_numbers = true)]
     pub n_predict: i64,
     /// Threads for the matrix products (default: all cores).
@@ -117,7 +118,7 @@ pub fn run(args: &GenerateArgs) -> Result<()> {
     let mut session = Session::new(&model, &ctx_options)?;
     let load_seconds = load_start.elapsed().as_secs_f64();
 
-    let text = if args.chat { session.chat_prompt(&[ChatMessage::new("user", &prompt)])? } else { prompt };
+    let text = if args.chat { session.chat_prompt(&model, &[ChatMessage::new("user", &prompt)])? } else { prompt };
     let mut options = GenerateOptions {
         max_tokens: 0, // from -n, once the prompt's length is known
         sampler: SamplerConfig {
@@ -141,7 +142,7 @@ pub fn run(args: &GenerateArgs) -> Result<()> {
     stats::reset();
     let report_memory = args.report_memory;
     let mut window_start = Instant::now();
-    let prompt_tokens = session.tokenize_prompt(&text);
+    let prompt_tokens = session.tokenize_prompt(&model, &text);
     options.max_tokens = match args.n_predict {
         n if n >= 0 => n as usize,
         -1 if args.context_shift => usize::MAX,
@@ -150,7 +151,7 @@ pub fn run(args: &GenerateArgs) -> Result<()> {
         n => bail!("-n must be a token count, or -1 (until the context is full), not {n}"),
     };
     let stream = !args.json;
-    let generation = session.generate_from_tokens(&prompt_tokens, &options, |event| {
+    let generation = session.generate_from_tokens(&model, &prompt_tokens, &options, |event| {
         if report_memory && (event.index + 1) % 100 == 0 {
             let elapsed = window_start.elapsed().as_secs_f64();
             window_start = Instant::now();
@@ -211,7 +212,7 @@ pub fn run(args: &GenerateArgs) -> Result<()> {
 }
 
 /// The five most expensive operations of the run, matmuls by role.
-fn print_profile(session: &Session<'_, '_>, sample_seconds: f64) {
+fn print_profile(session: &Session, sample_seconds: f64) {
     use fuselm_core::model::profile::OPS;
     let mut entries: Vec<(String, f64)> = Vec::new();
     for (key, s) in stats::snapshot() {

@@ -2,10 +2,11 @@
 //! and one completion at a time, stepped token by token.
 
 use fuselm_core::bench;
+use fuselm_core::generation::{Generation, StopReason};
 use fuselm_core::generator::Generator;
 use fuselm_core::gguf::GgufFile;
-use fuselm_core::model::{Context, LoadOptions, Model};
-use fuselm_core::session::{Generation, Session, StopReason};
+use fuselm_core::model::{LoadOptions, Model};
+use fuselm_core::session::Session;
 use fuselm_core::Error;
 use self_cell::self_cell;
 use serde::Serialize;
@@ -32,12 +33,8 @@ self_cell!(
     }
 );
 
-/// A completion in progress: the session's state between steps (the session
-/// itself borrows the model, so it is rebuilt around these on each call).
+/// A completion in progress (it runs in the engine's session).
 struct Completion {
-    /// Taken out while a step runs.
-    context: Option<Context>,
-    history: Vec<u32>,
     generator: Generator,
     /// Bytes of text already handed to JS.
     streamed: usize,
@@ -50,6 +47,11 @@ pub struct Engine {
     incoming: Option<(String, Vec<u8>, usize)>,
     model: Option<LoadedModel>,
     name: String,
+    /// The context and the tokens in it, kept between completions: a prompt
+    /// that starts like the previous one (a chat with one more turn) reuses
+    /// the cached prefix and evaluates only the rest. Dropped on load, unload
+    /// and any error in a step.
+    session: Option<Session>,
     completion: Option<Completion>,
 }
 
@@ -76,6 +78,7 @@ struct CompletionResult<'a> {
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct CompletionTimings {
+    cached_tokens: usize,
     decode_ms: f64,
     decode_tokens_per_second: f64,
     first_token_ms: f64,
@@ -95,6 +98,7 @@ impl<'a> CompletionResult<'a> {
             tail: g.text.get(streamed..).unwrap_or(""),
             text: &g.text,
             timings: CompletionTimings {
+                cached_tokens: t.cached_tokens,
                 decode_ms: t.decode_seconds * 1e3,
                 decode_tokens_per_second: t.decode_tokens_per_second(),
                 first_token_ms: t.first_token_seconds * 1e3,
@@ -199,9 +203,10 @@ impl Engine {
         self.info()
     }
 
-    /// Frees the model, any completion and any partial load.
+    /// Frees the model, any completion, the session and any partial load.
     pub fn unload(&mut self) {
         self.completion = None;
+        self.session = None;
         self.model = None;
         self.incoming = None;
     }
@@ -269,17 +274,31 @@ impl Engine {
         self.completion = None;
         let options: CompletionOptionsJs = options::parse("completion options", &options_json).map_err(js_error)?;
         let model = self.model.as_ref().ok_or_else(no_model)?;
+        let slot = &mut self.session;
         let completion = model.with_dependent(|_, parsed| -> Result<Completion, String> {
             let m = &parsed.model;
             let text = match options.chat_messages() {
                 Some(messages) => m.chat_prompt(&messages).map_err(str_err)?,
                 None => prompt,
             };
+            // The whole prompt from the start: the session keeps what it shares.
             let tokens = m.tokenize_prompt(&text, true);
             let ctx_options = options.context_options(tokens.len(), m.config.n_ctx_train)?;
-            let mut session = Session::new(m, &ctx_options).map_err(str_err)?;
-            let generator = Generator::start(&mut session, &tokens, &options.generate_options()).map_err(str_err)?;
-            Ok(Completion { context: Some(session.context), history: session.history, generator, streamed: 0 })
+            let reusable = slot.as_ref().is_some_and(|s| {
+                Some(s.context.n_ctx()) == ctx_options.n_ctx && s.context.cache.kv_type == ctx_options.kv_type
+            });
+            if !reusable {
+                *slot = None;
+                *slot = Some(Session::new(m, &ctx_options).map_err(str_err)?);
+            }
+            let session = slot.as_mut().ok_or("no session")?;
+            match Generator::start_reusing(m, session, &tokens, &options.generate_options()) {
+                Ok(generator) => Ok(Completion { generator, streamed: 0 }),
+                Err(e) => {
+                    *slot = None;
+                    Err(e.to_string())
+                }
+            }
         });
         let completion = completion.map_err(js_error)?;
         let n_prompt = completion.generator.timings().prompt_tokens;
@@ -292,28 +311,25 @@ impl Engine {
     pub fn step(&mut self) -> Result<Option<String>, JsError> {
         let model = self.model.as_ref().ok_or_else(no_model)?;
         let completion = self.completion.as_mut().ok_or_else(|| js_error("step: no completion in progress"))?;
-        model
-            .with_dependent(|_, parsed| -> Result<Option<String>, String> {
-                let context =
-                    completion.context.take().ok_or("step: an earlier step failed; start a new completion")?;
-                let mut session =
-                    Session { model: &parsed.model, context, history: std::mem::take(&mut completion.history) };
-                let result = completion.generator.step(&mut session);
-                let out = match result {
-                    Ok(Some(event)) => {
-                        completion.streamed += event.text.len();
-                        serde_json::to_string(&StepEvent { index: event.index, id: event.id, text: event.text })
-                            .map(Some)
-                            .map_err(str_err)
-                    }
-                    Ok(None) => Ok(None),
-                    Err(e) => Err(e.to_string()),
-                };
-                completion.context = Some(session.context);
-                completion.history = session.history;
-                out
-            })
-            .map_err(js_error)
+        let slot = &mut self.session;
+        let out = model.with_dependent(|_, parsed| -> Result<Option<String>, String> {
+            let session = slot.as_mut().ok_or("step: an earlier step failed; start a new completion")?;
+            match completion.generator.step(&parsed.model, session) {
+                Ok(Some(event)) => {
+                    completion.streamed += event.text.len();
+                    serde_json::to_string(&StepEvent { index: event.index, id: event.id, text: event.text })
+                        .map(Some)
+                        .map_err(str_err)
+                }
+                Ok(None) => Ok(None),
+                Err(e) => {
+                    // The cache may hold part of a failed evaluation: start over next time.
+                    *slot = None;
+                    Err(e.to_string())
+                }
+            }
+        });
+        out.map_err(js_error)
     }
 
     /// Ends the completion at the caller's request.

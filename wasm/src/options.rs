@@ -2,10 +2,10 @@
 //! field optional with llama.cpp's defaults), turned into the core's types.
 
 use fuselm_core::chat::ChatMessage;
+use fuselm_core::generation::GenerateOptions;
 use fuselm_core::kernels::KernelMode;
-use fuselm_core::model::{ContextOptions, KvType};
+use fuselm_core::model::{ContextOptions, KvType, DEFAULT_CTX_CAP};
 use fuselm_core::sampler::SamplerConfig;
-use fuselm_core::session::GenerateOptions;
 use serde::Deserialize;
 
 #[derive(Deserialize, Default)]
@@ -57,7 +57,7 @@ impl CompletionOptionsJs {
     /// `maxTokens`, by default the core's (`GenerateOptions::default()`), the
     /// one place the default is written; JS leaves it out rather than repeat it.
     fn max_tokens(&self) -> usize {
-        self.max_tokens.unwrap_or(fuselm_core::session::DEFAULT_MAX_TOKENS)
+        self.max_tokens.unwrap_or(fuselm_core::generation::DEFAULT_MAX_TOKENS)
     }
 
     pub fn generate_options(&self) -> GenerateOptions {
@@ -80,16 +80,19 @@ impl CompletionOptionsJs {
         }
     }
 
-    /// The context to run in: the KV cache follows the size actually needed
-    /// (wasm32 has 4 GiB in all), unless `nCtx` asks for more.
+    /// The context to run in: `nCtx` when given, else room for this prompt
+    /// and its reply and at least the core's default context (at most the
+    /// model's), so a conversation can grow in one session. The KV cache grows
+    /// as positions are used, so a large context costs memory only once it is
+    /// filled (wasm32 has 4 GiB in all).
     pub fn context_options(&self, n_prompt: usize, n_ctx_train: usize) -> Result<ContextOptions, String> {
         let kv_type = match self.cache_type.as_deref().unwrap_or("f16") {
             "f16" => KvType::F16,
             "f32" => KvType::F32,
             other => return Err(format!("cacheType must be \"f16\" or \"f32\", not {other:?}")),
         };
-        let wanted = n_prompt + self.max_tokens();
-        let n_ctx = self.n_ctx.unwrap_or_else(|| wanted.min(n_ctx_train).max(1));
+        let wanted = n_prompt.saturating_add(self.max_tokens()).max(DEFAULT_CTX_CAP).min(n_ctx_train).max(1);
+        let n_ctx = self.n_ctx.unwrap_or(wanted);
         Ok(ContextOptions { n_ctx: Some(n_ctx), kv_type, ..ContextOptions::default() })
     }
 

@@ -94,7 +94,10 @@ export interface CompletionOptions {
 }
 
 export interface Timings {
+  /** Prompt tokens evaluated by this call. */
   promptTokens: number;
+  /** Prompt tokens already in the engine's cache from the previous call (a shared prefix), not evaluated again. */
+  cachedTokens: number;
   promptMs: number;
   promptTokensPerSecond: number;
   generatedTokens: number;
@@ -150,9 +153,11 @@ export interface ChatCompletionParams {
 }
 
 export interface ChatCompletionUsage {
+  /** The whole prompt, cached part included. */
   prompt_tokens: number;
   completion_tokens: number;
   total_tokens: number;
+  prompt_tokens_details: { cached_tokens: number };
 }
 
 export interface ChatCompletion {

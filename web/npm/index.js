@@ -185,7 +185,10 @@ export class Fuselm {
     return this.#call('applyChatTemplate', { messages });
   }
 
-  /// Generates a continuation of `prompt`. Options: maxTokens, temperature,
+  /// Generates a continuation of `prompt`. The engine keeps its KV cache
+  /// between calls: a prompt that starts like the previous one (the same
+  /// conversation with a new turn) evaluates only what is new
+  /// (`timings.cachedTokens` counts the rest). Options: maxTokens, temperature,
   /// topK, topP, minP, repeatPenalty, repeatLastN, seed, stop (strings),
   /// ignoreEos, nCtx, cacheType, contextShift; `onToken({index, id, text})`
   /// for each token; `signal` to abort (the promise then rejects with an
@@ -287,8 +290,14 @@ function finishReason(result) {
 }
 
 function usage(result) {
-  const prompt = result.timings.promptTokens;
-  return { prompt_tokens: prompt, completion_tokens: result.tokens.length, total_tokens: prompt + result.tokens.length };
+  const { promptTokens, cachedTokens = 0 } = result.timings;
+  const prompt = promptTokens + cachedTokens;
+  return {
+    prompt_tokens: prompt,
+    completion_tokens: result.tokens.length,
+    total_tokens: prompt + result.tokens.length,
+    prompt_tokens_details: { cached_tokens: cachedTokens },
+  };
 }
 
 /// The chunks of a streamed chat completion, OpenAI's shape: first the role,

@@ -124,6 +124,12 @@ impl Context {
         self.cache.len
     }
 
+    /// Forgets every position from `len` on (the logits of the last batch
+    /// stay until the next one); nothing is freed.
+    pub fn truncate(&mut self, len: usize) {
+        self.cache.truncate(len);
+    }
+
     /// Forgets everything (a new conversation); nothing is freed or reallocated.
     pub fn clear(&mut self) {
         self.cache.truncate(0);

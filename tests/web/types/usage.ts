@@ -53,7 +53,7 @@ export async function exercise(model: Uint8Array): Promise<string[]> {
   }
 
   const response: ChatCompletion = await engine.chat.completions.create({ messages: [{ role: 'user', content: 'Hi' }], max_tokens: 3, temperature: 0, stop: 'x' });
-  seen.push(`openai ${response.object} ${response.choices[0].finish_reason} ${response.usage.completion_tokens}`);
+  seen.push(`openai ${response.object} ${response.choices[0].finish_reason} ${response.usage.completion_tokens} ${response.usage.prompt_tokens_details.cached_tokens >= 0}`);
   const stream: AsyncIterable<ChatCompletionChunk> = await engine.chat.completions.create({ messages: [{ role: 'user', content: 'Hi' }], max_tokens: 3, temperature: 0, stream: true, stream_options: { include_usage: true } });
   let chunks = 0;
   for await (const chunk of stream) chunks += chunk.choices.length + (chunk.usage ? 1 : 0);
