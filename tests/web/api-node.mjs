@@ -1,5 +1,5 @@
-// The package's main-thread API (web/pkg/index.js) against its real worker,
-// run in Node.js worker_threads (tests/web/node-worker.mjs): calls that
+// The package's API (web/pkg/index.js, through its Node.js entry node.js) against
+// its real worker on a worker_threads thread (node-worker.js): calls that
 // overlap (loads and completions started without waiting) each get the right
 // answer or a clean error, because the worker runs one request at a time in
 // order; `engine.model` stays true after failures; every abort rejects with
@@ -11,25 +11,9 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { Worker as NodeWorker } from 'node:worker_threads';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const pkg = join(root, 'web', 'pkg');
-
-/// A Web Worker made of a worker_threads Worker running node-worker.mjs.
-globalThis.Worker = class {
-  constructor(url) {
-    this.thread = new NodeWorker(new URL('./node-worker.mjs', import.meta.url), { workerData: { url: String(url) } });
-    this.thread.on('message', (data) => this.onmessage?.({ data }));
-    this.thread.on('error', (e) => this.onerror?.(e));
-  }
-  postMessage(message, transfer) {
-    this.thread.postMessage(message, transfer);
-  }
-  terminate() {
-    this.thread.terminate();
-  }
-};
 
 const tinyPath = join(root, 'models', 'synth-tiny-q4_k_m.gguf');
 if (!existsSync(tinyPath)) {
@@ -39,7 +23,7 @@ const tiny = new Uint8Array(readFileSync(tinyPath));
 const broken = new Uint8Array([0x47, 0x47, 0x55, 0x46, 3, 0, 0, 0, 1]);
 const greedy = { maxTokens: 12, temperature: 0 };
 
-const { createEngine } = await import(pathToFileURL(join(pkg, 'index.js')).href);
+const { createEngine } = await import(pathToFileURL(join(pkg, 'node.js')).href);
 const engine = await createEngine({ build: 'simd' });
 assert.equal(engine.build, 'simd');
 

@@ -113,3 +113,18 @@ assert.deepEqual(result.tokens, native.tokens, 'the packaged wasm generates diff
 assert.equal(streamed + result.tail, native.text);
 assert.deepEqual(Array.from(engine.tokenize(prompt)), native.prompt_tokens);
 console.log(`npm package: imported from the tarball; ${info.name}: ${result.tokens.length} ids equal to native`);
+
+// The same through the package's main API in Node.js ('fuselm' resolves to
+// node.js there: the worker on a worker_threads thread), and the version
+// written from Cargo.toml.
+const viaApi = await fuselm.createEngine();
+assert.equal(viaApi.build, 'simd');
+await viaApi.loadModelFromBytes(bytes, { name: 'model.gguf' });
+const apiResult = await viaApi.createCompletion(prompt, { maxTokens: 16, temperature: 0 });
+assert.deepEqual(apiResult.tokens, native.tokens, 'the package API in Node.js generates different ids');
+viaApi.terminate();
+const installed = JSON.parse(readFileSync(join(scratch, 'node_modules', 'fuselm', 'package.json'), 'utf8'));
+const cargoVersion = /\[workspace\.package\][^[]*?\nversion = "([^"]+)"/.exec(readFileSync(join(root, 'Cargo.toml'), 'utf8'))[1];
+assert.equal(installed.version, cargoVersion, 'the package version differs from Cargo.toml');
+assert.ok(files.includes('node.js') && files.includes('node-worker.js'), 'the tarball lacks the Node.js entry');
+console.log(`npm package: createEngine in Node.js (worker_threads) gives the same ids; version ${installed.version}`);

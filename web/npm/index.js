@@ -45,7 +45,7 @@ export async function createEngine(options = {}) {
 }
 
 export class Fuselm {
-  constructor({ build = 'auto', threads, workerUrl } = {}) {
+  constructor({ build = 'auto', threads, workerUrl, workerFactory } = {}) {
     const chosen = build === 'auto' ? defaultBuild() : build;
     if (!BUILDS.includes(chosen)) throw new FuselmError(`unknown build ${JSON.stringify(build)}; expected auto, ${BUILDS.join(', ')}`);
     if (chosen === 'threads' && !globalThis.crossOriginIsolated) {
@@ -53,7 +53,8 @@ export class Fuselm {
     }
     const nThreads = threads ?? globalThis.navigator?.hardwareConcurrency ?? 1;
     if (!(Number.isInteger(nThreads) && nThreads >= 1)) throw new FuselmError(`threads must be a positive integer, not ${threads}`);
-    this.workerUrl = workerUrl ?? new URL('./worker.js', import.meta.url);
+    this.workerUrl = workerUrl;
+    this.workerFactory = workerFactory; // node.js: a worker_threads thread
     this.requested = { build: chosen, threads: chosen === 'threads' ? nThreads : 1 };
     this.nextId = 1;
     this.calls = new Map();
@@ -62,8 +63,15 @@ export class Fuselm {
     this.#start();
   }
 
+  #spawn() {
+    if (this.workerFactory) return this.workerFactory(this.workerUrl ?? new URL('./worker.js', import.meta.url));
+    if (this.workerUrl) return new Worker(this.workerUrl, { type: 'module' });
+    // Written out in full so that bundlers (Vite, webpack) find and emit the worker.
+    return new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
+  }
+
   #start() {
-    this.worker = new Worker(this.workerUrl, { type: 'module' });
+    this.worker = this.#spawn();
     this.worker.onmessage = ({ data }) => this.#receive(data);
     this.worker.onerror = (e) => this.#failAll(new FuselmError(`the engine's worker failed: ${e.message ?? 'unknown error'}`, { fatal: true }));
     /// Resolves to `{build, threads}`: what this engine actually runs.

@@ -49,8 +49,16 @@ function guard(fn) {
   }
 }
 
+/// The builds, each imported by a literal path so that bundlers emit all three.
+const BUILD_MODULES = {
+  threads: () => import('./dist/threads/fuselm.js'),
+  simd: () => import('./dist/simd/fuselm.js'),
+  scalar: () => import('./dist/scalar/fuselm.js'),
+};
+
 async function init({ build, threads }) {
-  wasm = await import(`./dist/${build}/fuselm.js`);
+  if (!Object.hasOwn(BUILD_MODULES, build)) throw new Error(`unknown build ${JSON.stringify(build)}; expected ${Object.keys(BUILD_MODULES).join(', ')}`);
+  wasm = await BUILD_MODULES[build]();
   await wasm.default();
   if (build === 'threads') {
     if (!self.crossOriginIsolated) {

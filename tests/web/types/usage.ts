@@ -1,5 +1,5 @@
 // Every part of the package's API used as its types say (web/npm/index.d.ts, as the build copies it to web/pkg),
-// plus uses the types must refuse (@ts-expect-error: an `any` creeping into the
+// (through the Node.js entry, which has the same types), plus uses the types must refuse (@ts-expect-error: an `any` creeping into the
 // types makes those lines fail to compile). scripts/test compiles this with
 // tsc and tests/web/api-node.mjs --typed runs the result against the real
 // worker, so the types and the code cannot drift apart on these paths.
@@ -16,7 +16,7 @@ import {
   type ChatCompletionChunk,
   type Completion,
   type ModelInfo,
-} from '../../../web/pkg/index.js';
+} from '../../../web/pkg/node.js';
 
 export async function exercise(model: Uint8Array): Promise<string[]> {
   const seen: string[] = [];

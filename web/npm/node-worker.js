@@ -1,7 +1,6 @@
-// Runs the package's worker.js inside a Node.js worker_threads Worker, made to
-// look like a module Web Worker: `self`, postMessage, onmessage, and fetch for
-// the file: URLs the wasm builds are loaded from. tests/web/api-node.mjs
-// installs a `Worker` class that starts this file.
+// The engine's worker in Node.js: a worker_threads thread dressed as a module
+// Web Worker (`self`, postMessage, onmessage, and fetch for the file: URLs
+// the wasm builds are loaded from), then worker.js itself. node.js starts it.
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parentPort, workerData } from 'node:worker_threads';
