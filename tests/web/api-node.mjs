@@ -231,7 +231,7 @@ if (typed > 0) {
   const expected = [
     /^builds 3 true$/, /^ready simd$/, /^loaded typed\.gguf 2 typed\.gguf$/, /^info 512$/, /^tokens \d+ string true$/,
     /^completion \d+ (maxTokens|stopString) number true$/, /^chat 2$/, /^abort AbortError typed cancelled$/,
-    /^openai chat\.completion (length|stop) \d true$/, /^stream [3-6]$/, /^bench pp4,tg2$/, /^error true false null$/,
+    /^openai chat\.completion (length|stop) \d true$/, /^stream [3-6]$/, /^bench pp4,tg2$/, /^error true false null$/, /^cache true false false number$/,
   ];
   assert.equal(seen.length, expected.length, seen.join('\n'));
   seen.forEach((line, i) => assert.match(line, expected[i]));

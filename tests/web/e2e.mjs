@@ -33,6 +33,9 @@ if (existsSync(join(models, 'gemma-3-270m-q4_k_m.gguf'))) {
   console.log('note: models/gemma-3-270m-q4_k_m.gguf absent; the real-model browser check is skipped');
 }
 
+// The largest model here, for aborting a download part-way.
+const BIG = cases.at(-1).file;
+
 /// The native engine's greedy ids for the same file and prompt.
 function nativeIds({ file, prompt, maxTokens }, kernels) {
   const json = execFileSync(
@@ -108,7 +111,7 @@ try {
   // A broken file is a clear error; the same engine then loads a good one, and
   // a second load of a URL comes from the OPFS cache.
   await page.goto(`${base}/index.html?build=simd`);
-  const errors = await page.evaluate(async (tiny) => {
+  const errors = await page.evaluate(async ([tiny, bigModel]) => {
     const { Fuselm } = await import('./pkg/index.js');
     const engine = new Fuselm({ build: 'simd' });
     const results = {};
@@ -128,8 +131,36 @@ try {
       results.noModel = e.message;
     }
     const url = `models/${tiny}?fresh=${Date.now()}`; // a URL not cached by the demo runs above
+    const absolute = new URL(url, location.href).href;
     results.first = (await engine.loadModelFromUrl(url)).source;
     results.second = (await engine.loadModelFromUrl(url)).source;
+    // The cache: listed, found, deleted, an explicit key across changing
+    // URLs, fetch options passed on, nothing left by an aborted download.
+    results.listed = (await engine.cache.list()).some((e) => e.url === absolute && e.size > 0);
+    results.has = await engine.cache.has(url);
+    results.deleted = [await engine.cache.delete(url), await engine.cache.has(url)];
+    results.third = (await engine.loadModelFromUrl(url)).source;
+    const signed = (sig) => `models/${tiny}?signature=${sig}`;
+    results.keyed = [
+      (await engine.loadModelFromUrl(signed('a'), { cacheKey: 'tiny-model', fetchInit: { headers: { 'X-Fuselm-Test': '1' }, credentials: 'same-origin' } })).source,
+      (await engine.loadModelFromUrl(signed('b'), { cacheKey: 'tiny-model' })).source,
+      await engine.cache.has(signed('c'), { cacheKey: 'tiny-model' }),
+    ];
+    const files = async () => {
+      const dir = await (await navigator.storage.getDirectory()).getDirectoryHandle('fuselm-models');
+      const names = [];
+      for await (const name of dir.keys()) names.push(name);
+      return names.sort();
+    };
+    const before = await files();
+    const stopper = new AbortController();
+    const big = `models/${bigModel}?abort=${Date.now()}`;
+    results.abortedDownload = await engine
+      .loadModelFromUrl(big, { signal: stopper.signal, onProgress: (p) => p.phase === 'download' && p.loaded > 0 && stopper.abort('enough') })
+      .then(() => 'loaded', (e) => `${e.name}: ${e.message}`);
+    results.leftBehind = (await files()).filter((f) => !before.includes(f));
+    results.cleared = (await engine.cache.clear()) >= 2 && (await engine.cache.list()).length === 0;
+    await engine.loadModelFromUrl(url, { cache: false }); // the aborted load left no model
     const aborter = new AbortController();
     let seen = 0;
     const r = await engine.createCompletion('abort me', {
@@ -139,12 +170,19 @@ try {
     results.abort = { name: r?.name, domException: r instanceof DOMException, stopReason: r?.result?.stopReason, tokens: r?.result?.tokens.length };
     engine.terminate();
     return results;
-  }, TINY);
+  }, [TINY, BIG]);
   assert.match(errors.broken, /FuselmError: style\.css: not a GGUF file/);
   assert.match(errors.truncated, /cut\.gguf: .*truncated/);
   assert.match(errors.noModel, /no model is loaded/);
   assert.equal(errors.first, 'network');
   assert.equal(errors.second, 'cache');
+  assert.ok(errors.listed && errors.has, 'cache.list/has do not show the cached model');
+  assert.deepEqual(errors.deleted, [true, false]);
+  assert.equal(errors.third, 'network', 'a deleted model came from the cache');
+  assert.deepEqual(errors.keyed, ['network', 'cache', true], 'an explicit cache key did not survive a changed URL');
+  assert.match(errors.abortedDownload, /^AbortError: /);
+  assert.deepEqual(errors.leftBehind, [], 'an aborted download left files in the cache');
+  assert.ok(errors.cleared, 'cache.clear left entries');
   assert.equal(errors.abort.name, 'AbortError');
   assert.ok(errors.abort.domException, 'an abort rejects with a DOMException');
   assert.equal(errors.abort.stopReason, 'cancelled');

@@ -40,9 +40,28 @@ export interface Progress {
 
 export interface LoadOptions {
   onProgress?: (progress: Progress) => void;
+  /** Something went wrong that did not stop the load (the cache could not take the file); default: console.warn. */
+  onWarning?: (warning: { message: string }) => void;
   signal?: AbortSignal;
   /** Kernel set: `auto` (default), `scalar` or `unfused`. */
   kernels?: 'auto' | 'scalar' | 'unfused';
+}
+
+export interface UrlLoadOptions {
+  /** Keep a copy in the Origin Private File System (default true). */
+  cache?: boolean;
+  /** Names the cached copy instead of the URL (signed URLs that change between visits). */
+  cacheKey?: string;
+  /** Passed to fetch: headers, credentials, mode, ... (not signal: use `signal`). */
+  fetchInit?: Omit<RequestInit, 'signal' | 'body'>;
+}
+
+export interface CachedModel {
+  url: string;
+  cacheKey: string | null;
+  size: number;
+  /** Milliseconds since the epoch. */
+  cachedAt: number | null;
 }
 
 export interface ModelInfo {
@@ -224,7 +243,17 @@ export class Fuselm {
   threads?: number;
   /** The loaded model; null before a load, after a failed one and after unload or a restart. */
   model: ModelInfo | null;
-  loadModelFromUrl(url: string | URL, options?: LoadOptions & { cache?: boolean }): Promise<ModelInfo>;
+  loadModelFromUrl(url: string | URL, options?: LoadOptions & UrlLoadOptions): Promise<ModelInfo>;
+  /** The download cache in the Origin Private File System. */
+  readonly cache: {
+    /** The complete cached models. */
+    list(): Promise<CachedModel[]>;
+    has(url: string | URL, options?: { cacheKey?: string }): Promise<boolean>;
+    /** Whether something was removed. */
+    delete(url: string | URL, options?: { cacheKey?: string }): Promise<boolean>;
+    /** Removes every cached file (partial ones too); how many. */
+    clear(): Promise<number>;
+  };
   loadModelFromFile(file: File | Blob, options?: LoadOptions): Promise<ModelInfo>;
   loadModelFromBytes(bytes: ArrayBuffer | Uint8Array, options?: LoadOptions & { name?: string }): Promise<ModelInfo>;
   info(): Promise<ModelInfo>;

@@ -22,6 +22,19 @@ function abortError(signal, message, extra = {}) {
   return Object.assign(new DOMException(message, 'AbortError'), { cause: signal?.reason }, extra);
 }
 
+function absoluteUrl(url) {
+  return new URL(url, globalThis.location?.href).href;
+}
+
+/// Asks once that the origin's storage not be evicted under pressure (the
+/// browser may decline silently); only a window can ask.
+let persistenceRequested = false;
+function requestPersistence() {
+  if (persistenceRequested) return;
+  persistenceRequested = true;
+  globalThis.navigator?.storage?.persist?.().catch(() => {});
+}
+
 /// A random 32-bit seed: calls sample differently unless a seed is given.
 function randomSeed() {
   return crypto.getRandomValues(new Uint32Array(1))[0];
@@ -60,6 +73,15 @@ export class Fuselm {
     this.calls = new Map();
     /// OpenAI's chat API shape: `engine.chat.completions.create({...})`.
     this.chat = { completions: { create: (params) => openAiChat(this, params) } };
+    /// The download cache (OPFS): `list()`, `has(url)`, `delete(url)`, `clear()`;
+    /// `has` and `delete` take `{ cacheKey }` for a model cached under one.
+    const target = (url, { cacheKey } = {}) => ({ url: absoluteUrl(url), cacheKey });
+    this.cache = {
+      list: () => this.#call('cacheList'),
+      has: (url, options) => this.#call('cacheHas', target(url, options)),
+      delete: (url, options) => this.#call('cacheDelete', target(url, options)),
+      clear: () => this.#call('cacheClear'),
+    };
     this.#start();
   }
 
@@ -138,9 +160,10 @@ export class Fuselm {
     });
   }
 
-  async #load(op, args, { onProgress, signal, kernels } = {}) {
+  async #load(op, args, { onProgress, onWarning, signal, kernels } = {}) {
     await this.ready;
-    const onEvent = (event, data) => event === 'progress' && onProgress?.(data);
+    const warn = onWarning ?? ((w) => console.warn(`fuselm: ${w.message}`));
+    const onEvent = (event, data) => (event === 'progress' ? onProgress?.(data) : event === 'warning' && warn(data));
     // A failed load's reply says whether a model is still loaded (#receive).
     const info = await this.#call(op, { ...args, load: kernels ? { kernels } : {} }, { onEvent, signal });
     this.model = info;
@@ -149,11 +172,17 @@ export class Fuselm {
 
   /// Downloads a GGUF file with progress and loads it. The file is cached in
   /// the Origin Private File System, so a second load reads it from there
-  /// (`info.source` says which); `cache: false` skips the cache.
-  loadModelFromUrl(url, { onProgress, signal, cache = true, kernels } = {}) {
-    const absolute = new URL(url, globalThis.location?.href).href;
-    const name = decodeURIComponent(absolute.split('/').pop() || absolute);
-    return this.#load('loadUrl', { url: absolute, name, cache }, { onProgress, signal, kernels });
+  /// (`info.source` says which); `cache: false` skips the cache. `cacheKey`
+  /// names the cached copy instead of the URL (for signed URLs that change);
+  /// `fetchInit` goes to fetch (headers, credentials). When the cache cannot
+  /// take the file (quota), the load goes on uncached and `onWarning` (default:
+  /// console.warn) says so.
+  loadModelFromUrl(url, { onProgress, onWarning, signal, cache = true, cacheKey, fetchInit, kernels } = {}) {
+    const absolute = absoluteUrl(url);
+    const name = decodeURIComponent(new URL(absolute).pathname.split('/').pop() || absolute);
+    if (cache) requestPersistence();
+    const init = fetchInit && { ...fetchInit, headers: fetchInit.headers && Object.fromEntries(new Headers(fetchInit.headers)), signal: undefined };
+    return this.#load('loadUrl', { url: absolute, name, cache, cacheKey, fetchInit: init }, { onProgress, onWarning, signal, kernels });
   }
 
   /// Loads a local `File` (from an <input type=file> or drag and drop).

@@ -3,10 +3,12 @@
 // off the main thread. Protocol (index.js is the other side):
 //   main → worker  {id, op, args}           ops: init, loadUrl, loadFile, loadBytes,
 //                                            info, tokenize, detokenize, applyChatTemplate,
-//                                            complete, bench, unload;
+//                                            complete, bench, unload,
+//                                            cacheList, cacheHas, cacheDelete, cacheClear (these
+//                                            run at once, beside the queue);
 //                                            run one at a time, in arrival order
 //                  {op: 'abort', target}     aborts request `target`
-//   worker → main  {id, event, data}         progress and token events
+//   worker → main  {id, event, data}         progress, token and warning events
 //                  {id, ok: true, result, loaded} | {id, ok: false, error, name, fatal, loaded}
 //                  (loaded: whether a model is loaded after the request)
 
@@ -110,7 +112,9 @@ function fileReader(blob) {
   };
 }
 
-// --- the download cache, in the Origin Private File System.
+// --- the download cache, in the Origin Private File System: per model a
+// `<key>.gguf` and, once the download is complete, a `<key>.json` with its URL,
+// size and time; the key is a hash of the URL or of an explicit cache key.
 
 async function cacheDir() {
   if (!navigator.storage?.getDirectory) return null;
@@ -122,32 +126,108 @@ async function cacheDir() {
   }
 }
 
-async function cacheKey(url) {
-  const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(url));
+/// The file key of a model: its explicit cache key, else its URL, hashed.
+async function cacheKey({ url, cacheKey: explicit }) {
+  const text = explicit != null ? `key:${explicit}` : String(url);
+  const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(text));
   return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join('').slice(0, 32);
 }
 
-/// The cached file for `url`, when a complete copy is there.
-async function cachedFile(dir, key) {
+async function readMeta(dir, key) {
   try {
-    const meta = await (await (await dir.getFileHandle(`${key}.json`)).getFile()).text();
-    const { size } = JSON.parse(meta);
-    const file = await (await dir.getFileHandle(`${key}.gguf`)).getFile();
-    return file.size === size ? file : null;
+    return JSON.parse(await (await (await dir.getFileHandle(`${key}.json`)).getFile()).text());
   } catch {
     return null;
   }
 }
 
-async function loadUrl(id, { url, name, cache, load }, signal) {
+/// The cached file for `key`, when a complete copy is there.
+async function cachedFile(dir, key) {
+  const meta = await readMeta(dir, key);
+  if (!meta) return null;
+  try {
+    const file = await (await dir.getFileHandle(`${key}.gguf`)).getFile();
+    return file.size === meta.size ? file : null;
+  } catch {
+    return null;
+  }
+}
+
+async function removeEntries(dir, key) {
+  let removed = false;
+  for (const name of [`${key}.json`, `${key}.gguf`]) {
+    try {
+      await dir.removeEntry(name);
+      removed = true;
+    } catch {
+      // absent
+    }
+  }
+  return removed;
+}
+
+/// Writes a download into the cache as it arrives. A write that fails (the
+/// storage quota, most often) abandons the cached copy with a warning and the
+/// load goes on uncached; an aborted or failed download leaves nothing behind.
+class CacheWriter {
+  static async open(dir, key, warn) {
+    try {
+      const writable = await (await dir.getFileHandle(`${key}.gguf`, { create: true })).createWritable();
+      return new CacheWriter(dir, key, writable, warn);
+    } catch (e) {
+      warn(`the model is not cached: ${e?.message ?? e}`);
+      return null;
+    }
+  }
+
+  constructor(dir, key, writable, warn) {
+    Object.assign(this, { dir, key, writable, warn });
+  }
+
+  async write(chunk) {
+    if (!this.writable) return;
+    try {
+      await this.writable.write(chunk);
+    } catch (e) {
+      this.warn(`the model is not cached: ${e?.name === 'QuotaExceededError' ? 'the storage quota is full' : e?.message ?? e}`);
+      await this.abandon();
+    }
+  }
+
+  /// Keeps the copy and marks it complete.
+  async commit(meta) {
+    if (!this.writable) return;
+    try {
+      await this.writable.close();
+      this.writable = null;
+      const handle = await (await this.dir.getFileHandle(`${this.key}.json`, { create: true })).createWritable();
+      await handle.write(JSON.stringify(meta));
+      await handle.close();
+    } catch (e) {
+      this.warn(`the model is not cached: ${e?.name === 'QuotaExceededError' ? 'the storage quota is full' : e?.message ?? e}`);
+      await this.abandon();
+    }
+  }
+
+  /// Discards what was written.
+  async abandon() {
+    const writable = this.writable;
+    this.writable = null;
+    await writable?.abort().catch(() => {});
+    await removeEntries(this.dir, this.key);
+  }
+}
+
+async function loadUrl(id, { url, name, cache, cacheKey: explicit, fetchInit, load }, signal) {
+  const warn = (message) => post(id, 'warning', { message });
   const dir = cache === false ? null : await cacheDir();
-  const key = dir && (await cacheKey(url));
+  const key = dir && (await cacheKey({ url, cacheKey: explicit }));
   const cached = dir && (await cachedFile(dir, key));
   if (cached) {
     const info = await loadStream(id, { name, size: cached.size, reader: fileReader(cached), signal, phase: 'cache', load });
     return { ...info, source: 'cache' };
   }
-  const response = await fetch(url, { signal });
+  const response = await fetch(url, { ...fetchInit, signal });
   if (!response.ok) throw new Error(`${url}: HTTP ${response.status} ${response.statusText}`);
   const length = Number(response.headers.get('content-length'));
   let size = length;
@@ -160,29 +240,52 @@ async function loadUrl(id, { url, name, cache, load }, signal) {
     size = blob.size;
     reader = fileReader(blob);
   }
-  let sink = null;
-  if (dir) {
-    try {
-      sink = await (await dir.getFileHandle(`${key}.gguf`, { create: true })).createWritable();
-    } catch {
-      sink = null;
-    }
-  }
+  const writer = dir && (await CacheWriter.open(dir, key, warn));
   let info;
   try {
-    info = await loadStream(id, { name, size, reader, signal, phase: 'download', sink, load });
-  } finally {
-    if (sink) await sink.close().catch(() => {});
+    info = await loadStream(id, { name, size, reader, signal, phase: 'download', sink: writer, load });
+  } catch (e) {
+    await writer?.abandon();
+    throw e;
   }
-  if (sink) {
-    // Only a complete download is marked as cached (and a failed load keeps it:
-    // the same bytes would arrive again).
-    const meta = await (await dir.getFileHandle(`${key}.json`, { create: true })).createWritable();
-    await meta.write(JSON.stringify({ url, size }));
-    await meta.close();
-  }
+  await writer?.commit({ url, cacheKey: explicit ?? null, size, cachedAt: Date.now() });
   return { ...info, source: 'network' };
 }
+
+/// The complete cached models: [{url, cacheKey, size, cachedAt}].
+async function cacheList() {
+  const dir = await cacheDir();
+  if (!dir) return [];
+  const entries = [];
+  for await (const name of dir.keys()) {
+    if (!name.endsWith('.json')) continue;
+    const key = name.slice(0, -'.json'.length);
+    const meta = await readMeta(dir, key);
+    if (meta && (await cachedFile(dir, key))) entries.push({ url: meta.url, cacheKey: meta.cacheKey ?? null, size: meta.size, cachedAt: meta.cachedAt ?? null });
+  }
+  return entries;
+}
+
+const cacheOps = {
+  cacheList,
+  cacheHas: async (id, target) => {
+    const dir = await cacheDir();
+    return Boolean(dir && (await cachedFile(dir, await cacheKey(target))));
+  },
+  cacheDelete: async (id, target) => {
+    const dir = await cacheDir();
+    return Boolean(dir && (await removeEntries(dir, await cacheKey(target))));
+  },
+  /// Removes every file of the cache, partial ones included; returns how many.
+  cacheClear: async () => {
+    const dir = await cacheDir();
+    if (!dir) return 0;
+    const names = [];
+    for await (const name of dir.keys()) names.push(name);
+    for (const name of names) await dir.removeEntry(name).catch(() => {});
+    return names.length;
+  },
+};
 
 async function complete(id, { prompt, options }, signal) {
   const { onToken, ...rest } = options ?? {};
@@ -222,7 +325,11 @@ const ops = {
   bench: (id, { nPrompt, nGen, repetitions, threads }) =>
     JSON.parse(guard(() => engine.bench(new Uint32Array(nPrompt), new Uint32Array(nGen), repetitions, threads))),
   unload: () => guard(() => engine.unload()),
+  ...cacheOps,
 };
+
+/// Requests that run at once, beside the queue: they touch the cache, not the engine.
+const IMMEDIATE = new Set(Object.keys(cacheOps));
 
 /// Whether a model is loaded now (every final reply says, so the page's
 /// `engine.model` stays true after a failed or aborted load).
@@ -239,7 +346,7 @@ async function run({ id, op, args }, controller) {
   try {
     if (controller.signal.aborted) throw new DOMException('aborted before it started', 'AbortError');
     if (!ops[op]) throw new Error(`unknown operation ${op}`);
-    if (op !== 'init' && !engine) throw new Error('the engine is not initialised');
+    if (op !== 'init' && !IMMEDIATE.has(op) && !engine) throw new Error('the engine is not initialised');
     const result = await ops[op](id, args ?? {}, controller.signal);
     self.postMessage({ id, ok: true, result, loaded: isLoaded() });
   } catch (e) {
@@ -270,5 +377,6 @@ self.onmessage = ({ data }) => {
   }
   const controller = new AbortController();
   aborts.set(data?.id, controller);
-  queue = queue.then(() => run(data ?? {}, controller));
+  if (IMMEDIATE.has(data?.op)) run(data, controller);
+  else queue = queue.then(() => run(data ?? {}, controller));
 };

@@ -66,6 +66,8 @@ export async function exercise(model: Uint8Array): Promise<string[]> {
   } catch (e) {
     seen.push(`error ${e instanceof FuselmError} ${(e as FuselmError).fatal} ${engine.model}`);
   }
+  const cached = await engine.cache.list();
+  seen.push(`cache ${Array.isArray(cached)} ${await engine.cache.has('file:///nowhere.gguf', { cacheKey: 'x' })} ${await engine.cache.delete('file:///nowhere.gguf')} ${typeof (await engine.cache.clear())}`);
   await engine.unload();
   engine.terminate();
 
@@ -78,6 +80,8 @@ export async function exercise(model: Uint8Array): Promise<string[]> {
   void (() => engine.chat.completions.create({ messages: ['hi'] }));
   // @ts-expect-error: a stream is not a ChatCompletion
   void (async (): Promise<ChatCompletion> => engine.chat.completions.create({ messages: [], stream: true }));
+  // @ts-expect-error: fetchInit takes no signal
+  void (() => engine.loadModelFromUrl('x', { fetchInit: { signal: controller.signal } }));
   // @ts-expect-error: tokenize takes text
   void (() => engine.tokenize(42));
   return seen;
