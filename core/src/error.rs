@@ -139,11 +139,48 @@ impl Error {
         Error::InFile { file: file.into(), inner: Box::new(self) }
     }
 
+    /// What kind of failure this is, as a stable code for programs (the npm
+    /// package's `error.code`): `BAD_FILE` (the file is malformed or
+    /// inconsistent), `UNSUPPORTED_MODEL` (valid, but an architecture or
+    /// tensor type fuselm does not run), `BAD_OPTION` (a setting or option),
+    /// `CONTEXT_FULL`, `OUT_OF_MEMORY`, `NON_FINITE_LOGITS` (NaN or infinity
+    /// from the weights), `CHAT_TEMPLATE`.
+    pub fn code(&self) -> &'static str {
+        match self.root() {
+            Error::UnsupportedTensorType { .. }
+            | Error::UnsupportedType { .. }
+            | Error::UnsupportedArchitecture { .. } => "UNSUPPORTED_MODEL",
+            Error::BadOption { .. } | Error::BadSetting { .. } | Error::NoSimd { .. } => "BAD_OPTION",
+            Error::ContextFull { .. } => "CONTEXT_FULL",
+            Error::OutOfMemory { .. } => "OUT_OF_MEMORY",
+            Error::NonFiniteLogits { .. } => "NON_FINITE_LOGITS",
+            Error::ChatTemplate(_) => "CHAT_TEMPLATE",
+            _ => "BAD_FILE",
+        }
+    }
+
     /// The error without any [`Error::InFile`] wrapping, for matching on the variant.
     pub fn root(&self) -> &Error {
         match self {
             Error::InFile { inner, .. } => inner.root(),
             other => other,
         }
+    }
+}
+
+#[cfg(test)]
+mod code_tests {
+    use super::*;
+
+    #[test]
+    fn codes_name_the_kind_of_failure_through_file_wrapping() {
+        let bad = Error::BadMagic { found: *b"GGML" }.in_file("x.gguf");
+        assert_eq!(bad.code(), "BAD_FILE");
+        let arch = Error::UnsupportedArchitecture { arch: "mamba".into(), supported: "llama" };
+        assert_eq!(arch.code(), "UNSUPPORTED_MODEL");
+        assert_eq!(Error::ContextFull { n_ctx: 8, used: 8, requested: 1 }.code(), "CONTEXT_FULL");
+        assert_eq!(Error::OutOfMemory { what: "kv".into(), bytes: 1 }.in_file("y").code(), "OUT_OF_MEMORY");
+        assert_eq!(Error::ChatTemplate("x".into()).code(), "CHAT_TEMPLATE");
+        assert_eq!(Error::BadSetting { what: "context size", why: "0".into() }.code(), "BAD_OPTION");
     }
 }

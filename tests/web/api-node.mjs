@@ -49,9 +49,9 @@ assert.equal(engine.model.file, 'again.gguf');
 const running = engine.createCompletion('Once upon a time', { ...greedy, maxTokens: 40, ignoreEos: true });
 const failing = engine.loadModelFromBytes(broken, { name: 'cut.gguf' });
 assert.equal((await running).tokens.length, 40);
-await assert.rejects(failing, (e) => e.name === 'FuselmError' && /cut\.gguf: .*truncated/.test(e.message));
+await assert.rejects(failing, (e) => e.name === 'FuselmError' && e.code === 'BAD_FILE' && /cut\.gguf: .*truncated/.test(e.message));
 assert.equal(engine.model, null, 'a failed load leaves no model');
-await assert.rejects(engine.createCompletion('x', greedy), /no model is loaded/);
+await assert.rejects(engine.createCompletion('x', greedy), (e) => e.code === 'NO_MODEL' && /no model is loaded/.test(e.message));
 await engine.loadModelFromBytes(tiny, { name: 'tiny.gguf' });
 assert.equal(engine.model.file, 'tiny.gguf');
 
@@ -220,7 +220,24 @@ if (existsSync(smolPath)) {
   console.log('note: models/SmolLM2-135M-Instruct.Q4_1.gguf absent; the real-vocabulary round trip is skipped');
 }
 
+// Every error has a code (docs/troubleshooting.md).
+const codeOf = (promise) => promise.then(() => 'resolved', (e) => e.code ?? `no code: ${e}`);
+assert.deepEqual(
+  [
+    await codeOf(engine.createCompletion('x', { maxTokenz: 3 })),
+    await codeOf(engine.createCompletion('x', { cacheType: 'q9' })),
+    await codeOf(engine.createCompletion('word '.repeat(100), { nCtx: 16 })),
+    await codeOf(engine.detokenize(['x'])),
+    await codeOf(engine.chat.completions.create({ messages: [], n: 3 })),
+    await codeOf(engine.loadModelFromUrl('http://127.0.0.1:9/none.gguf', { cache: false })),
+    await codeOf(Promise.resolve().then(() => createEngine({ build: 'gpu' }))),
+  ],
+  ['BAD_OPTION', 'BAD_OPTION', 'CONTEXT_FULL', 'BAD_ARGUMENT', 'BAD_ARGUMENT', 'NETWORK', 'BAD_OPTION'],
+);
+await engine.loadModelFromBytes(tiny, { name: 'tiny.gguf' });
+const pending = engine.createCompletion('Once', { maxTokens: 10000, ignoreEos: true });
 engine.terminate();
+assert.equal(await codeOf(pending), 'TERMINATED');
 
 // --typed FILE: the compiled tests/web/types/usage.ts, run on the tiny model:
 // every typed use must work at run time too.

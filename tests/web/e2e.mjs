@@ -119,6 +119,12 @@ try {
       await engine.loadModelFromUrl('style.css', { cache: false });
     } catch (e) {
       results.broken = `${e.name}: ${e.message}`;
+      results.brokenCode = e.code;
+    }
+    try {
+      await engine.loadModelFromUrl('models/no-such-model.gguf', { cache: false });
+    } catch (e) {
+      results.missing = [e.code, e.status];
     }
     try {
       await engine.loadModelFromBytes(new Uint8Array([0x47, 0x47, 0x55, 0x46, 3, 0, 0, 0, 1]), { name: 'cut.gguf' });
@@ -172,6 +178,8 @@ try {
     return results;
   }, [TINY, BIG]);
   assert.match(errors.broken, /FuselmError: style\.css: not a GGUF file/);
+  assert.equal(errors.brokenCode, 'BAD_FILE');
+  assert.deepEqual(errors.missing, ['HTTP_ERROR', 404]);
   assert.match(errors.truncated, /cut\.gguf: .*truncated/);
   assert.match(errors.noModel, /no model is loaded/);
   assert.equal(errors.first, 'network');

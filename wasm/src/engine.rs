@@ -13,7 +13,7 @@ use serde::Serialize;
 use wasm_bindgen::prelude::*;
 
 use crate::args;
-use crate::host::{build_name, js_error};
+use crate::host::{build_name, coded_error, core_error, internal_error};
 use crate::info;
 use crate::options::{self, CompletionOptionsJs, LoadOptionsJs};
 
@@ -137,16 +137,20 @@ impl Engine {
         &mut self,
         #[wasm_bindgen(unchecked_param_type = "string")] name: JsValue,
         size: f64,
-    ) -> Result<(), JsError> {
+    ) -> Result<(), JsValue> {
         let name = args::text(&name, "beginLoad: the file name")?;
         self.unload();
         if !(size.is_finite() && size >= 0.0 && size <= usize::MAX as f64) {
-            return Err(js_error(format!("{name}: a {size}-byte file does not fit in wasm32's 4 GiB address space")));
+            return Err(coded_error(
+                format!("{name}: a {size}-byte file does not fit in wasm32's 4 GiB address space"),
+                "MODEL_TOO_LARGE",
+            ));
         }
         let size = size as usize;
         let mut bytes = Vec::new();
         bytes.try_reserve_exact(size).map_err(|_| {
-            js_error(Error::OutOfMemory { what: "the model file".into(), bytes: size as u64 }.in_file(&name))
+            let e = Error::OutOfMemory { what: "the model file".into(), bytes: size as u64 }.in_file(&name);
+            coded_error(e, "MODEL_TOO_LARGE")
         })?;
         self.incoming = Some((name, bytes, size));
         Ok(())
@@ -157,17 +161,17 @@ impl Engine {
     pub fn append_chunk(
         &mut self,
         #[wasm_bindgen(unchecked_param_type = "Uint8Array")] chunk: JsValue,
-    ) -> Result<f64, JsError> {
+    ) -> Result<f64, JsValue> {
         let chunk = args::bytes(&chunk, "appendChunk: the chunk")?;
         let Some((name, bytes, size)) = self.incoming.as_mut() else {
-            return Err(js_error("appendChunk: no load in progress (call beginLoad first)"));
+            return Err(coded_error("appendChunk: no load in progress (call beginLoad first)", "BAD_STATE"));
         };
         let start = bytes.len();
         let n = chunk.length() as usize;
         if start + n > *size {
             let message = format!("{name}: more bytes arrived than the announced size of {size}");
             self.incoming = None;
-            return Err(js_error(message));
+            return Err(coded_error(message, "BAD_FILE"));
         }
         // Within the capacity reserved by beginLoad: no reallocation.
         bytes.resize(start + n, 0);
@@ -182,22 +186,25 @@ impl Engine {
     pub fn finish_load(
         &mut self,
         #[wasm_bindgen(unchecked_param_type = "string")] options_json: JsValue,
-    ) -> Result<String, JsError> {
+    ) -> Result<String, JsValue> {
         let options_json = args::text(&options_json, "finishLoad: the load options")?;
         let Some((name, bytes, size)) = self.incoming.take() else {
-            return Err(js_error("finishLoad: no load in progress (call beginLoad first)"));
+            return Err(coded_error("finishLoad: no load in progress (call beginLoad first)", "BAD_STATE"));
         };
         if bytes.len() != size {
-            return Err(js_error(format!("{name}: file is truncated: received {} of {size} bytes", bytes.len())));
+            return Err(coded_error(
+                format!("{name}: file is truncated: received {} of {size} bytes", bytes.len()),
+                "BAD_FILE",
+            ));
         }
-        let load: LoadOptionsJs = options::parse("load options", &options_json).map_err(js_error)?;
-        let kernel_mode = load.kernel_mode().map_err(js_error)?;
+        let load: LoadOptionsJs = options::parse("load options", &options_json).map_err(bad_option)?;
+        let kernel_mode = load.kernel_mode().map_err(bad_option)?;
         let loaded = LoadedModel::try_new(bytes, |bytes| -> Result<Parsed<'_>, Error> {
             let file = GgufFile::parse_named(&name, bytes)?;
             let model = Model::load(&file, LoadOptions { kernel_mode, isa: None }).map_err(|e| e.in_file(&name))?;
             Ok(Parsed { file, model })
         })
-        .map_err(js_error)?;
+        .map_err(core_error)?;
         self.model = Some(loaded);
         self.name = name;
         self.info()
@@ -217,11 +224,11 @@ impl Engine {
     }
 
     /// The loaded model's info as JSON (see `info.rs`).
-    pub fn info(&self) -> Result<String, JsError> {
+    pub fn info(&self) -> Result<String, JsValue> {
         let model = self.loaded()?;
         model
             .with_dependent(|bytes, parsed| info::model_info(&self.name, bytes.len(), &parsed.file, &parsed.model))
-            .map_err(js_error)
+            .map_err(internal_error)
     }
 
     /// Token ids of `text` with special-token texts parsed; with
@@ -230,7 +237,7 @@ impl Engine {
         &self,
         #[wasm_bindgen(unchecked_param_type = "string")] text: JsValue,
         add_special: Option<bool>,
-    ) -> Result<Vec<u32>, JsError> {
+    ) -> Result<Vec<u32>, JsValue> {
         let text = args::text(&text, "tokenize: the text")?;
         let model = self.loaded()?;
         Ok(model.with_dependent(|_, parsed| parsed.model.tokenize_prompt(&text, add_special.unwrap_or(true))))
@@ -241,7 +248,7 @@ impl Engine {
     pub fn detokenize(
         &self,
         #[wasm_bindgen(unchecked_param_type = "Uint32Array | number[]")] ids: JsValue,
-    ) -> Result<String, JsError> {
+    ) -> Result<String, JsValue> {
         let ids = args::counts(&ids, "detokenize: the token ids", MAX_DETOKENIZE_IDS)?;
         let model = self.loaded()?;
         Ok(model.with_dependent(|_, parsed| parsed.model.tokenizer.decode(&ids)))
@@ -253,11 +260,11 @@ impl Engine {
     pub fn apply_chat_template(
         &self,
         #[wasm_bindgen(unchecked_param_type = "string")] messages_json: JsValue,
-    ) -> Result<String, JsError> {
+    ) -> Result<String, JsValue> {
         let json = args::text(&messages_json, "applyChatTemplate: the messages")?;
-        let messages = options::parse_messages(&json).map_err(js_error)?;
+        let messages = options::parse_messages(&json).map_err(|e| coded_error(e, "BAD_ARGUMENT"))?;
         let model = self.loaded()?;
-        model.with_dependent(|_, parsed| parsed.model.chat_prompt(&messages)).map_err(js_error)
+        model.with_dependent(|_, parsed| parsed.model.chat_prompt(&messages)).map_err(core_error)
     }
 
     /// Starts a completion: tokenizes the prompt (or applies the chat template
@@ -268,39 +275,39 @@ impl Engine {
         &mut self,
         #[wasm_bindgen(unchecked_param_type = "string")] prompt: JsValue,
         #[wasm_bindgen(unchecked_param_type = "string")] options_json: JsValue,
-    ) -> Result<usize, JsError> {
+    ) -> Result<usize, JsValue> {
         let prompt = args::text(&prompt, "startCompletion: the prompt")?;
         let options_json = args::text(&options_json, "startCompletion: the completion options")?;
         self.completion = None;
-        let options: CompletionOptionsJs = options::parse("completion options", &options_json).map_err(js_error)?;
+        let options: CompletionOptionsJs = options::parse("completion options", &options_json).map_err(bad_option)?;
         let model = self.model.as_ref().ok_or_else(no_model)?;
         let slot = &mut self.session;
-        let completion = model.with_dependent(|_, parsed| -> Result<Completion, String> {
+        let completion = model.with_dependent(|_, parsed| -> Result<Completion, JsValue> {
             let m = &parsed.model;
             let text = match options.chat_messages() {
-                Some(messages) => m.chat_prompt(&messages).map_err(str_err)?,
+                Some(messages) => m.chat_prompt(&messages).map_err(core_error)?,
                 None => prompt,
             };
             // The whole prompt from the start: the session keeps what it shares.
             let tokens = m.tokenize_prompt(&text, true);
-            let ctx_options = options.context_options(tokens.len(), m.config.n_ctx_train)?;
+            let ctx_options = options.context_options(tokens.len(), m.config.n_ctx_train).map_err(bad_option)?;
             let reusable = slot.as_ref().is_some_and(|s| {
                 Some(s.context.n_ctx()) == ctx_options.n_ctx && s.context.cache.kv_type == ctx_options.kv_type
             });
             if !reusable {
                 *slot = None;
-                *slot = Some(Session::new(m, &ctx_options).map_err(str_err)?);
+                *slot = Some(Session::new(m, &ctx_options).map_err(core_error)?);
             }
-            let session = slot.as_mut().ok_or("no session")?;
+            let session = slot.as_mut().ok_or_else(|| internal_error("no session"))?;
             match Generator::start_reusing(m, session, &tokens, &options.generate_options()) {
                 Ok(generator) => Ok(Completion { generator, streamed: 0 }),
                 Err(e) => {
                     *slot = None;
-                    Err(e.to_string())
+                    Err(core_error(e))
                 }
             }
         });
-        let completion = completion.map_err(js_error)?;
+        let completion = completion?;
         let n_prompt = completion.generator.timings().prompt_tokens;
         self.completion = Some(completion);
         Ok(n_prompt)
@@ -308,28 +315,30 @@ impl Engine {
 
     /// The next token as JSON `{index, id, text}`, or `undefined` when the
     /// completion has ended.
-    pub fn step(&mut self) -> Result<Option<String>, JsError> {
+    pub fn step(&mut self) -> Result<Option<String>, JsValue> {
         let model = self.model.as_ref().ok_or_else(no_model)?;
-        let completion = self.completion.as_mut().ok_or_else(|| js_error("step: no completion in progress"))?;
+        let completion =
+            self.completion.as_mut().ok_or_else(|| coded_error("step: no completion in progress", "BAD_STATE"))?;
         let slot = &mut self.session;
-        let out = model.with_dependent(|_, parsed| -> Result<Option<String>, String> {
-            let session = slot.as_mut().ok_or("step: an earlier step failed; start a new completion")?;
+        model.with_dependent(|_, parsed| -> Result<Option<String>, JsValue> {
+            let session = slot
+                .as_mut()
+                .ok_or_else(|| coded_error("step: an earlier step failed; start a new completion", "BAD_STATE"))?;
             match completion.generator.step(&parsed.model, session) {
                 Ok(Some(event)) => {
                     completion.streamed += event.text.len();
                     serde_json::to_string(&StepEvent { index: event.index, id: event.id, text: event.text })
                         .map(Some)
-                        .map_err(str_err)
+                        .map_err(internal_error)
                 }
                 Ok(None) => Ok(None),
                 Err(e) => {
                     // The cache may hold part of a failed evaluation: start over next time.
                     *slot = None;
-                    Err(e.to_string())
+                    Err(core_error(e))
                 }
             }
-        });
-        out.map_err(js_error)
+        })
     }
 
     /// Ends the completion at the caller's request.
@@ -342,12 +351,14 @@ impl Engine {
     /// Ends the completion and returns its result as JSON: token ids, full
     /// text, the text not yet streamed (`tail`), stop reason and timings.
     #[wasm_bindgen(js_name = finishCompletion)]
-    pub fn finish_completion(&mut self) -> Result<String, JsError> {
-        let completion =
-            self.completion.take().ok_or_else(|| js_error("finishCompletion: no completion in progress"))?;
+    pub fn finish_completion(&mut self) -> Result<String, JsValue> {
+        let completion = self
+            .completion
+            .take()
+            .ok_or_else(|| coded_error("finishCompletion: no completion in progress", "BAD_STATE"))?;
         let streamed = completion.streamed;
         let generation = completion.generator.finish();
-        serde_json::to_string(&CompletionResult::new(&generation, streamed)).map_err(js_error)
+        serde_json::to_string(&CompletionResult::new(&generation, streamed)).map_err(internal_error)
     }
 
     /// llama-bench's pp/tg measurements on the loaded model: the same row
@@ -358,11 +369,11 @@ impl Engine {
         #[wasm_bindgen(unchecked_param_type = "Uint32Array | number[]")] n_gen: JsValue,
         repetitions: usize,
         n_threads: usize,
-    ) -> Result<String, JsError> {
+    ) -> Result<String, JsValue> {
         let n_prompt = lengths(args::counts(&n_prompt, "bench: the prompt lengths", MAX_BENCH_TESTS)?);
         let n_gen = lengths(args::counts(&n_gen, "bench: the generation lengths", MAX_BENCH_TESTS)?);
         if repetitions == 0 {
-            return Err(js_error("bench: repetitions must be at least 1"));
+            return Err(coded_error("bench: repetitions must be at least 1", "BAD_ARGUMENT"));
         }
         self.completion = None;
         let model = self.model.as_ref().ok_or_else(no_model)?;
@@ -376,13 +387,13 @@ impl Engine {
                     })
                     .collect::<Result<Vec<_>, Error>>()
             })
-            .map_err(js_error)?;
-        serde_json::to_string(&rows).map_err(js_error)
+            .map_err(core_error)?;
+        serde_json::to_string(&rows).map_err(internal_error)
     }
 }
 
 impl Engine {
-    fn loaded(&self) -> Result<&LoadedModel, JsError> {
+    fn loaded(&self) -> Result<&LoadedModel, JsValue> {
         self.model.as_ref().ok_or_else(no_model)
     }
 }
@@ -397,10 +408,10 @@ fn lengths(counts: Vec<u32>) -> Vec<usize> {
     counts.into_iter().map(|n| n as usize).collect()
 }
 
-fn no_model() -> JsError {
-    js_error("no model is loaded")
+fn no_model() -> JsValue {
+    coded_error("no model is loaded", "NO_MODEL")
 }
 
-fn str_err(e: impl std::fmt::Display) -> String {
-    e.to_string()
+fn bad_option(e: impl std::fmt::Display) -> JsValue {
+    coded_error(e, "BAD_OPTION")
 }

@@ -1,5 +1,6 @@
 //! What the crate shares with its JS host: the panic hook and the last panic's
-//! message, the clock, which build this is, and errors as JS `Error`s. It
+//! message, the clock, which build this is, and errors as JS `Error`s with a
+//! `code`. It
 //! imports nothing from the other modules.
 
 use std::sync::Mutex;
@@ -50,6 +51,26 @@ pub fn build_name() -> String {
     .to_string()
 }
 
-pub(crate) fn js_error(e: impl std::fmt::Display) -> JsError {
-    JsError::new(&e.to_string())
+/// An `Error` for JavaScript whose `code` says what kind of failure it is:
+/// the core's codes ([`fuselm_core::Error::code`]: `BAD_FILE`,
+/// `UNSUPPORTED_MODEL`, `BAD_OPTION`, `CONTEXT_FULL`, `OUT_OF_MEMORY`,
+/// `NON_FINITE_LOGITS`, `CHAT_TEMPLATE`) and the engine's own:
+/// `BAD_ARGUMENT` (a JS argument of the wrong type or size), `NO_MODEL`,
+/// `BAD_STATE` (calls out of order), `MODEL_TOO_LARGE` (a file that cannot
+/// fit in wasm32), `INTERNAL` (a bug).
+pub(crate) fn coded_error(message: impl std::fmt::Display, code: &str) -> JsValue {
+    let error = js_sys::Error::new(&message.to_string());
+    // Setting a property on a fresh Error object cannot fail.
+    let _ = js_sys::Reflect::set(&error, &JsValue::from_str("code"), &JsValue::from_str(code));
+    error.into()
+}
+
+/// A core error for JavaScript, with its code.
+pub(crate) fn core_error(e: fuselm_core::Error) -> JsValue {
+    coded_error(&e, e.code())
+}
+
+/// An error that would be a bug (serialising our own structs).
+pub(crate) fn internal_error(e: impl std::fmt::Display) -> JsValue {
+    coded_error(e, "INTERNAL")
 }

@@ -11,7 +11,7 @@ use serde::Serialize;
 use serde_json::Value as Json;
 use wasm_bindgen::prelude::*;
 
-use crate::host::{build_name, js_error};
+use crate::host::{build_name, core_error, internal_error};
 
 /// Arrays (vocabularies, merges) longer than this show their length and first items.
 const ARRAY_HEAD: usize = 8;
@@ -145,10 +145,10 @@ struct FileSummary<'a> {
 pub fn inspect_gguf(
     #[wasm_bindgen(unchecked_param_type = "string")] name: JsValue,
     #[wasm_bindgen(unchecked_param_type = "Uint8Array")] bytes: JsValue,
-) -> Result<String, JsError> {
+) -> Result<String, JsValue> {
     let name = crate::args::text(&name, "inspectGguf: the file name")?;
     let bytes = crate::args::bytes(&bytes, "inspectGguf: the file bytes")?.to_vec();
-    let gguf = GgufFile::parse_named(&name, &bytes).map_err(js_error)?;
+    let gguf = GgufFile::parse_named(&name, &bytes).map_err(core_error)?;
     let summary = FileSummary {
         version: gguf.version,
         alignment: gguf.alignment,
@@ -160,5 +160,5 @@ pub fn inspect_gguf(
             .map(|t| TensorSummary { name: t.name, ggml_type: t.ggml_type.name(), shape: &t.dims, bytes: t.n_bytes })
             .collect(),
     };
-    serde_json::to_string(&summary).map_err(js_error)
+    serde_json::to_string(&summary).map_err(internal_error)
 }

@@ -6,7 +6,30 @@ export const BUILDS: Build[];
 export function defaultBuild(): Build;
 export function availableBuilds(): Build[];
 
+/** What kind of failure an error is; docs/troubleshooting.md explains each and what to do. */
+export type FuselmErrorCode =
+  | 'BAD_FILE' // the file is not a GGUF model or is malformed or inconsistent
+  | 'UNSUPPORTED_MODEL' // a valid file with an architecture or tensor type fuselm does not run
+  | 'MODEL_TOO_LARGE' // the file cannot fit in wasm32's memory
+  | 'OUT_OF_MEMORY' // the KV cache or buffers could not be allocated
+  | 'NETWORK' // the download failed (offline, refused, CORS)
+  | 'HTTP_ERROR' // the server answered with an error status (`status`)
+  | 'NOT_ISOLATED' // the threads build on a page without cross-origin isolation
+  | 'BAD_OPTION' // an option value (build, threads, sampling, context, kernels)
+  | 'BAD_ARGUMENT' // an argument of the wrong type or size, or an unsupported parameter
+  | 'BAD_STATE' // calls out of order
+  | 'NO_MODEL' // no model is loaded
+  | 'CONTEXT_FULL' // the prompt and reply do not fit in the context
+  | 'CHAT_TEMPLATE' // the model's chat template failed
+  | 'NON_FINITE_LOGITS' // the model produced NaN or infinity (broken weights)
+  | 'ENGINE_CRASHED' // the engine trapped and was restarted (`fatal`)
+  | 'TERMINATED' // terminate() was called
+  | 'INTERNAL'; // a bug: please report it
+
 export class FuselmError extends Error {
+  code: FuselmErrorCode;
+  /** The HTTP status of an `HTTP_ERROR`. */
+  status?: number;
   /** The engine trapped and was restarted; load the model again. */
   fatal: boolean;
 }
@@ -41,7 +64,7 @@ export interface Progress {
 export interface LoadOptions {
   onProgress?: (progress: Progress) => void;
   /** Something went wrong that did not stop the load (the cache could not take the file); default: console.warn. */
-  onWarning?: (warning: { message: string }) => void;
+  onWarning?: (warning: { message: string; code: 'CACHE_NOT_WRITTEN' }) => void;
   signal?: AbortSignal;
   /** Kernel set: `auto` (default), `scalar` or `unfused`. */
   kernels?: 'auto' | 'scalar' | 'unfused';

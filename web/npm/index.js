@@ -40,10 +40,15 @@ function randomSeed() {
   return crypto.getRandomValues(new Uint32Array(1))[0];
 }
 
+/// Every error of the engine: `code` says what kind of failure it is (the
+/// table in docs/troubleshooting.md), `message` what exactly.
 export class FuselmError extends Error {
-  constructor(message, { fatal = false } = {}) {
+  constructor(message, { fatal = false, code = 'INTERNAL', status } = {}) {
     super(message);
     this.name = 'FuselmError';
+    this.code = code;
+    /// The HTTP status of an `HTTP_ERROR`.
+    if (status !== undefined) this.status = status;
     /// The engine trapped and was restarted; the model must be loaded again.
     this.fatal = fatal;
   }
@@ -60,12 +65,16 @@ export async function createEngine(options = {}) {
 export class Fuselm {
   constructor({ build = 'auto', threads, workerUrl, workerFactory } = {}) {
     const chosen = build === 'auto' ? defaultBuild() : build;
-    if (!BUILDS.includes(chosen)) throw new FuselmError(`unknown build ${JSON.stringify(build)}; expected auto, ${BUILDS.join(', ')}`);
+    if (!BUILDS.includes(chosen)) {
+      throw new FuselmError(`unknown build ${JSON.stringify(build)}; expected auto, ${BUILDS.join(', ')}`, { code: 'BAD_OPTION' });
+    }
     if (chosen === 'threads' && !globalThis.crossOriginIsolated) {
-      throw new FuselmError('the threads build needs a cross-origin isolated page (COOP same-origin, COEP require-corp)');
+      throw new FuselmError('the threads build needs a cross-origin isolated page (COOP same-origin, COEP require-corp)', { code: 'NOT_ISOLATED' });
     }
     const nThreads = threads ?? globalThis.navigator?.hardwareConcurrency ?? 1;
-    if (!(Number.isInteger(nThreads) && nThreads >= 1)) throw new FuselmError(`threads must be a positive integer, not ${threads}`);
+    if (!(Number.isInteger(nThreads) && nThreads >= 1)) {
+      throw new FuselmError(`threads must be a positive integer, not ${threads}`, { code: 'BAD_OPTION' });
+    }
     this.workerUrl = workerUrl;
     this.workerFactory = workerFactory; // node.js: a worker_threads thread
     this.requested = { build: chosen, threads: chosen === 'threads' ? nThreads : 1 };
@@ -95,7 +104,8 @@ export class Fuselm {
   #start() {
     this.worker = this.#spawn();
     this.worker.onmessage = ({ data }) => this.#receive(data);
-    this.worker.onerror = (e) => this.#failAll(new FuselmError(`the engine's worker failed: ${e.message ?? 'unknown error'}`, { fatal: true }));
+    this.worker.onerror = (e) =>
+      this.#failAll(new FuselmError(`the engine's worker failed: ${e.message ?? 'unknown error'}`, { fatal: true, code: 'ENGINE_CRASHED' }));
     /// Resolves to `{build, threads}`: what this engine actually runs.
     this.ready = this.#call('init', this.requested).then((r) => {
       this.build = r.build;
@@ -120,7 +130,7 @@ export class Fuselm {
     } else if (message.name === 'AbortError') {
       call.reject(abortError(call.signal, message.error));
     } else {
-      const error = new FuselmError(message.error, { fatal: message.fatal });
+      const error = new FuselmError(message.error, { fatal: message.fatal, code: message.code, status: message.status });
       if (message.fatal) this.#restart();
       call.reject(error);
     }
@@ -135,7 +145,7 @@ export class Fuselm {
   #restart() {
     this.worker.terminate();
     this.model = null;
-    this.#failAll(new FuselmError('the engine was restarted after an error; load the model again', { fatal: true }));
+    this.#failAll(new FuselmError('the engine was restarted after an error; load the model again', { fatal: true, code: 'ENGINE_CRASHED' }));
     this.#start();
   }
 
@@ -144,6 +154,10 @@ export class Fuselm {
   #call(op, args, { onEvent, signal, transfer } = {}) {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
+      if (this.terminated) {
+        reject(new FuselmError('the engine was terminated', { code: 'TERMINATED' }));
+        return;
+      }
       if (signal?.aborted) {
         reject(abortError(signal, `${op} was aborted before it started`));
         return;
@@ -268,9 +282,10 @@ export class Fuselm {
 
   /// Stops the worker; the engine cannot be used afterwards.
   terminate() {
+    this.terminated = true;
     this.worker.terminate();
     this.model = null;
-    this.#failAll(new FuselmError('the engine was terminated'));
+    this.#failAll(new FuselmError('the engine was terminated', { code: 'TERMINATED' }));
   }
 }
 
@@ -285,7 +300,7 @@ const OPENAI_PARAMETERS = new Set([
 ]);
 
 function openAiChat(engine, params) {
-  const fail = (message) => Promise.reject(new FuselmError(`chat.completions.create: ${message}`));
+  const fail = (message) => Promise.reject(new FuselmError(`chat.completions.create: ${message}`, { code: 'BAD_ARGUMENT' }));
   if (typeof params !== 'object' || params === null) return fail('expected a parameters object');
   const unknown = Object.keys(params).filter((k) => !OPENAI_PARAMETERS.has(k));
   if (unknown.length) return fail(`unsupported parameter${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')}`);

@@ -33,10 +33,16 @@ function post(id, event, data) {
   self.postMessage({ id, event, data });
 }
 
+/// An Error with a `code` (see FuselmError in index.js).
+function coded(message, code, extra = {}) {
+  return Object.assign(new Error(message), { code }, extra);
+}
+
 /// Runs a call into wasm; a trap (a panic, or an allocation the engine could
 /// not survive) marks this instance broken and becomes an Error saying why.
+/// The engine's own errors carry their `code` already.
 function guard(fn) {
-  if (broken) throw Object.assign(new Error(broken), { fatal: true });
+  if (broken) throw coded(broken, 'ENGINE_CRASHED', { fatal: true });
   try {
     return fn();
   } catch (e) {
@@ -45,9 +51,9 @@ function guard(fn) {
       broken = panic
         ? `fuselm panicked (a bug, please report it): ${panic}`
         : `the wasm engine trapped (${e.message}); it most likely ran out of memory`;
-      throw Object.assign(new Error(broken), { fatal: true });
+      throw coded(broken, 'ENGINE_CRASHED', { fatal: true });
     }
-    throw e instanceof Error ? e : new Error(String(e));
+    throw e instanceof Error ? e : coded(String(e), 'INTERNAL');
   }
 }
 
@@ -59,12 +65,14 @@ const BUILD_MODULES = {
 };
 
 async function init({ build, threads }) {
-  if (!Object.hasOwn(BUILD_MODULES, build)) throw new Error(`unknown build ${JSON.stringify(build)}; expected ${Object.keys(BUILD_MODULES).join(', ')}`);
+  if (!Object.hasOwn(BUILD_MODULES, build)) {
+    throw coded(`unknown build ${JSON.stringify(build)}; expected ${Object.keys(BUILD_MODULES).join(', ')}`, 'BAD_OPTION');
+  }
   wasm = await BUILD_MODULES[build]();
   await wasm.default();
   if (build === 'threads') {
     if (!self.crossOriginIsolated) {
-      throw new Error('the threads build needs a cross-origin isolated page (COOP same-origin, COEP require-corp)');
+      throw coded('the threads build needs a cross-origin isolated page (COOP same-origin, COEP require-corp)', 'NOT_ISOLATED');
     }
     await wasm.initThreadPool(threads);
   }
@@ -219,7 +227,7 @@ class CacheWriter {
 }
 
 async function loadUrl(id, { url, name, cache, cacheKey: explicit, fetchInit, load }, signal) {
-  const warn = (message) => post(id, 'warning', { message });
+  const warn = (message) => post(id, 'warning', { message, code: 'CACHE_NOT_WRITTEN' });
   const dir = cache === false ? null : await cacheDir();
   const key = dir && (await cacheKey({ url, cacheKey: explicit }));
   const cached = dir && (await cachedFile(dir, key));
@@ -227,8 +235,14 @@ async function loadUrl(id, { url, name, cache, cacheKey: explicit, fetchInit, lo
     const info = await loadStream(id, { name, size: cached.size, reader: fileReader(cached), signal, phase: 'cache', load });
     return { ...info, source: 'cache' };
   }
-  const response = await fetch(url, { ...fetchInit, signal });
-  if (!response.ok) throw new Error(`${url}: HTTP ${response.status} ${response.statusText}`);
+  let response;
+  try {
+    response = await fetch(url, { ...fetchInit, signal });
+  } catch (e) {
+    if (e?.name === 'AbortError') throw e;
+    throw coded(`${url}: the download failed: ${e?.message ?? e}`, 'NETWORK');
+  }
+  if (!response.ok) throw coded(`${url}: HTTP ${response.status} ${response.statusText}`, 'HTTP_ERROR', { status: response.status });
   const length = Number(response.headers.get('content-length'));
   let size = length;
   let reader;
@@ -345,8 +359,8 @@ function isLoaded() {
 async function run({ id, op, args }, controller) {
   try {
     if (controller.signal.aborted) throw new DOMException('aborted before it started', 'AbortError');
-    if (!ops[op]) throw new Error(`unknown operation ${op}`);
-    if (op !== 'init' && !IMMEDIATE.has(op) && !engine) throw new Error('the engine is not initialised');
+    if (!ops[op]) throw coded(`unknown operation ${op}`, 'BAD_ARGUMENT');
+    if (op !== 'init' && !IMMEDIATE.has(op) && !engine) throw coded('the engine is not initialised', 'BAD_STATE');
     const result = await ops[op](id, args ?? {}, controller.signal);
     self.postMessage({ id, ok: true, result, loaded: isLoaded() });
   } catch (e) {
@@ -355,6 +369,8 @@ async function run({ id, op, args }, controller) {
       ok: false,
       error: e?.message ?? String(e),
       name: e?.name,
+      code: e?.code ?? (e?.name === 'AbortError' ? undefined : 'INTERNAL'),
+      status: e?.status,
       fatal: Boolean(e?.fatal),
       loaded: isLoaded(),
     });
