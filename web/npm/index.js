@@ -1,7 +1,8 @@
 // fuselm in the browser: the main-thread API. Every call is answered by a Web
 // Worker (worker.js) that owns the wasm engine, so the page never blocks.
 
-/// Builds shipped in dist/: `threads` needs a cross-origin isolated page.
+/// Builds: `threads` needs a cross-origin isolated page; `scalar` (no
+/// simd128, for comparisons) is in the repository's build, not the published package.
 export const BUILDS = ['threads', 'simd', 'scalar'];
 
 /// The build `auto` picks here: `threads` when the page is cross-origin

@@ -57,11 +57,18 @@ function guard(fn) {
   }
 }
 
-/// The builds, each imported by a literal path so that bundlers emit all three.
+/// The builds. The two a page runs are imported by literal paths so that
+/// bundlers emit them; the scalar one (no simd128, for comparisons on the
+/// timing page) is left out of the published package and of bundles, so its
+/// path is computed (bundlers leave such an import alone).
+const SCALAR_MODULE = './dist/scalar/fuselm.js';
 const BUILD_MODULES = {
   threads: () => import('./dist/threads/fuselm.js'),
   simd: () => import('./dist/simd/fuselm.js'),
-  scalar: () => import('./dist/scalar/fuselm.js'),
+  scalar: () =>
+    import(/* @vite-ignore */ /* webpackIgnore: true */ new URL(SCALAR_MODULE, import.meta.url).href).catch((e) => {
+      throw coded(`the scalar build is not here (the published package leaves it out; scripts/web/build writes it): ${e?.message ?? e}`, 'BAD_OPTION');
+    }),
 };
 
 async function init({ build, threads }) {
