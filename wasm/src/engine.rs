@@ -268,8 +268,10 @@ impl Engine {
     }
 
     /// Starts a completion: tokenizes the prompt (or applies the chat template
-    /// to `options.messages`), sizes a fresh context and runs the prefill.
-    /// Returns the prompt's token count. Tokens then come from [`Engine::step`].
+    /// to `options.messages`), keeps the part of the session's cache the
+    /// prompt starts with (a new session when the context asked for differs)
+    /// and runs the prefill on the rest. Returns the prompt tokens evaluated.
+    /// Tokens then come from [`Engine::step`].
     #[wasm_bindgen(js_name = startCompletion)]
     pub fn start_completion(
         &mut self,
