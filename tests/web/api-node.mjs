@@ -152,7 +152,7 @@ assert.equal(chunks.at(-2).choices[0].finish_reason, 'length');
 assert.deepEqual(chunks.at(-1).choices, []);
 assert.equal(chunks.at(-1).usage.completion_tokens, 12);
 // Leaving the loop early stops the generation (the engine is free at once).
-const endless = await engine.chat.completions.create({ messages: chatMessages, max_tokens: 100000, temperature: 0, stream: true });
+const endless = await engine.chat.completions.create({ messages: chatMessages, max_tokens: 100000, temperature: 0, ignore_eos: true, stream: true });
 let taken = 0;
 for await (const chunk of endless) if (++taken === 4) break;
 const afterBreak = await engine.createChatCompletion(chatMessages, greedy);
@@ -160,7 +160,8 @@ assert.deepEqual(afterBreak.tokens, chatReference.tokens);
 // An abort through `signal` ends the iteration with the AbortError.
 const streamAborter = new AbortController();
 const aborted = await (async () => {
-  const s = await engine.chat.completions.create({ messages: chatMessages, max_tokens: 100000, stream: true, signal: streamAborter.signal });
+  // ignore_eos: an end-of-generation token before the abort lands would end the stream normally.
+  const s = await engine.chat.completions.create({ messages: chatMessages, max_tokens: 100000, temperature: 0, ignore_eos: true, stream: true, signal: streamAborter.signal });
   let count = 0;
   for await (const chunk of s) if (++count === 3) streamAborter.abort('stop it');
 })().then(() => null, (e) => e);

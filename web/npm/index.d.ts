@@ -190,6 +190,8 @@ export interface ChatCompletionParams {
   min_p?: number;
   repeat_penalty?: number;
   repeat_last_n?: number;
+  /** Keep generating past end-of-generation tokens (llama.cpp's server has it too). */
+  ignore_eos?: boolean;
   /** Aborts the call (or ends a stream) with an AbortError. */
   signal?: AbortSignal;
 }

@@ -297,7 +297,7 @@ const OPENAI_PARAMETERS = new Set([
   'messages', 'model', 'max_tokens', 'max_completion_tokens', 'temperature', 'top_p', 'stop', 'seed',
   'stream', 'stream_options', 'n', 'user', 'logprobs', 'frequency_penalty', 'presence_penalty',
   // fuselm's own, in the same snake_case:
-  'top_k', 'min_p', 'repeat_penalty', 'repeat_last_n', 'signal',
+  'top_k', 'min_p', 'repeat_penalty', 'repeat_last_n', 'ignore_eos', 'signal',
 ]);
 
 function openAiChat(engine, params) {
@@ -318,6 +318,7 @@ function openAiChat(engine, params) {
     minP: params.min_p,
     repeatPenalty: params.repeat_penalty,
     repeatLastN: params.repeat_last_n,
+    ignoreEos: params.ignore_eos,
     stop: typeof stop === 'string' ? [stop] : stop ?? undefined,
     seed: params.seed,
   };
