@@ -26,6 +26,7 @@ const greedy = { maxTokens: 12, temperature: 0 };
 const { createEngine } = await import(pathToFileURL(join(pkg, 'node.js')).href);
 const engine = await createEngine({ build: 'simd' });
 assert.equal(engine.build, 'simd');
+assert.equal(engine.model, null, 'no model before a load');
 
 // The reference: one load, one completion, each awaited.
 await engine.loadModelFromBytes(tiny, { name: 'tiny.gguf' });

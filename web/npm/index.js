@@ -81,6 +81,8 @@ export class Fuselm {
     this.requested = { build: chosen, threads: chosen === 'threads' ? nThreads : 1 };
     this.nextId = 1;
     this.calls = new Map();
+    /// The loaded model's info; null until a load succeeds.
+    this.model = null;
     /// OpenAI's chat API shape: `engine.chat.completions.create({...})`.
     this.chat = { completions: { create: (params) => openAiChat(this, params) } };
     /// The download cache (OPFS): `list()`, `has(url)`, `delete(url)`, `clear()`;
