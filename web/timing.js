@@ -4,7 +4,7 @@
 // ratio when `fuselm bench -o json` rows for the same file are given.
 // Query parameters (model, pp, tg, reps, threads, builds, autorun) let the
 // end-to-end test run it unattended; `window.timingResults` holds the rows.
-import { Fuselm, BUILDS, availableBuilds } from './pkg/index.js';
+import { Fuselm, BUILDS, buildSupport, chooseBuild } from './pkg/index.js';
 
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
@@ -15,11 +15,15 @@ for (const [param, id] of [['model', 'model-url'], ['pp', 'pp'], ['tg', 'tg'], [
 }
 const wanted = params.get('builds')?.split(',') ?? BUILDS;
 for (const build of BUILDS) {
-  const ok = availableBuilds().includes(build);
+  const { ok, why } = buildSupport(build);
   $('builds').insertAdjacentHTML('beforeend',
     `<label><input type="checkbox" id="build-${build}" ${ok && wanted.includes(build) ? 'checked' : ''} ${ok ? '' : 'disabled'}>` +
-    ` ${build}${ok ? '' : ' (needs cross-origin isolation)'}</label>`);
+    ` ${build}${ok ? '' : ` (${why})`}</label>`);
 }
+// Which build a page with `build: 'auto'` gets here, and why.
+const auto = chooseBuild();
+$('auto-build').textContent = `auto picks ${auto.build} (${auto.reason})`;
+window.autoBuild = auto;
 
 const list = (text) => text.split(',').map((s) => Number(s.trim())).filter((n) => Number.isInteger(n) && n > 0);
 let rows = [];
@@ -111,7 +115,7 @@ async function run() {
     const builds = BUILDS.filter((b) => $(`build-${b}`).checked);
     const file = await modelBlob();
     for (const build of builds) {
-      for (const threads of build === 'threads' ? threadCounts : [1]) {
+      for (const threads of build.startsWith('threads') ? threadCounts : [1]) {
         $('status').textContent = `${build}, ${threads} thread(s): loading`;
         const engine = new Fuselm({ build, threads });
         try {

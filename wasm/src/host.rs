@@ -38,11 +38,18 @@ pub fn last_panic() -> Option<String> {
     LAST_PANIC.lock().ok().and_then(|last| last.clone())
 }
 
-/// Which build this is: `threads`, `simd` or `scalar`.
+/// Which build this is: `threads-relaxed`, `threads`, `relaxed`, `simd` or `scalar`.
 #[wasm_bindgen(js_name = buildName)]
 pub fn build_name() -> String {
+    let relaxed = cfg!(target_feature = "relaxed-simd");
     if cfg!(feature = "threads") {
-        "threads"
+        if relaxed {
+            "threads-relaxed"
+        } else {
+            "threads"
+        }
+    } else if relaxed {
+        "relaxed"
     } else if cfg!(target_feature = "simd128") {
         "simd"
     } else {

@@ -9,9 +9,10 @@
 //! a bug: the hook logs it, keeps its message for [`last_panic`] and the
 //! worker reports it and starts a fresh engine.
 //!
-//! Builds (see `scripts/web/build`): `simd` (simd128, single thread, the
-//! default), `threads` (simd128 + atomics, rayon over Web Workers through
-//! wasm-bindgen-rayon, feature `threads`), `scalar` (no simd128, for comparison).
+//! Builds (see `scripts/web/build`): `simd` (simd128, single thread),
+//! `relaxed` (simd128 + relaxed SIMD), `threads` and `threads-relaxed` (the
+//! same + atomics, rayon over Web Workers through wasm-bindgen-rayon, feature
+//! `threads`), `scalar` (no simd128, for comparison).
 //!
 //! Modules import in one direction only: `engine` uses `info`, `options` and
 //! `host`; `info` uses `host`; `host` and `options` use no other module.

@@ -1,8 +1,21 @@
 // Types of the `fuselm` package (index.js).
 
-export type Build = 'threads' | 'simd' | 'scalar';
+export type Build = 'threads-relaxed' | 'threads' | 'relaxed' | 'simd' | 'scalar';
 
+/** Every build, best first. */
 export const BUILDS: Build[];
+/** What this platform offers the builds. */
+export interface PlatformFeatures {
+  /** Cross-origin isolated (SharedArrayBuffer), which the threads builds need. */
+  isolated: boolean;
+  /** The engine validates relaxed SIMD, which the relaxed builds need. */
+  relaxedSimd: boolean;
+}
+export function platformFeatures(): PlatformFeatures;
+/** Whether `build` can run with `features` (default: this page's), and if not, why. */
+export function buildSupport(build: Build, features?: PlatformFeatures): { ok: boolean; why: string };
+/** The build `auto` picks, and a sentence saying why. */
+export function chooseBuild(features?: PlatformFeatures): { build: Build; reason: string };
 export function defaultBuild(): Build;
 export function availableBuilds(): Build[];
 
@@ -46,9 +59,10 @@ export interface AbortErrorWithResult extends DOMException {
 }
 
 export interface EngineOptions {
-  /** `auto` (default): `threads` on a cross-origin isolated page, else `simd`. */
+  /** `auto` (default): the best build this page runs ([`chooseBuild`]): threads
+   * on a cross-origin isolated page, relaxed SIMD where it validates. */
   build?: 'auto' | Build;
-  /** Threads for the `threads` build; default `navigator.hardwareConcurrency`. */
+  /** Threads for the threads builds; default `navigator.hardwareConcurrency`. */
   threads?: number;
   /** Where worker.js is served from, if not next to index.js. */
   workerUrl?: string | URL;

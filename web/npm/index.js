@@ -1,19 +1,66 @@
 // fuselm in the browser: the main-thread API. Every call is answered by a Web
 // Worker (worker.js) that owns the wasm engine, so the page never blocks.
 
-/// Builds: `threads` needs a cross-origin isolated page; `scalar` (no
-/// simd128, for comparisons) is in the repository's build, not the published package.
-export const BUILDS = ['threads', 'simd', 'scalar'];
+/// Builds, best first: `threads-relaxed` and `threads` need a cross-origin
+/// isolated page; `relaxed` and `threads-relaxed` need relaxed SIMD (Chrome
+/// 114+, Firefox 120+); `simd` runs everywhere; `scalar` (no simd128, for
+/// comparisons) is in the repository's build, not the published package.
+export const BUILDS = ['threads-relaxed', 'threads', 'relaxed', 'simd', 'scalar'];
 
-/// The build `auto` picks here: `threads` when the page is cross-origin
-/// isolated (SharedArrayBuffer available), otherwise `simd`.
+/// A 82-byte module whose one function uses `i32x4.relaxed_dot_i8x16_i7x16_add_s`:
+/// it validates exactly where the relaxed builds' kernels can run.
+const RELAXED_SIMD_PROBE = new Uint8Array([
+  0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 61, 1, 59, 0,
+  253, 12, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+  253, 12, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+  253, 12, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3,
+  253, 147, 2, 11,
+]);
+
+/// What this page offers the builds: `isolated` (cross-origin isolation, for
+/// threads) and `relaxedSimd` (the engine validates a relaxed-SIMD module).
+export function platformFeatures() {
+  let relaxedSimd = false;
+  try {
+    relaxedSimd = WebAssembly.validate(RELAXED_SIMD_PROBE);
+  } catch {
+    // no WebAssembly.validate: the simd build is the fallback
+  }
+  return { isolated: Boolean(globalThis.crossOriginIsolated), relaxedSimd };
+}
+
+/// Whether `build` can run with `features`, and if not, why.
+export function buildSupport(build, features = platformFeatures()) {
+  if (!BUILDS.includes(build)) return { ok: false, why: `is not one of ${BUILDS.join(', ')}` };
+  if (build.startsWith('threads') && !features.isolated) {
+    return { ok: false, why: 'needs cross-origin isolation (COOP same-origin, COEP require-corp)' };
+  }
+  if (build.endsWith('relaxed') && !features.relaxedSimd) {
+    return { ok: false, why: 'needs relaxed SIMD, which this browser does not validate' };
+  }
+  return { ok: true, why: '' };
+}
+
+/// The build `auto` picks, and why: the first of `BUILDS` this page can run
+/// (threads when cross-origin isolated, relaxed SIMD when validated).
+export function chooseBuild(features = platformFeatures()) {
+  const build = BUILDS.find((b) => b !== 'scalar' && buildSupport(b, features).ok) ?? 'simd';
+  const parts = [
+    features.isolated ? 'cross-origin isolated: threads' : 'not cross-origin isolated: one thread',
+    features.relaxedSimd ? 'relaxed SIMD validates' : 'no relaxed SIMD: simd128 kernels',
+  ];
+  return { build, reason: parts.join('; ') };
+}
+
+/// The build `auto` picks here.
 export function defaultBuild() {
-  return globalThis.crossOriginIsolated ? 'threads' : 'simd';
+  return chooseBuild().build;
 }
 
 /// The builds this page can run.
 export function availableBuilds() {
-  return BUILDS.filter((b) => b !== 'threads' || globalThis.crossOriginIsolated);
+  const features = platformFeatures();
+  return BUILDS.filter((b) => buildSupport(b, features).ok);
 }
 
 /// The rejection of an aborted call: a DOMException named `AbortError` (as
@@ -69,8 +116,9 @@ export class Fuselm {
     if (!BUILDS.includes(chosen)) {
       throw new FuselmError(`unknown build ${JSON.stringify(build)}; expected auto, ${BUILDS.join(', ')}`, { code: 'BAD_OPTION' });
     }
-    if (chosen === 'threads' && !globalThis.crossOriginIsolated) {
-      throw new FuselmError('the threads build needs a cross-origin isolated page (COOP same-origin, COEP require-corp)', { code: 'NOT_ISOLATED' });
+    const support = buildSupport(chosen);
+    if (!support.ok && chosen !== 'scalar') {
+      throw new FuselmError(`the ${chosen} build ${support.why}`, { code: chosen.startsWith('threads') && !globalThis.crossOriginIsolated ? 'NOT_ISOLATED' : 'BAD_OPTION' });
     }
     const nThreads = threads ?? globalThis.navigator?.hardwareConcurrency ?? 1;
     if (!(Number.isInteger(nThreads) && nThreads >= 1)) {
@@ -78,7 +126,7 @@ export class Fuselm {
     }
     this.workerUrl = workerUrl;
     this.workerFactory = workerFactory; // node.js: a worker_threads thread
-    this.requested = { build: chosen, threads: chosen === 'threads' ? nThreads : 1 };
+    this.requested = { build: chosen, threads: chosen.startsWith('threads') ? nThreads : 1 };
     this.nextId = 1;
     this.calls = new Map();
     /// The loaded model's info; null until a load succeeds.

@@ -5,7 +5,7 @@
 import { Worker as ThreadWorker } from 'node:worker_threads';
 import * as web from './index.js';
 
-export { BUILDS, FuselmError } from './index.js';
+export { BUILDS, buildSupport, FuselmError } from './index.js';
 
 /// A Web Worker's interface over a worker_threads thread.
 class ThreadAsWebWorker {
@@ -32,18 +32,34 @@ class ThreadAsWebWorker {
 
 const workerFactory = (url) => new ThreadAsWebWorker(url);
 
-/// `simd` (Node.js has no cross-origin isolation to offer the threads build).
+/// What Node.js offers the builds: never cross-origin isolation (the threads
+/// builds need Web Workers inside the worker); relaxed SIMD where V8 ships it
+/// (12 and later, Node.js 22+). V8 11 had it behind a flag, and its baseline
+/// compiler (Liftoff) there computes `relaxed_dot_i8x16_i7x16_add` wrongly in
+/// some register assignments: the relaxed builds are not offered on it.
+export function platformFeatures() {
+  const v8Major = Number(process.versions.v8.split('.')[0]);
+  return { isolated: false, relaxedSimd: v8Major >= 12 && web.platformFeatures().relaxedSimd };
+}
+
+/// `relaxed` where V8 ships relaxed SIMD, else `simd`.
+export function chooseBuild() {
+  return web.chooseBuild(platformFeatures());
+}
+
 export function defaultBuild() {
-  return 'simd';
+  return chooseBuild().build;
 }
 
 export function availableBuilds() {
-  return web.BUILDS.filter((b) => b !== 'threads');
+  const features = platformFeatures();
+  return web.BUILDS.filter((b) => web.buildSupport(b, features).ok);
 }
 
 export class Fuselm extends web.Fuselm {
   constructor(options = {}) {
-    super({ ...options, workerFactory });
+    const build = options.build ?? 'auto';
+    super({ ...options, build: build === 'auto' ? defaultBuild() : build, workerFactory });
   }
 }
 

@@ -57,13 +57,15 @@ function guard(fn) {
   }
 }
 
-/// The builds. The two a page runs are imported by literal paths so that
+/// The builds. The four a page runs are imported by literal paths so that
 /// bundlers emit them; the scalar one (no simd128, for comparisons on the
 /// timing page) is left out of the published package and of bundles, so its
 /// path is computed (bundlers leave such an import alone).
 const SCALAR_MODULE = './dist/scalar/fuselm.js';
 const BUILD_MODULES = {
+  'threads-relaxed': () => import('./dist/threads-relaxed/fuselm.js'),
   threads: () => import('./dist/threads/fuselm.js'),
+  relaxed: () => import('./dist/relaxed/fuselm.js'),
   simd: () => import('./dist/simd/fuselm.js'),
   scalar: () =>
     import(/* @vite-ignore */ /* webpackIgnore: true */ new URL(SCALAR_MODULE, import.meta.url).href).catch((e) => {
@@ -77,14 +79,15 @@ async function init({ build, threads }) {
   }
   wasm = await BUILD_MODULES[build]();
   await wasm.default();
-  if (build === 'threads') {
+  const threaded = build.startsWith('threads');
+  if (threaded) {
     if (!self.crossOriginIsolated) {
       throw coded('the threads build needs a cross-origin isolated page (COOP same-origin, COEP require-corp)', 'NOT_ISOLATED');
     }
     await wasm.initThreadPool(threads);
   }
   engine = new wasm.Engine();
-  return { build: wasm.buildName(), threads: build === 'threads' ? threads : 1 };
+  return { build: wasm.buildName(), threads: threaded ? threads : 1 };
 }
 
 /// Feeds a stream of byte chunks into the engine with progress, then loads.

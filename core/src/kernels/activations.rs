@@ -111,7 +111,7 @@ impl ActBlock for BlockQ8K {
             // SAFETY: the NEON ISAs are only produced after detecting neon.
             Isa::Neon | Isa::NeonDotprod => unsafe { super::neon::quantize_q8_k(x, out) },
             #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-            Isa::Simd128 => super::simd128::quantize_q8_k(x, out),
+            Isa::Simd128 | Isa::Simd128Relaxed => super::simd128::quantize_q8_k(x, out),
             _ => *out = BlockQ8K::quantize(x),
         }
     }
@@ -127,7 +127,7 @@ impl ActBlock for BlockQ8_0 {
             // SAFETY: the NEON ISAs are only produced after detecting neon.
             Isa::Neon | Isa::NeonDotprod => unsafe { super::neon::quantize_q8_0(x, out) },
             #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-            Isa::Simd128 => super::simd128::quantize_q8_0(x, out),
+            Isa::Simd128 | Isa::Simd128Relaxed => super::simd128::quantize_q8_0(x, out),
             _ => *out = BlockQ8_0::quantize_activation(x),
         }
     }
@@ -143,7 +143,7 @@ impl ActBlock for BlockQ8_1 {
             // SAFETY: the NEON ISAs are only produced after detecting neon.
             Isa::Neon | Isa::NeonDotprod => unsafe { super::neon::quantize_q8_1(x, out) },
             #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-            Isa::Simd128 => super::simd128::quantize_q8_1(x, out),
+            Isa::Simd128 | Isa::Simd128Relaxed => super::simd128::quantize_q8_1(x, out),
             _ => *out = BlockQ8_1::quantize_activation(x),
         }
     }

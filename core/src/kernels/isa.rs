@@ -18,11 +18,15 @@ pub enum Isa {
     /// NEON with the dotprod extension (`sdot`).
     NeonDotprod,
     Simd128,
+    /// simd128 with relaxed SIMD (`i32x4.relaxed_dot_i8x16_i7x16_add_s`), a
+    /// compile-time feature of the `relaxed` browser build.
+    Simd128Relaxed,
 }
 
 impl Isa {
     /// Every tier, for parsing names.
-    pub const ALL: [Isa; 6] = [Isa::Avx512Vnni, Isa::Avx2, Isa::NeonDotprod, Isa::Neon, Isa::Simd128, Isa::Scalar];
+    pub const ALL: [Isa; 7] =
+        [Isa::Avx512Vnni, Isa::Avx2, Isa::NeonDotprod, Isa::Neon, Isa::Simd128Relaxed, Isa::Simd128, Isa::Scalar];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -32,6 +36,7 @@ impl Isa {
             Isa::Neon => "neon",
             Isa::NeonDotprod => "neon-dotprod",
             Isa::Simd128 => "simd128",
+            Isa::Simd128Relaxed => "simd128-relaxed",
         }
     }
 
@@ -51,6 +56,7 @@ impl Isa {
             Isa::Neon => "neon-tiled",
             Isa::NeonDotprod => "neon-dotprod-tiled",
             Isa::Simd128 => "simd128-tiled",
+            Isa::Simd128Relaxed => "simd128-relaxed-tiled",
             Isa::Scalar => "scalar-tiled",
         }
     }
@@ -62,6 +68,7 @@ impl Isa {
         match Isa::detect() {
             Isa::NeonDotprod => isas.extend([Isa::NeonDotprod, Isa::Neon]),
             Isa::Avx512Vnni => isas.extend([Isa::Avx512Vnni, Isa::Avx2]),
+            Isa::Simd128Relaxed => isas.extend([Isa::Simd128Relaxed, Isa::Simd128]),
             Isa::Scalar => {}
             best => isas.push(best),
         }
@@ -97,6 +104,9 @@ impl Isa {
             {
                 return if avx512 { Isa::Avx512Vnni } else { Isa::Avx2 };
             }
+        }
+        if cfg!(all(target_arch = "wasm32", target_feature = "relaxed-simd")) {
+            return Isa::Simd128Relaxed;
         }
         if cfg!(all(target_arch = "wasm32", target_feature = "simd128")) {
             return Isa::Simd128;
@@ -174,7 +184,7 @@ impl FromStr for KernelMode {
                     option: Self::ENV,
                     value: s.to_string(),
                     expected:
-                        "auto, exact, simd, scalar, unfused or a tier (avx512vnni, avx2, neon-dotprod, neon, simd128)",
+                        "auto, exact, simd, scalar, unfused or a tier (avx512vnni, avx2, neon-dotprod, neon, simd128-relaxed, simd128)",
                 }),
             },
         }

@@ -28,6 +28,8 @@ pub mod neon;
 mod shared_out;
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 pub mod simd128;
+#[cfg(all(target_arch = "wasm32", target_feature = "relaxed-simd"))]
+pub mod simd128_relaxed;
 pub mod stats;
 mod table;
 pub mod tiled;

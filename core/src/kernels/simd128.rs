@@ -13,14 +13,14 @@ use crate::quant::scalar_math::F16Bytes;
 use crate::quant::{BlockQ4K, BlockQ4_0, BlockQ4_1, BlockQ5K, BlockQ5_0, BlockQ6K, BlockQ8K, BlockQ8_0, BlockQ8_1};
 
 #[inline(always)]
-fn ld(x: &[u8]) -> v128 {
+pub(super) fn ld(x: &[u8]) -> v128 {
     assert!(x.len() >= 16);
     // SAFETY: 16 bytes are in bounds (checked above); v128_load allows any alignment.
     unsafe { v128_load(x.as_ptr() as *const v128) }
 }
 
 #[inline(always)]
-fn ld_i8(x: &[i8]) -> v128 {
+pub(super) fn ld_i8(x: &[i8]) -> v128 {
     assert!(x.len() >= 16);
     // SAFETY: as above.
     unsafe { v128_load(x.as_ptr() as *const v128) }
@@ -40,19 +40,19 @@ fn dot32(a0: v128, a1: v128, b: &[i8]) -> v128 {
 }
 
 #[inline(always)]
-fn hsum_i32(v: v128) -> i32 {
+pub(super) fn hsum_i32(v: v128) -> i32 {
     i32x4_extract_lane::<0>(v) + i32x4_extract_lane::<1>(v) + i32x4_extract_lane::<2>(v) + i32x4_extract_lane::<3>(v)
 }
 
 #[inline(always)]
-fn hsum_f32(v: v128) -> f32 {
+pub(super) fn hsum_f32(v: v128) -> f32 {
     (f32x4_extract_lane::<0>(v) + f32x4_extract_lane::<1>(v))
         + (f32x4_extract_lane::<2>(v) + f32x4_extract_lane::<3>(v))
 }
 
 /// `0x10` in byte k where bit k of `qh` is set.
 #[inline(always)]
-fn fifth_bits(qh: u32) -> (v128, v128) {
+pub(super) fn fifth_bits(qh: u32) -> (v128, v128) {
     let bit = u8x16(1, 2, 4, 8, 16, 32, 64, 128, 1, 2, 4, 8, 16, 32, 64, 128);
     let b = qh.to_le_bytes();
     let spread = |x: u8, y: u8| u8x16(x, x, x, x, x, x, x, x, y, y, y, y, y, y, y, y);

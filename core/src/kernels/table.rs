@@ -137,6 +137,23 @@ fn simd128_kernel(ty: GgmlType) -> Option<DotFn> {
     })
 }
 
+#[cfg(all(target_arch = "wasm32", target_feature = "relaxed-simd"))]
+fn simd128_relaxed_kernel(ty: GgmlType) -> Option<DotFn> {
+    use super::simd128_relaxed as relaxed;
+    use quant::*;
+    // Safe functions: relaxed-simd is a compile-time feature of this build.
+    // Q8_0's signed weights do not fit the 7-bit operand: simd128's kernel.
+    Some(match ty {
+        GgmlType::Q4_0 => DotFn::Q8_0(|w, a| relaxed::vec_dot_q4_0(as_blocks::<BlockQ4_0>(w), a)),
+        GgmlType::Q5_0 => DotFn::Q8_0(|w, a| relaxed::vec_dot_q5_0(as_blocks::<BlockQ5_0>(w), a)),
+        GgmlType::Q4_1 => DotFn::Q8_1(|w, a| relaxed::vec_dot_q4_1(as_blocks::<BlockQ4_1>(w), a)),
+        GgmlType::Q4_K => DotFn::Q8K(|w, a| relaxed::vec_dot_q4_k(as_blocks::<BlockQ4K>(w), a)),
+        GgmlType::Q5_K => DotFn::Q8K(|w, a| relaxed::vec_dot_q5_k(as_blocks::<BlockQ5K>(w), a)),
+        GgmlType::Q6_K => DotFn::Q8K(|w, a| relaxed::vec_dot_q6_k(as_blocks::<BlockQ6K>(w), a)),
+        _ => return simd128_kernel(ty),
+    })
+}
+
 fn simd_kernel(ty: GgmlType, isa: Isa) -> Option<DotFn> {
     match isa.per_row() {
         #[cfg(target_arch = "x86_64")]
@@ -147,6 +164,8 @@ fn simd_kernel(ty: GgmlType, isa: Isa) -> Option<DotFn> {
         Isa::NeonDotprod => neon_kernel(ty, true),
         #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
         Isa::Simd128 => simd128_kernel(ty),
+        #[cfg(all(target_arch = "wasm32", target_feature = "relaxed-simd"))]
+        Isa::Simd128Relaxed => simd128_relaxed_kernel(ty),
         _ => {
             let _ = ty;
             None
