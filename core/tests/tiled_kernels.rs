@@ -5,8 +5,8 @@
 //! printed (`--nocapture`): a tier missing from this CPU is not tested here.
 
 use fuselm_core::kernels::tiled::{tiled_kernel, MIN_TOKENS};
-use fuselm_core::kernels::unpacked::{dot_fast, unpack_all, UnpackKind, UnpackedBlock};
-use fuselm_core::kernels::unpacked32::{dot_fast32, unpack_all32, Kind32, Unpacked32};
+use fuselm_core::kernels::unpacked::{dot_fast_with, unpack_all, UnpackKind, UnpackedBlock};
+use fuselm_core::kernels::unpacked32::{dot_fast32_with, unpack_all32, Kind32, Unpacked32};
 use fuselm_core::kernels::{Activations, Isa, KernelMode, WeightMatrix};
 use fuselm_core::quant;
 use fuselm_core::GgmlType;
@@ -36,19 +36,20 @@ fn tiled_tiers(ty: GgmlType) -> Vec<Isa> {
 
 /// The fast set's scalar value of one weight row (raw bytes) with every
 /// token's activations: `dot_fast` or `dot_fast32` over the unpacked row.
-type Reference = fn(GgmlType, &[u8], usize, &Activations, usize) -> Vec<f32>;
+/// `fused`: the tier's float step is a fused multiply-add.
+type Reference = fn(GgmlType, &[u8], usize, &Activations, usize, bool) -> Vec<f32>;
 
-fn reference_k(ty: GgmlType, row: &[u8], n_blocks: usize, acts: &Activations, n_tok: usize) -> Vec<f32> {
+fn reference_k(ty: GgmlType, row: &[u8], n_blocks: usize, acts: &Activations, n_tok: usize, fused: bool) -> Vec<f32> {
     let mut unpacked = vec![UnpackedBlock::default(); n_blocks];
     unpack_all(UnpackKind::of(ty).unwrap(), row, row.len() / n_blocks, &mut unpacked);
-    (0..n_tok).map(|t| dot_fast(&unpacked, acts.q8k_row(t))).collect()
+    (0..n_tok).map(|t| dot_fast_with(&unpacked, acts.q8k_row(t), fused)).collect()
 }
 
-fn reference_32(ty: GgmlType, row: &[u8], n_blocks: usize, acts: &Activations, n_tok: usize) -> Vec<f32> {
+fn reference_32(ty: GgmlType, row: &[u8], n_blocks: usize, acts: &Activations, n_tok: usize, fused: bool) -> Vec<f32> {
     let kind = Kind32::of(ty).unwrap();
     let mut unpacked = vec![Unpacked32::default(); n_blocks];
     unpack_all32(kind, row, row.len() / n_blocks, &mut unpacked);
-    (0..n_tok).map(|t| dot_fast32(&unpacked, acts.q8_0_row(t), kind)).collect()
+    (0..n_tok).map(|t| dot_fast32_with(&unpacked, acts.q8_0_row(t), kind, fused)).collect()
 }
 
 /// Checks one product on `isa`: tiled output == the scalar reference per
@@ -59,7 +60,7 @@ fn check_with(reference: Reference, ty: GgmlType, isa: Isa, n_blocks: usize, n_o
     quant::quantize_row(ty, &values(n_in * n_out, seed, 0.3), &mut w).unwrap();
     let x = values(n_in * n_tok, seed + 1, 6.0);
     let m = WeightMatrix::from_raw("w", ty, n_in, n_out, &w, KernelMode::Auto, isa).unwrap();
-    assert!(m.kernel.tiled.is_some(), "{ty} on {isa} has a tiled kernel");
+    let fused = m.kernel.tiled.expect("a tiled kernel").fused_epilogue();
     let mut acts = Activations::default();
     let mut out = vec![f32::NAN; n_tok * n_out];
     m.matmul(&x, &mut acts, &mut out);
@@ -68,7 +69,7 @@ fn check_with(reference: Reference, ty: GgmlType, isa: Isa, n_blocks: usize, n_o
     exact.matmul(&x, &mut Activations::default(), &mut exact_out);
     let row_bytes = w.len() / n_out;
     for r in 0..n_out {
-        let want = reference(ty, &w[r * row_bytes..(r + 1) * row_bytes], n_blocks, &acts, n_tok);
+        let want = reference(ty, &w[r * row_bytes..(r + 1) * row_bytes], n_blocks, &acts, n_tok, fused);
         for (t, want) in want.into_iter().enumerate() {
             let got = out[t * n_out + r];
             assert_eq!(got.to_bits(), want.to_bits(), "{ty} {isa} [{n_out}x{n_in}] row {r} token {t}: {got} vs {want}");

@@ -45,7 +45,7 @@ impl Isa {
     /// exact set's arithmetic in every mode, so the browser builds still give
     /// the ids of native `exact`.
     pub fn has_fast_set(self) -> bool {
-        matches!(self, Isa::Avx2 | Isa::Avx512Vnni)
+        matches!(self, Isa::Avx2 | Isa::Avx512Vnni | Isa::Simd128Relaxed)
     }
 
     /// The kernel name of this tier's tiled products (`avx2-tiled`).

@@ -30,6 +30,8 @@ mod shared_out;
 pub mod simd128;
 #[cfg(all(target_arch = "wasm32", target_feature = "relaxed-simd"))]
 pub mod simd128_relaxed;
+#[cfg(all(target_arch = "wasm32", target_feature = "relaxed-simd"))]
+pub mod simd128_relaxed_tiled;
 pub mod stats;
 mod table;
 pub mod tiled;

@@ -41,6 +41,9 @@ pub struct TileFns<B: 'static, K: 'static> {
     pub unpack: fn(K, &[u8], usize, &mut [B]),
     /// `out[r * width + t]` for 8 rows and one activation tile.
     pub tile: fn(&TileRows<'_, B>, &[u32], &mut [f32], K),
+    /// Whether the float step is a fused multiply-add (x86) or rounds each
+    /// operation (wasm); `unpacked::dot_fast_with` computes either.
+    pub fused_epilogue: bool,
 }
 
 /// A tiled kernel: K-quants against Q8_K tiles, or 32-value formats against Q8_0 tiles.
@@ -56,6 +59,14 @@ impl TiledKernel {
         match self {
             TiledKernel::KQuant(f) => f.width,
             TiledKernel::Block32(f) => f.width,
+        }
+    }
+
+    /// Whether the float step is fused (see [`TileFns::fused_epilogue`]).
+    pub fn fused_epilogue(&self) -> bool {
+        match self {
+            TiledKernel::KQuant(f) => f.fused_epilogue,
+            TiledKernel::Block32(f) => f.fused_epilogue,
         }
     }
 
@@ -94,6 +105,7 @@ pub fn tiled_kernel(ty: GgmlType, isa: Isa) -> Option<TiledKernel> {
                 slots: SLOTS_PER_LANE,
                 unpack: |k, d, b, o| unsafe { vnni::unpack_rows(k, d, b, o) },
                 tile: |r, t, o, _| unsafe { vnni::tile_8x16(r, t, o) },
+                fused_epilogue: true,
             })),
             (Isa::Avx512Vnni, _, Some(kind)) => Some(TiledKernel::Block32(TileFns {
                 kind,
@@ -101,6 +113,7 @@ pub fn tiled_kernel(ty: GgmlType, isa: Isa) -> Option<TiledKernel> {
                 slots: SLOTS_32,
                 unpack: |k, d, b, o| unsafe { vnni::unpack_rows32(k, d, b, o) },
                 tile: |r, t, o, k| unsafe { vnni::tile32_8x16(r, t, o, k.offset()) },
+                fused_epilogue: true,
             })),
             (Isa::Avx2, Some(kind), _) => Some(TiledKernel::KQuant(TileFns {
                 kind,
@@ -108,6 +121,7 @@ pub fn tiled_kernel(ty: GgmlType, isa: Isa) -> Option<TiledKernel> {
                 slots: SLOTS_PER_LANE,
                 unpack: |k, d, b, o| unsafe { avx2::unpack_rows(k, d, b, o) },
                 tile: |r, t, o, _| unsafe { avx2::tile_8x8(r, t, o) },
+                fused_epilogue: true,
             })),
             // Q8_0's quants plus 128 would saturate vpmaddubsw: per-row kernels.
             (Isa::Avx2, _, Some(kind)) if kind != Kind32::Q8_0 => Some(TiledKernel::Block32(TileFns {
@@ -116,11 +130,38 @@ pub fn tiled_kernel(ty: GgmlType, isa: Isa) -> Option<TiledKernel> {
                 slots: SLOTS_32,
                 unpack: |k, d, b, o| unsafe { avx2::unpack_rows32(k, d, b, o) },
                 tile: |r, t, o, k| unsafe { avx2::tile32_8x8(r, t, o, k.offset()) },
+                fused_epilogue: true,
             })),
             _ => None,
         }
     }
-    #[cfg(not(target_arch = "x86_64"))]
+    #[cfg(all(target_arch = "wasm32", target_feature = "relaxed-simd"))]
+    {
+        use super::act_tiles::{SLOTS_32, SLOTS_PER_LANE};
+        use super::simd128_relaxed_tiled as relaxed;
+        // Safe functions: relaxed-simd is a compile-time feature of this build.
+        match (isa, UnpackKind::of(ty), Kind32::of(ty)) {
+            (Isa::Simd128Relaxed, Some(kind), _) => Some(TiledKernel::KQuant(TileFns {
+                kind,
+                width: relaxed::WIDTH,
+                slots: SLOTS_PER_LANE,
+                unpack: super::unpacked::unpack_all,
+                tile: relaxed::tile_8x4,
+                fused_epilogue: false,
+            })),
+            // Q8_0's quants plus 128 do not fit the 7-bit operand: per-row kernels.
+            (Isa::Simd128Relaxed, _, Some(kind)) if kind != Kind32::Q8_0 => Some(TiledKernel::Block32(TileFns {
+                kind,
+                width: relaxed::WIDTH,
+                slots: SLOTS_32,
+                unpack: super::unpacked32::unpack_all32,
+                tile: relaxed::tile32_8x4,
+                fused_epilogue: false,
+            })),
+            _ => None,
+        }
+    }
+    #[cfg(not(any(target_arch = "x86_64", all(target_arch = "wasm32", target_feature = "relaxed-simd"))))]
     {
         let _ = (ty, isa); // no tiled tier on this target yet
         None

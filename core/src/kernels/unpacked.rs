@@ -12,8 +12,9 @@
 //!
 //! Q4_K/Q5_K: `sc` the 6-bit scale, `mc` the 6-bit min, `dw = d`, `dm = dmin`;
 //! Q6_K: `sc` the i8 scale, `mc = 32·sc` (the −32 offset), `dw = dm = d`.
-//! The tiled kernels of every tier and the scalar [`dot_fast`] compute the
-//! epilogue in this order with the same roundings, so they agree bit for bit;
+//! The tiled kernels of every tier and the scalar [`dot_fast_with`] compute the
+//! epilogue in this order with the same roundings (fused multiply-adds on x86,
+//! each operation rounded on wasm: [`epilogue_unfused`]), so they agree bit for bit;
 //! they differ from the exact set (llama.cpp's per-pair kernels) only in the
 //! order of float additions.
 
@@ -177,15 +178,30 @@ pub fn epilogue(acc: f32, isum: i32, msum: i32, w: &UnpackedBlock, da: f32) -> f
     t.mul_add(da, acc)
 }
 
+/// The epilogue with separate roundings, for tiers without a deterministic
+/// fused multiply-add (wasm: `f32x4.relaxed_madd` fuses on some CPUs only):
+/// `acc + da·(dw·isum − dm·msum)`, each product and sum rounded.
+#[inline(always)]
+pub fn epilogue_unfused(acc: f32, isum: i32, msum: i32, w: &UnpackedBlock, da: f32) -> f32 {
+    let t = isum as f32 * w.dw - msum as f32 * w.dm;
+    t * da + acc
+}
+
 /// The fast set's dot product of one unpacked weight row and one activation
-/// row: the reference every tiled kernel must equal bit for bit.
-pub fn dot_fast(w: &[UnpackedBlock], a: &[BlockQ8K]) -> f32 {
+/// row: the reference every tiled kernel must equal bit for bit, with the
+/// fused epilogue or (`fused` false) [`epilogue_unfused`].
+pub fn dot_fast_with(w: &[UnpackedBlock], a: &[BlockQ8K], fused: bool) -> f32 {
     let mut acc = 0.0f32;
     for (wb, ab) in w.iter().zip(a) {
         let (isum, msum) = block_sums(wb, ab);
-        acc = epilogue(acc, isum, msum, wb, ab.d);
+        acc = if fused { epilogue(acc, isum, msum, wb, ab.d) } else { epilogue_unfused(acc, isum, msum, wb, ab.d) };
     }
     acc
+}
+
+/// [`dot_fast_with`] with the fused epilogue (the x86 tiers).
+pub fn dot_fast(w: &[UnpackedBlock], a: &[BlockQ8K]) -> f32 {
+    dot_fast_with(w, a, true)
 }
 
 #[cfg(test)]

@@ -96,6 +96,12 @@ pub fn unpack_all32(kind: Kind32, data: &[u8], block_bytes: usize, out: &mut [Un
 /// The fast set's dot product of one unpacked row and one activation row:
 /// the reference every 32-value tiled kernel must equal bit for bit.
 pub fn dot_fast32(w: &[Unpacked32], a: &[BlockQ8_0], kind: Kind32) -> f32 {
+    dot_fast32_with(w, a, kind, true)
+}
+
+/// [`dot_fast32`] with a fused (`fused`) or separately rounded float step,
+/// `acc + isum · (dw · da)` (see `unpacked::epilogue_unfused`).
+pub fn dot_fast32_with(w: &[Unpacked32], a: &[BlockQ8_0], kind: Kind32, fused: bool) -> f32 {
     let off = kind.offset();
     let mut acc = 0.0f32;
     for (wb, ab) in w.iter().zip(a) {
@@ -106,7 +112,8 @@ pub fn dot_fast32(w: &[Unpacked32], a: &[BlockQ8_0], kind: Kind32) -> f32 {
             sum += ab.qs[i] as i32;
         }
         let isum = dot - off * sum;
-        acc = (isum as f32).mul_add(wb.d * ab.d.to_f32(), acc);
+        let scale = wb.d * ab.d.to_f32();
+        acc = if fused { (isum as f32).mul_add(scale, acc) } else { isum as f32 * scale + acc };
     }
     acc
 }

@@ -1,0 +1,136 @@
+//! wasm relaxed-SIMD tiled kernels: 8 weight rows x 4 tokens per call, the
+//! structure of the x86 tiles (`avx512vnni.rs`) in 128-bit vectors. Tokens sit
+//! in the 4 i32 lanes of the activation tiles (`act_tiles.rs`); each 4-byte
+//! weight group is splatted and `i16x8.relaxed_dot_i8x16_i7x16_s` multiplies it
+//! with 4 tokens' bytes (pairs summed into i16). The unpacked quants are at
+//! most 63, so two such i16 results add without overflow (2·2·127·63 < 2^15),
+//! four for quants up to 31; `i32x4.extadd_pairwise_i16x8_s` then widens.
+//! That is 3-4 instructions per 16 products whether or not the CPU has VNNI
+//! (V8 lowers the i16 dot to one `pmaddubsw`).
+//!
+//! Integer sums are exact. The float step rounds each operation
+//! (`unpacked::epilogue_unfused`): wasm's only fused multiply-add,
+//! `f32x4.relaxed_madd`, fuses on some CPUs and not others, and results must
+//! not depend on the machine. Results equal `unpacked::dot_fast_with(.., false)`
+//! and `unpacked32::dot_fast32_with(.., false)` bit for bit.
+
+use std::arch::wasm32::*;
+
+use super::act_tiles::{SLOTS_32, SLOTS_PER_LANE};
+use super::tiled::{TileRows, TILE_ROWS};
+use super::unpacked::{UnpackKind, UnpackedBlock};
+use super::unpacked32::{Kind32, Unpacked32};
+
+/// Tokens per tile (i32 lanes).
+pub const WIDTH: usize = 4;
+
+#[inline(always)]
+fn load(x: &[u32]) -> v128 {
+    assert!(x.len() >= WIDTH);
+    // SAFETY: 16 bytes are in bounds (checked above); v128_load allows any alignment.
+    unsafe { v128_load(x.as_ptr() as *const v128) }
+}
+
+/// Four weight bytes `q[4g..4g + 4]`, splatted to every lane.
+#[inline(always)]
+fn group(q: &[u8], g: usize) -> v128 {
+    u32x4_splat(u32::from_le_bytes([q[4 * g], q[4 * g + 1], q[4 * g + 2], q[4 * g + 3]]))
+}
+
+/// Σ over 16 values of one weight group run (`q`, 0..=`max_q`) times the four
+/// activation slots `a`, per token lane.
+#[inline(always)]
+fn dot16(a: &[v128; 4], q: &[u8], max_q: u8) -> v128 {
+    let d: [v128; 4] = std::array::from_fn(|g| i16x8_relaxed_dot_i8x16_i7x16(a[g], group(q, g)));
+    if max_q <= 31 {
+        // 4 · 2 · 127 · 31 < 2^15: one widening.
+        i32x4_extadd_pairwise_i16x8(i16x8_add(i16x8_add(d[0], d[1]), i16x8_add(d[2], d[3])))
+    } else {
+        i32x4_add(
+            i32x4_extadd_pairwise_i16x8(i16x8_add(d[0], d[1])),
+            i32x4_extadd_pairwise_i16x8(i16x8_add(d[2], d[3])),
+        )
+    }
+}
+
+/// `out[r * WIDTH + t]` = row r · token t over all blocks, for the 8 `rows`
+/// and one activation `tile` (`[n_blocks, SLOTS_PER_LANE, 4]`).
+pub fn tile_8x4(rows: &TileRows<'_, UnpackedBlock>, tile: &[u32], out: &mut [f32], kind: UnpackKind) {
+    let n_blocks = rows[0].len();
+    assert!(tile.len() >= n_blocks * SLOTS_PER_LANE * WIDTH && out.len() >= TILE_ROWS * WIDTH);
+    assert!(rows.iter().all(|r| r.len() == n_blocks));
+    let max_q = if kind == UnpackKind::Q6K { 63 } else { 31 };
+    let mut acc = [f32x4_splat(0.0); TILE_ROWS];
+    for b in 0..n_blocks {
+        let at = &tile[b * SLOTS_PER_LANE * WIDTH..(b + 1) * SLOTS_PER_LANE * WIDTH];
+        let w: [&UnpackedBlock; TILE_ROWS] = std::array::from_fn(|r| &rows[r][b]);
+        let mut isum = [i32x4_splat(0); TILE_ROWS];
+        for k in 0..16 {
+            let a: [v128; 4] = std::array::from_fn(|g| load(&at[(4 * k + g) * WIDTH..]));
+            for r in 0..TILE_ROWS {
+                let s = dot16(&a, &w[r].q[16 * k..16 * k + 16], max_q);
+                isum[r] = i32x4_add(isum[r], i32x4_mul(s, i32x4_splat(w[r].sc[k])));
+            }
+        }
+        let da = load(&at[72 * WIDTH..]); // f32 bits
+        let bsums: [v128; 8] = std::array::from_fn(|p| load(&at[(64 + p) * WIDTH..]));
+        for r in 0..TILE_ROWS {
+            let mut m = i32x4_splat(0);
+            for (p, bs) in bsums.iter().enumerate() {
+                let mc = (w[r].mc[2 * p] as u16 as u32) | ((w[r].mc[2 * p + 1] as u16 as u32) << 16);
+                m = i32x4_add(m, i32x4_dot_i16x8(*bs, u32x4_splat(mc)));
+            }
+            let t = f32x4_sub(
+                f32x4_mul(f32x4_convert_i32x4(isum[r]), f32x4_splat(w[r].dw)),
+                f32x4_mul(f32x4_convert_i32x4(m), f32x4_splat(w[r].dm)),
+            );
+            acc[r] = f32x4_add(f32x4_mul(t, da), acc[r]);
+        }
+    }
+    for (r, a) in acc.iter().enumerate() {
+        for t in 0..WIDTH {
+            out[r * WIDTH + t] = f32::from_bits(u32x4_extract_lane_dyn(*a, t));
+        }
+    }
+}
+
+/// Lane `t` of `v` as u32 bits.
+#[inline(always)]
+fn u32x4_extract_lane_dyn(v: v128, t: usize) -> u32 {
+    match t {
+        0 => u32x4_extract_lane::<0>(v),
+        1 => u32x4_extract_lane::<1>(v),
+        2 => u32x4_extract_lane::<2>(v),
+        _ => u32x4_extract_lane::<3>(v),
+    }
+}
+
+/// The 32-value formats' tile (Q4_0 and Q5_0; Q8_0's quants plus 128 do not
+/// fit the 7-bit operand): per block 8 group dots per row, the offset times
+/// the activation sums subtracted, then `acc + isum · (dw · da)` rounded twice.
+pub fn tile32_8x4(rows: &TileRows<'_, Unpacked32>, tile: &[u32], out: &mut [f32], kind: Kind32) {
+    let n_blocks = rows[0].len();
+    assert!(tile.len() >= n_blocks * SLOTS_32 * WIDTH && out.len() >= TILE_ROWS * WIDTH);
+    assert!(rows.iter().all(|r| r.len() == n_blocks));
+    assert!(kind != Kind32::Q8_0, "Q8_0 has no relaxed-SIMD tile");
+    let off = i32x4_splat(kind.offset());
+    let mut acc = [f32x4_splat(0.0); TILE_ROWS];
+    for b in 0..n_blocks {
+        let at = &tile[b * SLOTS_32 * WIDTH..(b + 1) * SLOTS_32 * WIDTH];
+        let lo: [v128; 4] = std::array::from_fn(|g| load(&at[g * WIDTH..]));
+        let hi: [v128; 4] = std::array::from_fn(|g| load(&at[(4 + g) * WIDTH..]));
+        let off_sum = i32x4_mul(load(&at[8 * WIDTH..]), off);
+        let da = load(&at[9 * WIDTH..]);
+        for r in 0..TILE_ROWS {
+            let w = &rows[r][b];
+            let s = i32x4_add(dot16(&lo, &w.q[..16], 31), dot16(&hi, &w.q[16..], 31));
+            let isum = f32x4_convert_i32x4(i32x4_sub(s, off_sum));
+            acc[r] = f32x4_add(f32x4_mul(isum, f32x4_mul(f32x4_splat(w.d), da)), acc[r]);
+        }
+    }
+    for (r, a) in acc.iter().enumerate() {
+        for t in 0..WIDTH {
+            out[r * WIDTH + t] = f32::from_bits(u32x4_extract_lane_dyn(*a, t));
+        }
+    }
+}
