@@ -19,6 +19,7 @@ pub mod session;
 mod stop_filter;
 pub mod synth;
 pub mod tokenizer;
+pub mod warm_pool;
 
 pub use error::{Error, Result};
 pub use ggml_type::GgmlType;

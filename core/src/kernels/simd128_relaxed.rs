@@ -17,7 +17,7 @@
 
 use std::arch::wasm32::*;
 
-use super::simd128::{fifth_bits, hsum_f32, hsum_i32, ld, ld_i8};
+use super::simd128::{fifth_bits, hsum_f32, ld, ld_i8};
 use crate::quant::{BlockQ4K, BlockQ4_0, BlockQ4_1, BlockQ5K, BlockQ5_0, BlockQ6K, BlockQ8K, BlockQ8_0, BlockQ8_1};
 
 /// `acc + Σ a·w` over 16 byte pairs into 4 i32 lanes; `w` must be 0..=127.
@@ -86,26 +86,67 @@ pub fn vec_dot_q4_1(w: &[BlockQ4_1], a: &[BlockQ8_1]) -> f32 {
     hsum_f32(acc) + mins
 }
 
-/// Q4_K/Q5_K: Σ_j scale_j · Σ q·a over the eight 32-value runs, summed in
-/// vector lanes and reduced once per block.
+/// `Σ a·w` of two 16-byte runs summed per i16 pair of lanes (`i16x8.relaxed_dot`,
+/// one `pmaddubsw` in V8); with quants up to 31, pairs of these add without
+/// overflow (2 · 2 · 127 · 31 < 2^15).
 #[inline(always)]
-fn k4_sumi(qs: &[u8; 128], scales: &[u8; 8], acts: &[i8; 256], fifth: impl Fn(usize) -> [v128; 4]) -> i32 {
+fn dot32_i16(a: &[i8], w0: v128, w1: v128) -> v128 {
+    i16x8_add(i16x8_relaxed_dot_i8x16_i7x16(ld_i8(a), w0), i16x8_relaxed_dot_i8x16_i7x16(ld_i8(&a[16..]), w1))
+}
+
+/// 8 u8 values widened to the i16 lanes of a vector.
+#[inline(always)]
+fn widen8(x: &[u8; 8]) -> v128 {
+    u16x8_extend_low_u8x16(u64x2_splat(u64::from_le_bytes(*x)))
+}
+
+/// i16 lane `L` of `v` in every lane.
+#[inline(always)]
+fn lane16<const L: usize>(v: v128) -> v128 {
+    i16x8_shuffle::<L, L, L, L, L, L, L, L>(v, v)
+}
+
+/// Lane sums of `a` and `b` at once: (Σ a, Σ b).
+#[inline(always)]
+fn hsum2_i32(a: v128, b: v128) -> (i32, i32) {
+    let t = i32x4_add(i32x4_shuffle::<0, 1, 4, 5>(a, b), i32x4_shuffle::<2, 3, 6, 7>(a, b));
+    let u = i32x4_add(t, i32x4_shuffle::<1, 0, 3, 2>(t, t));
+    (i32x4_extract_lane::<0>(u), i32x4_extract_lane::<2>(u))
+}
+
+/// Q4_K/Q5_K integer sums: Σ_j scale_j · Σ q·a over the eight 32-value runs
+/// (the scale applied by `i32x4.dot_i16x8_s`, which widens at the same
+/// time), and Σ_j min_j · (bsums_2j + bsums_2j+1), in vector lanes.
+#[inline(always)]
+fn k4_sums(qs: &[u8; 128], sc: &[u8; 8], mn: &[u8; 8], a: &BlockQ8K, fifth: impl Fn(usize) -> [v128; 4]) -> (i32, i32) {
     let mask = u8x16_splat(0x0F);
+    let scales = widen8(sc);
+    let scale_of = [
+        lane16::<0>(scales),
+        lane16::<1>(scales),
+        lane16::<2>(scales),
+        lane16::<3>(scales),
+        lane16::<4>(scales),
+        lane16::<5>(scales),
+        lane16::<6>(scales),
+        lane16::<7>(scales),
+    ];
     let mut sumi = i32x4_splat(0);
     for chunk in 0..4 {
         let (b0, b1) = (ld(&qs[32 * chunk..]), ld(&qs[32 * chunk + 16..]));
         let [h0, h1, h2, h3] = fifth(chunk);
-        let lo = dot32(&acts[64 * chunk..], v128_or(v128_and(b0, mask), h0), v128_or(v128_and(b1, mask), h1));
-        let hi = dot32(&acts[64 * chunk + 32..], v128_or(u8x16_shr(b0, 4), h2), v128_or(u8x16_shr(b1, 4), h3));
-        sumi = i32x4_add(sumi, i32x4_mul(lo, i32x4_splat(scales[2 * chunk] as i32)));
-        sumi = i32x4_add(sumi, i32x4_mul(hi, i32x4_splat(scales[2 * chunk + 1] as i32)));
+        let lo = dot32_i16(&a.qs[64 * chunk..], v128_or(v128_and(b0, mask), h0), v128_or(v128_and(b1, mask), h1));
+        let hi = dot32_i16(&a.qs[64 * chunk + 32..], v128_or(u8x16_shr(b0, 4), h2), v128_or(u8x16_shr(b1, 4), h3));
+        sumi = i32x4_add(sumi, i32x4_dot_i16x8(lo, scale_of[2 * chunk]));
+        sumi = i32x4_add(sumi, i32x4_dot_i16x8(hi, scale_of[2 * chunk + 1]));
     }
-    hsum_i32(sumi)
-}
-
-#[inline(always)]
-fn mins_dot_bsums(mins: &[u8; 8], bsums: &[i16; 16]) -> i32 {
-    (0..8).map(|j| mins[j] as i32 * (bsums[2 * j] as i32 + bsums[2 * j + 1] as i32)).sum()
+    // mins: lane j of the dot is bsums[2j]·m_j + bsums[2j+1]·m_j.
+    let mins = widen8(mn);
+    let dup_lo = i16x8_shuffle::<0, 0, 1, 1, 2, 2, 3, 3>(mins, mins);
+    let dup_hi = i16x8_shuffle::<4, 4, 5, 5, 6, 6, 7, 7>(mins, mins);
+    let bsums = bytemuck::cast_slice::<i16, u8>(&a.bsums);
+    let summ = i32x4_add(i32x4_dot_i16x8(ld(bsums), dup_lo), i32x4_dot_i16x8(ld(&bsums[16..]), dup_hi));
+    hsum2_i32(sumi, summ)
 }
 
 pub fn vec_dot_q4_k(w: &[BlockQ4K], a: &[BlockQ8K]) -> f32 {
@@ -113,8 +154,7 @@ pub fn vec_dot_q4_k(w: &[BlockQ4K], a: &[BlockQ8K]) -> f32 {
     let mut sum = 0.0f32;
     for (wb, ab) in w.iter().zip(a) {
         let (sc, mn) = wb.scales_mins();
-        let sumi = k4_sumi(&wb.qs, &sc, &ab.qs, |_| [zero; 4]);
-        let summ = mins_dot_bsums(&mn, &ab.bsums);
+        let (sumi, summ) = k4_sums(&wb.qs, &sc, &mn, ab, |_| [zero; 4]);
         sum += ab.d * wb.d.to_f32() * sumi as f32 - ab.d * wb.dmin.to_f32() * summ as f32;
     }
     sum
@@ -130,19 +170,22 @@ pub fn vec_dot_q5_k(w: &[BlockQ5K], a: &[BlockQ8K]) -> f32 {
             let bit = |qh: v128, n: usize| u8x16_shl(v128_and(u8x16_shr(qh, n as u32), one), 4);
             [bit(qh0, 2 * chunk), bit(qh1, 2 * chunk), bit(qh0, 2 * chunk + 1), bit(qh1, 2 * chunk + 1)]
         };
-        let sumi = k4_sumi(&wb.qs, &sc, &ab.qs, fifth);
-        let summ = mins_dot_bsums(&mn, &ab.bsums);
+        let (sumi, summ) = k4_sums(&wb.qs, &sc, &mn, ab, fifth);
         sum += ab.d * wb.d.to_f32() * sumi as f32 - ab.d * wb.dmin.to_f32() * summ as f32;
     }
     sum
 }
 
 /// Q6_K: Σ_g scale_g · Σ (q − 32)·a = Σ_g scale_g · (Σ q·a − 32 · bsums_g),
-/// with the unsigned 6-bit q as the dot's 7-bit operand.
+/// with the unsigned 6-bit q as the dot's 7-bit operand: per 16 values one
+/// i16 relaxed dot (pairs ≤ 2 · 127 · 63), its scale applied and widened by
+/// `i32x4.dot_i16x8_s`.
 pub fn vec_dot_q6_k(w: &[BlockQ6K], a: &[BlockQ8K]) -> f32 {
     let (mask, three) = (u8x16_splat(0x0F), u8x16_splat(3));
     let mut sum = 0.0f32;
     for (wb, ab) in w.iter().zip(a) {
+        let scales = ld(bytemuck::cast_slice(&wb.scales));
+        let scales16 = [i16x8_extend_low_i8x16(scales), i16x8_extend_high_i8x16(scales)];
         let mut lanes = i32x4_splat(0);
         for half in 0..2 {
             for part in 0..2 {
@@ -158,14 +201,33 @@ pub fn vec_dot_q6_k(w: &[BlockQ6K], a: &[BlockQ8K]) -> f32 {
                 ];
                 for (quarter, q) in quarters.into_iter().enumerate() {
                     let start = 128 * half + 32 * quarter + 16 * part;
-                    let dot = dot_add(ld_i8(&ab.qs[start..]), q, i32x4_splat(0));
-                    lanes = i32x4_add(lanes, i32x4_mul(dot, i32x4_splat(wb.scales[start / 16] as i32)));
+                    let g = start / 16; // 16-value group: 8 · half + 2 · quarter + part
+                    let dot = i16x8_relaxed_dot_i8x16_i7x16(ld_i8(&ab.qs[start..]), q);
+                    lanes = i32x4_add(lanes, i32x4_dot_i16x8(dot, scale_lane(scales16[g / 8], g % 8)));
                 }
             }
         }
-        let offsets: i32 = (0..16).map(|g| wb.scales[g] as i32 * ab.bsums[g] as i32).sum();
-        let sumi = hsum_i32(lanes) - 32 * offsets;
+        let bsums = bytemuck::cast_slice::<i16, u8>(&ab.bsums);
+        let offsets =
+            i32x4_add(i32x4_dot_i16x8(ld(bsums), scales16[0]), i32x4_dot_i16x8(ld(&bsums[16..]), scales16[1]));
+        let (dots, offsets) = hsum2_i32(lanes, offsets);
+        let sumi = dots - 32 * offsets;
         sum += ab.d * wb.d.to_f32() * sumi as f32;
     }
     sum
+}
+
+/// i16 lane `l` (0..8) of `v` in every lane.
+#[inline(always)]
+fn scale_lane(v: v128, l: usize) -> v128 {
+    match l {
+        0 => lane16::<0>(v),
+        1 => lane16::<1>(v),
+        2 => lane16::<2>(v),
+        3 => lane16::<3>(v),
+        4 => lane16::<4>(v),
+        5 => lane16::<5>(v),
+        6 => lane16::<6>(v),
+        _ => lane16::<7>(v),
+    }
 }
