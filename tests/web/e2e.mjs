@@ -1,8 +1,10 @@
 // Browser end-to-end test: serves web/ (scripts/web/serve, cross-origin
 // isolated), drives Debian's headless chromium with playwright-core, and checks
-//  - the demo page generates greedily with each build (simd, threads, scalar)
-//    and produces exactly the token ids the native engine produces for the
-//    same file and prompt (a synthetic tiny model, and Gemma 3 270M when fetched);
+//  - the demo page generates greedily with each build (simd, relaxed, threads,
+//    threads-relaxed, scalar) and produces exactly the token ids the native
+//    engine's exact kernels produce for the same file and prompt (a synthetic
+//    tiny model, and Gemma 3 270M when fetched; the long prompt takes the
+//    relaxed builds' tiled prefill);
 //  - a broken file is a clear error on the page and the engine loads the next file;
 //  - a second load of the same URL comes from the OPFS cache;
 //  - the timing page reports t/s for every build and thread count.
@@ -29,6 +31,11 @@ if (!existsSync(join(models, TINY))) {
 const cases = [{ file: TINY, prompt: 'Hello, browser', maxTokens: 24 }];
 if (existsSync(join(models, 'gemma-3-270m-q4_k_m.gguf'))) {
   cases.push({ file: 'gemma-3-270m-q4_k_m.gguf', prompt: 'The three primary colours are', maxTokens: 24 });
+  cases.push({
+    file: 'gemma-3-270m-q4_k_m.gguf',
+    prompt: 'Write a short note to a friend about the weather in the mountains last week, the long walk, and the cold lake.',
+    maxTokens: 24,
+  });
 } else {
   console.log('note: models/gemma-3-270m-q4_k_m.gguf absent; the real-model browser check is skipped');
 }
@@ -93,9 +100,9 @@ try {
 
   for (const c of cases) {
     const native = { exact: nativeIds(c, 'exact'), scalar: nativeIds(c, 'scalar') };
-    for (const build of ['simd', 'threads', 'scalar']) {
+    for (const build of ['simd', 'relaxed', 'threads', 'threads-relaxed', 'scalar']) {
       const status = await loadOnDemo(c.file, build);
-      assert.match(status, new RegExp(`build ${build}`));
+      assert.match(status, new RegExp(`build ${build},`));
       const result = await generateOnDemo(c);
       const expected = build === 'scalar' ? native.scalar : native.exact;
       assert.deepEqual(result.tokens, expected.tokens, `${c.file} ${build}: token ids differ from the native engine's`);
@@ -204,7 +211,7 @@ try {
   const timing = await page.evaluate(() => ({ rows: window.timingResults, error: window.timingError }));
   assert.equal(timing.error, undefined, `timing page failed: ${timing.error}`);
   const configs = new Set(timing.rows.map((r) => `${r.kernels}/${r.n_threads}/${r.test}`));
-  for (const want of ['simd/1', 'scalar/1', 'threads/1', 'threads/2']) {
+  for (const want of ['simd/1', 'relaxed/1', 'scalar/1', 'threads/1', 'threads/2', 'threads-relaxed/1', 'threads-relaxed/2']) {
     for (const test of ['pp16', 'tg4']) assert.ok(configs.has(`${want}/${test}`), `timing page lacks ${want} ${test}`);
   }
   for (const r of timing.rows) assert.ok(r.avg_ts > 0 && Number.isFinite(r.avg_ts), `bad t/s in ${JSON.stringify(r)}`);

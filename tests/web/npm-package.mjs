@@ -17,7 +17,7 @@ mkdirSync(scratch, { recursive: true });
 const packed = JSON.parse(execFileSync('npm', ['pack', '--json', '--pack-destination', scratch, join(root, 'web', 'pkg')], { encoding: 'utf8' }));
 const tarball = join(scratch, packed[0].filename);
 const files = packed[0].files.map((f) => f.path);
-for (const build of ['simd', 'threads']) {
+for (const build of ['simd', 'relaxed', 'threads', 'threads-relaxed']) {
   assert.ok(files.includes(`dist/${build}/fuselm_bg.wasm`), `the tarball lacks the ${build} build`);
 }
 assert.ok(!files.some((f) => f.startsWith('dist/scalar/')), 'the tarball carries the scalar build (comparisons only)');

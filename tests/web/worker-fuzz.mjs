@@ -107,7 +107,7 @@ const sampling = () => pick([
 function message(id) {
   const op = pick(['init', 'init', 'loadBytes', 'loadBytes', 'loadUrl', 'loadFile', 'info', 'tokenize', 'complete', 'complete', 'bench', 'unload', 'abort', 'bogus', undefined]);
   switch (op) {
-    case 'init': return { id, op, args: pick([{ build: 'simd' }, { build: 'scalar' }, { build: 'threads', threads: number() }, { build: pick(['nope', '', 'simd/../simd', 7]) }, junk()]) };
+    case 'init': return { id, op, args: pick([{ build: 'simd' }, { build: 'scalar' }, { build: 'relaxed' }, { build: 'threads', threads: number() }, { build: 'threads-relaxed', threads: number() }, { build: pick(['nope', '', 'simd/../simd', 7]) }, junk()]) };
     case 'loadBytes': {
       const { name, bytes: b } = bytes();
       return { id, op, args: chance(0.9) ? { name: pick([name, junk()]), bytes: chance(0.9) ? b : junk(), load: loadOptions() } : junk() };
