@@ -148,9 +148,7 @@ impl<'a> WeightMatrix<'a> {
             }
         };
         if n_tok == 1 {
-            self.for_row_chunks(out, 1, |first, chunk| {
-                dot_rows(first, chunk.len(), &mut |_, r, v| chunk[r - first] = v);
-            });
+            self.for_row_chunks(out, 1, |first, chunk| self.dot_row_run(first, acts, chunk));
         } else {
             // Tasks own runs of weight rows, so compute row-major [n_out, n_tok]
             // (each weight row read once for all tokens), then transpose.
@@ -166,6 +164,31 @@ impl<'a> WeightMatrix<'a> {
         }
         let bytes = self.bytes();
         stats::record_call(&self.stats_key, (self.n_out * n_tok) as u64, bytes, clock::now() - start);
+    }
+
+    /// `out[i]` = row `first + i` · the one activation row: decode's loop, with
+    /// the kernel picked once per run rather than per row (in wasm the per-row
+    /// dispatch cost as much as a third of a 2048-value Q4_K row).
+    fn dot_row_run(&self, first: usize, acts: &Activations, out: &mut [f32]) {
+        let rows = self.data[first * self.row_bytes..].chunks_exact(self.row_bytes);
+        match self.kernel.dot {
+            DotFn::Q8K(f) => {
+                let a = acts.q8k_row(0);
+                out.iter_mut().zip(rows).for_each(|(o, w)| *o = f(w, a));
+            }
+            DotFn::Q8_0(f) => {
+                let a = acts.q8_0_row(0);
+                out.iter_mut().zip(rows).for_each(|(o, w)| *o = f(w, a));
+            }
+            DotFn::Q8_1(f) => {
+                let a = acts.q8_1_row(0);
+                out.iter_mut().zip(rows).for_each(|(o, w)| *o = f(w, a));
+            }
+            DotFn::F32(f) => {
+                let a = acts.f32_row(0);
+                out.iter_mut().zip(rows).for_each(|(o, w)| *o = f(w, a));
+            }
+        }
     }
 
     /// Calls `f(first_row, slots)` over `out` split into runs of whole rows

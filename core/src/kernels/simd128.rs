@@ -54,10 +54,12 @@ pub(super) fn hsum_f32(v: v128) -> f32 {
 #[inline(always)]
 pub(super) fn fifth_bits(qh: u32) -> (v128, v128) {
     let bit = u8x16(1, 2, 4, 8, 16, 32, 64, 128, 1, 2, 4, 8, 16, 32, 64, 128);
-    let b = qh.to_le_bytes();
-    let spread = |x: u8, y: u8| u8x16(x, x, x, x, x, x, x, x, y, y, y, y, y, y, y, y);
+    let bytes = u32x4_splat(qh);
+    // Byte j of qh repeated 8 times per half: one shuffle, not 16 lane inserts.
+    let spread0 = i8x16_swizzle(bytes, u8x16(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1));
+    let spread1 = i8x16_swizzle(bytes, u8x16(2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3));
     let set = |v: v128| v128_and(u8x16_eq(v128_and(v, bit), bit), u8x16_splat(0x10));
-    (set(spread(b[0], b[1])), set(spread(b[2], b[3])))
+    (set(spread0), set(spread1))
 }
 
 pub fn vec_dot_q8_0(w: &[BlockQ8_0], a: &[BlockQ8_0]) -> f32 {
