@@ -45,6 +45,14 @@ function nativeFor(native, row) {
   return same[0];
 }
 
+/// The wasm instance's peak memory, and its ratio to the file plus the KV cache
+/// (what a loaded model must hold at least).
+function memoryCell(r) {
+  if (!r.peak_memory_bytes) return '';
+  const floor = (r.file_bytes ?? r.model_size) + r.kv_cache_bytes;
+  return `${(r.peak_memory_bytes / 2 ** 20).toFixed(0)} MiB (${(r.peak_memory_bytes / floor).toFixed(2)}x file + KV)`;
+}
+
 function render() {
   const native = nativeRows();
   const body = $('table').tBodies[0];
@@ -57,6 +65,7 @@ function render() {
       r.model, `${(r.model_size / 2 ** 20).toFixed(2)} MiB`, `${(r.model_n_params / 1e6).toFixed(2)} M`, r.kernels,
       r.n_threads, r.test, `${r.avg_ts.toFixed(2)} ± ${r.stddev_ts.toFixed(2)}`,
       n ? `${n.avg_ts.toFixed(2)} (t=${n.n_threads})` : '', n ? `${(r.avg_ts / n.avg_ts).toFixed(2)}x` : '',
+      memoryCell(r),
     ]) tr.insertCell().textContent = cell;
   }
   drawChart(native);
@@ -121,7 +130,8 @@ async function run() {
         try {
           await engine.loadModelFromFile(file);
           $('status').textContent = `${build}, ${threads} thread(s): running`;
-          rows.push(...(await engine.bench({ nPrompt, nGen, repetitions })));
+          const measured = await engine.bench({ nPrompt, nGen, repetitions });
+          rows.push(...measured.map((r) => ({ ...r, file_bytes: file.size })));
           render();
         } finally {
           engine.terminate();

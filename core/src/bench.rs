@@ -37,6 +37,12 @@ pub struct BenchRow {
     /// the same threads, in the same process (GB/s).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub probe_gbs: Option<f64>,
+    /// Bytes of the KV cache one run of this test holds (f16, its context).
+    pub kv_cache_bytes: u64,
+    /// The host's peak memory after the test, where it measures it (the
+    /// browser: the wasm instance's linear memory, which only grows).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub peak_memory_bytes: Option<u64>,
 }
 
 impl BenchRow {
@@ -71,7 +77,8 @@ pub fn mean_stddev(xs: &[f64]) -> (f64, f64) {
 /// One timed run in t/s (needs a clock installed with [`clock::set_clock`]):
 /// `n_prompt` random tokens in one prefill, or `n_gen` single-token steps, in
 /// a fresh context just large enough.
-pub fn run_once(model: &Model<'_>, n_prompt: usize, n_gen: usize, rng: &mut Rng) -> Result<f64> {
+/// One run of a test: (t/s, bytes of its KV cache).
+pub fn run_once(model: &Model<'_>, n_prompt: usize, n_gen: usize, rng: &mut Rng) -> Result<(f64, u64)> {
     let n_vocab = model.n_vocab() as u64;
     let n_ctx_train = model.config.n_ctx_train;
     let n_ctx = match n_prompt.checked_add(n_gen) {
@@ -93,7 +100,7 @@ pub fn run_once(model: &Model<'_>, n_prompt: usize, n_gen: usize, rng: &mut Rng)
         model.forward(&mut ctx, &[t])?;
     }
     let seconds = clock::now() - start;
-    Ok((n_prompt + n_gen) as f64 / seconds)
+    Ok(((n_prompt + n_gen) as f64 / seconds, ctx.cache.bytes()))
 }
 
 /// A warm-up run, then `repetitions` timed runs of one test, as a row.
@@ -109,11 +116,11 @@ pub fn measure(
     mut on_repetition: impl FnMut(usize),
 ) -> Result<BenchRow> {
     let mut rng = Rng::new(1234);
-    run_once(model, *n_prompt, *n_gen, &mut rng)?; // warm-up, not counted
+    let (_, kv_cache_bytes) = run_once(model, *n_prompt, *n_gen, &mut rng)?; // warm-up, not counted
     let samples = (0..repetitions)
         .map(|r| {
             on_repetition(r);
-            run_once(model, *n_prompt, *n_gen, &mut rng)
+            Ok(run_once(model, *n_prompt, *n_gen, &mut rng)?.0)
         })
         .collect::<Result<Vec<f64>>>()?;
     let (avg_ts, stddev_ts) = mean_stddev(&samples);
@@ -132,5 +139,7 @@ pub fn measure(
         speedup_vs_unfused: None,
         decode_gbs: (*n_gen > 0).then(|| avg_ts * model.weights.bytes_per_token() as f64 / 1e9),
         probe_gbs: None,
+        kv_cache_bytes,
+        peak_memory_bytes: None,
     })
 }

@@ -7,7 +7,8 @@
 //    relaxed builds' tiled prefill);
 //  - a broken file is a clear error on the page and the engine loads the next file;
 //  - a second load of the same URL comes from the OPFS cache;
-//  - the timing page reports t/s for every build and thread count.
+//  - the timing page reports t/s for every build and thread count, and the
+//    wasm instance's peak memory within 1.2x the file plus the KV cache.
 // Screenshots go to target/web-e2e/. Needs: scripts/web/build, target/release/fuselm.
 // usage: node tests/web/e2e.mjs
 import assert from 'node:assert/strict';
@@ -223,6 +224,14 @@ try {
     for (const test of ['pp16', 'tg4']) assert.ok(configs.has(`${want}/${test}`), `timing page lacks ${want} ${test}`);
   }
   for (const r of timing.rows) assert.ok(r.avg_ts > 0 && Number.isFinite(r.avg_ts), `bad t/s in ${JSON.stringify(r)}`);
+  // Memory stays honest: the wasm instance's peak holds one copy of the file,
+  // the KV cache and little else. TinyLlama-1.1B measures 1.02-1.03x; Gemma 3's
+  // 262k-token vocabulary, parsed into owned strings and maps, adds ~30 MB to
+  // its 235 MiB (1.12-1.15x), hence the bound.
+  for (const r of timing.rows) {
+    const ratio = r.peak_memory_bytes / (r.file_bytes + r.kv_cache_bytes);
+    assert.ok(ratio > 1 && ratio <= 1.2, `${r.kernels} t=${r.n_threads} ${r.test}: peak wasm memory ${r.peak_memory_bytes} is ${ratio.toFixed(3)}x file + KV`);
+  }
   // Native figures pasted in: each row shows the native t/s and the ratio.
   const nativeJson = execFileSync(fuselm, ['bench', '-m', join(models, model), '-p', '16', '-n', '4', '-r', '1', '-t', '1', '-o', 'json'], { encoding: 'utf8' });
   await page.fill('#native-json', nativeJson);

@@ -13,7 +13,7 @@ use serde::Serialize;
 use wasm_bindgen::prelude::*;
 
 use crate::args;
-use crate::host::{build_name, coded_error, core_error, internal_error};
+use crate::host::{build_name, coded_error, core_error, internal_error, memory_bytes};
 use crate::info;
 use crate::options::{self, CompletionOptionsJs, LoadOptionsJs};
 
@@ -390,6 +390,8 @@ impl Engine {
                     .collect::<Result<Vec<_>, Error>>()
             })
             .map_err(core_error)?;
+        let peak = Some(memory_bytes()).filter(|&b| b > 0);
+        let rows: Vec<_> = rows.into_iter().map(|r| bench::BenchRow { peak_memory_bytes: peak, ..r }).collect();
         serde_json::to_string(&rows).map_err(internal_error)
     }
 }

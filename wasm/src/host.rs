@@ -38,6 +38,19 @@ pub fn last_panic() -> Option<String> {
     LAST_PANIC.lock().ok().and_then(|last| last.clone())
 }
 
+/// The instance's linear memory in bytes: it never shrinks, so this is its
+/// peak (0 off wasm, where the crate is only compiled for its tests).
+pub fn memory_bytes() -> u64 {
+    #[cfg(target_arch = "wasm32")]
+    {
+        (core::arch::wasm32::memory_size(0) as u64) << 16
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        0
+    }
+}
+
 /// Which build this is: `threads-relaxed`, `threads`, `relaxed`, `simd` or `scalar`.
 #[wasm_bindgen(js_name = buildName)]
 pub fn build_name() -> String {

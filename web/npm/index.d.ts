@@ -266,6 +266,10 @@ export interface BenchRow {
   samples_ts: number[];
   /** Decode rows: weight bytes streamed per second (t/s x bytes per token), GB/s. */
   decode_gbs?: number;
+  /** Bytes of the KV cache one run of the test holds. */
+  kv_cache_bytes: number;
+  /** The wasm instance's linear memory after the test (it only grows: the peak). */
+  peak_memory_bytes?: number;
 }
 
 export function createEngine(options?: EngineOptions): Promise<Fuselm>;

@@ -127,6 +127,12 @@ function writeDocs({ userAgent, cpu, cores, pp, tg, reps, threads, models, resul
     [`fuselm / wllama t=${t}`, (e, test) => ratio(bestAt(e, test, t), e.wllama.find((r) => r.test === test && r.n_threads === t)?.avg_ts)],
     [`wasm / native t=${t}`, (e, test) => ratio(bestAt(e, test, t), e.native.find((r) => r.test === test && r.n_threads === t)?.avg_ts)],
   ]);
+  // The largest wasm memory any build reached, over the file plus the KV cache.
+  ratioCols.push(['peak wasm memory / (file + KV)', (e, test) => {
+    const rows = e.fuselm.filter((r) => r.test === test && r.peak_memory_bytes);
+    const worst = Math.max(...rows.map((r) => r.peak_memory_bytes / ((r.file_bytes ?? r.model_size) + r.kv_cache_bytes)));
+    return rows.length ? `${worst.toFixed(2)}x` : '–';
+  }]);
   let table = `| model | test | ${[...cols, ...ratioCols].map((c) => c[0]).join(' | ')} |\n`;
   table += `| --- | --- | ${[...cols, ...ratioCols].map(() => '---:').join(' | ')} |\n`;
   for (const e of results) {
