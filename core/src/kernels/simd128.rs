@@ -50,6 +50,15 @@ pub(super) fn hsum_f32(v: v128) -> f32 {
         + (f32x4_extract_lane::<2>(v) + f32x4_extract_lane::<3>(v))
 }
 
+/// The high nibble of each byte. `u8x16.shr_u` has no x86 instruction (V8
+/// emits a 16-bit shift and rebuilds a mask constant each time); the 16-bit
+/// shift and one mask do the same. The shifts below are 16-bit for the same
+/// reason, each followed by a mask that drops what crosses from the next byte.
+#[inline(always)]
+pub(super) fn hi4(v: v128) -> v128 {
+    v128_and(u16x8_shr(v, 4), u8x16_splat(0x0F))
+}
+
 /// `0x10` in byte k where bit k of `qh` is set.
 #[inline(always)]
 pub(super) fn fifth_bits(qh: u32) -> (v128, v128) {
@@ -77,7 +86,7 @@ pub fn vec_dot_q4_0(w: &[BlockQ4_0], a: &[BlockQ8_0]) -> f32 {
     for (wb, ab) in w.iter().zip(a) {
         let bytes = ld(&wb.qs);
         let lo = i8x16_sub(v128_and(bytes, mask), eight);
-        let hi = i8x16_sub(u8x16_shr(bytes, 4), eight);
+        let hi = i8x16_sub(hi4(bytes), eight);
         let sumi = dot32(lo, hi, &ab.qs);
         acc = f32x4_add(acc, f32x4_mul(f32x4_convert_i32x4(sumi), f32x4_splat(wb.d.to_f32() * ab.d.to_f32())));
     }
@@ -91,7 +100,7 @@ pub fn vec_dot_q5_0(w: &[BlockQ5_0], a: &[BlockQ8_0]) -> f32 {
         let bytes = ld(&wb.qs);
         let (h0, h1) = fifth_bits(u32::from_le_bytes(wb.qh));
         let lo = i8x16_sub(v128_or(v128_and(bytes, mask), h0), sixteen);
-        let hi = i8x16_sub(v128_or(u8x16_shr(bytes, 4), h1), sixteen);
+        let hi = i8x16_sub(v128_or(hi4(bytes), h1), sixteen);
         let sumi = dot32(lo, hi, &ab.qs);
         acc = f32x4_add(acc, f32x4_mul(f32x4_convert_i32x4(sumi), f32x4_splat(wb.d.to_f32() * ab.d.to_f32())));
     }
@@ -104,7 +113,7 @@ pub fn vec_dot_q4_1(w: &[BlockQ4_1], a: &[BlockQ8_1]) -> f32 {
     let mask = u8x16_splat(0x0F);
     for (wb, ab) in w.iter().zip(a) {
         let bytes = ld(&wb.qs);
-        let sumi = dot32(v128_and(bytes, mask), u8x16_shr(bytes, 4), &ab.qs);
+        let sumi = dot32(v128_and(bytes, mask), hi4(bytes), &ab.qs);
         acc = f32x4_add(acc, f32x4_mul(f32x4_convert_i32x4(sumi), f32x4_splat(wb.d.to_f32() * ab.d.to_f32())));
         mins += wb.m.to_f32() * ab.s.to_f32();
     }
@@ -119,7 +128,7 @@ fn k4_sumi(qs: &[u8; 128], scales: &[u8; 8], acts: &[i8; 256], fifth: impl Fn(us
         let (b0, b1) = (ld(&qs[32 * chunk..]), ld(&qs[32 * chunk + 16..]));
         let [h0, h1, h2, h3] = fifth(chunk);
         let lo = dot32(v128_or(v128_and(b0, mask), h0), v128_or(v128_and(b1, mask), h1), &acts[64 * chunk..]);
-        let hi = dot32(v128_or(u8x16_shr(b0, 4), h2), v128_or(u8x16_shr(b1, 4), h3), &acts[64 * chunk + 32..]);
+        let hi = dot32(v128_or(hi4(b0), h2), v128_or(hi4(b1), h3), &acts[64 * chunk + 32..]);
         sumi += scales[2 * chunk] as i32 * hsum_i32(lo) + scales[2 * chunk + 1] as i32 * hsum_i32(hi);
     }
     sumi
@@ -149,7 +158,7 @@ pub fn vec_dot_q5_k(w: &[BlockQ5K], a: &[BlockQ8K]) -> f32 {
         let (sc, mn) = wb.scales_mins();
         let (qh0, qh1) = (ld(&wb.qh), ld(&wb.qh[16..]));
         let fifth = |chunk: usize| {
-            let bit = |qh: v128, n: usize| u8x16_shl(v128_and(u8x16_shr(qh, n as u32), one), 4);
+            let bit = |qh: v128, n: usize| i16x8_shl(v128_and(u16x8_shr(qh, n as u32), one), 4);
             [bit(qh0, 2 * chunk), bit(qh1, 2 * chunk), bit(qh0, 2 * chunk + 1), bit(qh1, 2 * chunk + 1)]
         };
         let sumi = k4_sumi(&wb.qs, &sc, &ab.qs, fifth);
@@ -169,12 +178,12 @@ pub fn vec_dot_q6_k(w: &[BlockQ6K], a: &[BlockQ8K]) -> f32 {
                 let ql0 = ld(&wb.ql[64 * half + 16 * part..]);
                 let ql1 = ld(&wb.ql[64 * half + 32 + 16 * part..]);
                 let qh = ld(&wb.qh[32 * half + 16 * part..]);
-                let high = |shift: u32| u8x16_shl(v128_and(u8x16_shr(qh, shift), three), 4);
+                let high = |shift: u32| i16x8_shl(v128_and(u16x8_shr(qh, shift), three), 4);
                 let quarters = [
                     v128_or(v128_and(ql0, mask), high(0)),
                     v128_or(v128_and(ql1, mask), high(2)),
-                    v128_or(u8x16_shr(ql0, 4), high(4)),
-                    v128_or(u8x16_shr(ql1, 4), high(6)),
+                    v128_or(hi4(ql0), high(4)),
+                    v128_or(hi4(ql1), high(6)),
                 ];
                 for (quarter, q) in quarters.into_iter().enumerate() {
                     let start = 128 * half + 32 * quarter + 16 * part;

@@ -17,7 +17,7 @@
 
 use std::arch::wasm32::*;
 
-use super::simd128::{fifth_bits, hsum_f32, ld, ld_i8};
+use super::simd128::{fifth_bits, hi4, hsum_f32, ld, ld_i8};
 use crate::quant::{BlockQ4K, BlockQ4_0, BlockQ4_1, BlockQ5K, BlockQ5_0, BlockQ6K, BlockQ8K, BlockQ8_0, BlockQ8_1};
 
 /// `acc + Σ a·w` over 16 byte pairs into 4 i32 lanes; `w` must be 0..=127.
@@ -56,7 +56,7 @@ pub fn vec_dot_q4_0(w: &[BlockQ4_0], a: &[BlockQ8_0]) -> f32 {
     for (wb, ab) in w.iter().zip(a) {
         let bytes = ld(&wb.qs);
         let d = wb.d.to_f32() * ab.d.to_f32();
-        acc = block32_step(acc, ab, v128_and(bytes, mask), u8x16_shr(bytes, 4), 8, d);
+        acc = block32_step(acc, ab, v128_and(bytes, mask), hi4(bytes), 8, d);
     }
     hsum_f32(acc)
 }
@@ -67,7 +67,7 @@ pub fn vec_dot_q5_0(w: &[BlockQ5_0], a: &[BlockQ8_0]) -> f32 {
     for (wb, ab) in w.iter().zip(a) {
         let bytes = ld(&wb.qs);
         let (h0, h1) = fifth_bits(u32::from_le_bytes(wb.qh));
-        let (lo, hi) = (v128_or(v128_and(bytes, mask), h0), v128_or(u8x16_shr(bytes, 4), h1));
+        let (lo, hi) = (v128_or(v128_and(bytes, mask), h0), v128_or(hi4(bytes), h1));
         acc = block32_step(acc, ab, lo, hi, 16, wb.d.to_f32() * ab.d.to_f32());
     }
     hsum_f32(acc)
@@ -79,7 +79,7 @@ pub fn vec_dot_q4_1(w: &[BlockQ4_1], a: &[BlockQ8_1]) -> f32 {
     let mask = u8x16_splat(0x0F);
     for (wb, ab) in w.iter().zip(a) {
         let bytes = ld(&wb.qs);
-        let sumi = dot32(&ab.qs, v128_and(bytes, mask), u8x16_shr(bytes, 4));
+        let sumi = dot32(&ab.qs, v128_and(bytes, mask), hi4(bytes));
         acc = f32x4_add(acc, f32x4_mul(f32x4_convert_i32x4(sumi), f32x4_splat(wb.d.to_f32() * ab.d.to_f32())));
         mins += wb.m.to_f32() * ab.s.to_f32();
     }
@@ -136,7 +136,7 @@ fn k4_sums(qs: &[u8; 128], sc: &[u8; 8], mn: &[u8; 8], a: &BlockQ8K, fifth: impl
         let (b0, b1) = (ld(&qs[32 * chunk..]), ld(&qs[32 * chunk + 16..]));
         let [h0, h1, h2, h3] = fifth(chunk);
         let lo = dot32_i16(&a.qs[64 * chunk..], v128_or(v128_and(b0, mask), h0), v128_or(v128_and(b1, mask), h1));
-        let hi = dot32_i16(&a.qs[64 * chunk + 32..], v128_or(u8x16_shr(b0, 4), h2), v128_or(u8x16_shr(b1, 4), h3));
+        let hi = dot32_i16(&a.qs[64 * chunk + 32..], v128_or(hi4(b0), h2), v128_or(hi4(b1), h3));
         sumi = i32x4_add(sumi, i32x4_dot_i16x8(lo, scale_of[2 * chunk]));
         sumi = i32x4_add(sumi, i32x4_dot_i16x8(hi, scale_of[2 * chunk + 1]));
     }
@@ -167,7 +167,7 @@ pub fn vec_dot_q5_k(w: &[BlockQ5K], a: &[BlockQ8K]) -> f32 {
         let (sc, mn) = wb.scales_mins();
         let (qh0, qh1) = (ld(&wb.qh), ld(&wb.qh[16..]));
         let fifth = |chunk: usize| {
-            let bit = |qh: v128, n: usize| u8x16_shl(v128_and(u8x16_shr(qh, n as u32), one), 4);
+            let bit = |qh: v128, n: usize| i16x8_shl(v128_and(u16x8_shr(qh, n as u32), one), 4);
             [bit(qh0, 2 * chunk), bit(qh1, 2 * chunk), bit(qh0, 2 * chunk + 1), bit(qh1, 2 * chunk + 1)]
         };
         let (sumi, summ) = k4_sums(&wb.qs, &sc, &mn, ab, fifth);
@@ -192,12 +192,12 @@ pub fn vec_dot_q6_k(w: &[BlockQ6K], a: &[BlockQ8K]) -> f32 {
                 let ql0 = ld(&wb.ql[64 * half + 16 * part..]);
                 let ql1 = ld(&wb.ql[64 * half + 32 + 16 * part..]);
                 let qh = ld(&wb.qh[32 * half + 16 * part..]);
-                let high = |shift: u32| u8x16_shl(v128_and(u8x16_shr(qh, shift), three), 4);
+                let high = |shift: u32| i16x8_shl(v128_and(u16x8_shr(qh, shift), three), 4);
                 let quarters = [
                     v128_or(v128_and(ql0, mask), high(0)),
                     v128_or(v128_and(ql1, mask), high(2)),
-                    v128_or(u8x16_shr(ql0, 4), high(4)),
-                    v128_or(u8x16_shr(ql1, 4), high(6)),
+                    v128_or(hi4(ql0), high(4)),
+                    v128_or(hi4(ql1), high(6)),
                 ];
                 for (quarter, q) in quarters.into_iter().enumerate() {
                     let start = 128 * half + 32 * quarter + 16 * part;
