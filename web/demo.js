@@ -1,14 +1,14 @@
 // The demo page: load a model (URL or local file), stream a completion with
 // live t/s. Query parameters (model, build, threads) preset the form; the
 // end-to-end test drives the page through them and the element ids.
-import { Fuselm, defaultBuild } from './pkg/index.js';
+import { Fuselm, defaultBuild, defaultThreads } from './pkg/index.js';
 
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
 for (const [param, id] of [['model', 'model-url'], ['build', 'build'], ['threads', 'threads']]) {
   if (params.has(param)) $(id).value = params.get(param);
 }
-$('threads').value ||= navigator.hardwareConcurrency;
+$('threads').value ||= defaultThreads();
 
 let engine = null;
 let running = null; // AbortController of the completion in progress
@@ -30,7 +30,7 @@ async function load(source) {
   showError(null);
   $('generate').disabled = true;
   const build = $('build').value;
-  const threads = Number($('threads').value) || navigator.hardwareConcurrency;
+  const threads = Number($('threads').value) || defaultThreads();
   const progress = $('progress');
   progress.hidden = false;
   const started = performance.now();

@@ -17,6 +17,8 @@ export function buildSupport(build: Build, features?: PlatformFeatures): { ok: b
 /** The build `auto` picks, and a sentence saying why. */
 export function chooseBuild(features?: PlatformFeatures): { build: Build; reason: string };
 export function defaultBuild(): Build;
+/** Threads the threads builds use unless told: half the logical processors from 4 on, all below. */
+export function defaultThreads(logical?: number): number;
 export function availableBuilds(): Build[];
 
 /** What kind of failure an error is; docs/troubleshooting.md explains each and what to do. */
@@ -62,7 +64,7 @@ export interface EngineOptions {
   /** `auto` (default): the best build this page runs ([`chooseBuild`]): threads
    * on a cross-origin isolated page, relaxed SIMD where it validates. */
   build?: 'auto' | Build;
-  /** Threads for the threads builds; default `navigator.hardwareConcurrency`. */
+  /** Threads for the threads builds; default [`defaultThreads`]. */
   threads?: number;
   /** Where worker.js is served from, if not next to index.js. */
   workerUrl?: string | URL;

@@ -52,6 +52,14 @@ export function chooseBuild(features = platformFeatures()) {
   return { build, reason: parts.join('; ') };
 }
 
+/// Threads the threads builds use unless told: half the logical processors
+/// from 4 on (two hyperthreads share one core's SIMD units, and the page's own
+/// thread needs room; wllama does the same), all of them below that.
+export function defaultThreads(logical = globalThis.navigator?.hardwareConcurrency ?? 1) {
+  const n = Number.isInteger(logical) && logical > 0 ? logical : 1;
+  return n >= 4 ? Math.floor(n / 2) : n;
+}
+
 /// The build `auto` picks here.
 export function defaultBuild() {
   return chooseBuild().build;
@@ -103,7 +111,7 @@ export class FuselmError extends Error {
 }
 
 /// Starts an engine in a worker. Options: `build` (`auto`, `threads`, `simd`,
-/// `scalar`), `threads` (default `navigator.hardwareConcurrency`), `workerUrl`.
+/// `scalar`), `threads` (default [`defaultThreads`]), `workerUrl`.
 export async function createEngine(options = {}) {
   const engine = new Fuselm(options);
   await engine.ready;
@@ -120,7 +128,7 @@ export class Fuselm {
     if (!support.ok && chosen !== 'scalar') {
       throw new FuselmError(`the ${chosen} build ${support.why}`, { code: chosen.startsWith('threads') && !globalThis.crossOriginIsolated ? 'NOT_ISOLATED' : 'BAD_OPTION' });
     }
-    const nThreads = threads ?? globalThis.navigator?.hardwareConcurrency ?? 1;
+    const nThreads = threads ?? defaultThreads();
     if (!(Number.isInteger(nThreads) && nThreads >= 1)) {
       throw new FuselmError(`threads must be a positive integer, not ${threads}`, { code: 'BAD_OPTION' });
     }

@@ -6,8 +6,11 @@
 import {
   BUILDS,
   availableBuilds,
+  buildSupport,
+  chooseBuild,
   createEngine,
   defaultBuild,
+  defaultThreads,
   Fuselm,
   FuselmError,
   type AbortErrorWithResult,
@@ -22,6 +25,8 @@ export async function exercise(model: Uint8Array): Promise<string[]> {
   const seen: string[] = [];
   const builds: Build[] = availableBuilds();
   seen.push(`builds ${BUILDS.length} ${builds.includes(defaultBuild())}`);
+  const choice: { build: Build; reason: string } = chooseBuild();
+  seen.push(`threads ${defaultThreads(8)} ${defaultThreads(2)} ${choice.build === defaultBuild()} ${buildSupport('threads').ok}`);
   const engine: Fuselm = await createEngine({ build: 'simd', threads: 1 });
   const ready = await engine.ready;
   seen.push(`ready ${ready.build}`);
