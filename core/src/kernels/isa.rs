@@ -42,8 +42,9 @@ impl Isa {
 
     /// Whether this tier has the fast kernel set (tiled prefill products, f32
     /// prefill attention). Tiers without it (NEON, simd128, scalar) run the
-    /// exact set's arithmetic in every mode, so the browser builds still give
-    /// the ids of native `exact`.
+    /// exact set's arithmetic in every mode, so the simd and threads browser
+    /// builds give the ids of native `exact`; simd128-relaxed (the relaxed
+    /// builds) has it.
     pub fn has_fast_set(self) -> bool {
         matches!(self, Isa::Avx2 | Isa::Avx512Vnni | Isa::Simd128Relaxed)
     }

@@ -142,7 +142,8 @@ fn simd128_relaxed_kernel(ty: GgmlType) -> Option<DotFn> {
     use super::simd128_relaxed as relaxed;
     use quant::*;
     // Safe functions: relaxed-simd is a compile-time feature of this build.
-    // Q8_0's signed weights do not fit the 7-bit operand: simd128's kernel.
+    // Q8_0's signed weights do not fit the 7-bit operand: none here, so
+    // `simd_kernel` falls back to simd128's.
     Some(match ty {
         GgmlType::Q4_0 => DotFn::Q8_0(|w, a| relaxed::vec_dot_q4_0(as_blocks::<BlockQ4_0>(w), a)),
         GgmlType::Q5_0 => DotFn::Q8_0(|w, a| relaxed::vec_dot_q5_0(as_blocks::<BlockQ5_0>(w), a)),
@@ -150,24 +151,27 @@ fn simd128_relaxed_kernel(ty: GgmlType) -> Option<DotFn> {
         GgmlType::Q4_K => DotFn::Q8K(|w, a| relaxed::vec_dot_q4_k(as_blocks::<BlockQ4K>(w), a)),
         GgmlType::Q5_K => DotFn::Q8K(|w, a| relaxed::vec_dot_q5_k(as_blocks::<BlockQ5K>(w), a)),
         GgmlType::Q6_K => DotFn::Q8K(|w, a| relaxed::vec_dot_q6_k(as_blocks::<BlockQ6K>(w), a)),
-        _ => return simd128_kernel(ty),
+        _ => return None,
     })
 }
 
-fn simd_kernel(ty: GgmlType, isa: Isa) -> Option<DotFn> {
+/// The per-row kernel for `ty` on `isa`, and the tier that provides it (a
+/// tier may fall back to a lesser one's kernel for some formats).
+fn simd_kernel(ty: GgmlType, isa: Isa) -> Option<(DotFn, Isa)> {
+    let own = |dot: Option<DotFn>| dot.map(|d| (d, isa.per_row()));
     match isa.per_row() {
         #[cfg(target_arch = "x86_64")]
-        Isa::Avx2 => avx2_kernel(ty),
+        Isa::Avx2 => own(avx2_kernel(ty)),
         #[cfg(target_arch = "aarch64")]
-        Isa::Neon => neon_kernel(ty, false),
+        Isa::Neon => own(neon_kernel(ty, false)),
         #[cfg(target_arch = "aarch64")]
-        Isa::NeonDotprod => neon_kernel(ty, true),
+        Isa::NeonDotprod => own(neon_kernel(ty, true)),
         #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-        Isa::Simd128 => simd128_kernel(ty),
+        Isa::Simd128 => own(simd128_kernel(ty)),
         #[cfg(all(target_arch = "wasm32", target_feature = "relaxed-simd"))]
-        Isa::Simd128Relaxed => simd128_relaxed_kernel(ty),
+        Isa::Simd128Relaxed => own(simd128_relaxed_kernel(ty)).or_else(|| simd_kernel(ty, Isa::Simd128)),
         _ => {
-            let _ = ty;
+            let _ = (ty, own);
             None
         }
     }
@@ -247,11 +251,11 @@ pub fn select_kernel(tensor: &str, ty: GgmlType, mode: KernelMode, isa: Isa) -> 
         return Ok(kernel(Isa::Scalar, false, name, DotFn::F32(unfused_dot(ty))));
     }
     if mode != KernelMode::Scalar {
-        if let Some(dot) = simd_kernel(ty, isa) {
+        if let Some((dot, row_tier)) = simd_kernel(ty, isa) {
             let tiled = if mode == KernelMode::Exact { None } else { tiled_kernel(ty, isa) };
             // Reports say which products are tiled; a tier without a tiled kernel
-            // for this format runs its per-row kernels.
-            let name = if tiled.is_some() { isa.tiled_name() } else { isa.per_row().name() };
+            // for this format runs its (or a lesser tier's) per-row kernels.
+            let name = if tiled.is_some() { isa.tiled_name() } else { row_tier.name() };
             return Ok(Kernel { tiled, ..kernel(isa, true, name, dot) });
         }
     }
