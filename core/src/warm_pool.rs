@@ -9,6 +9,14 @@
 //! work ([`rayon::yield_now`], which also steals) instead of sleeping, until the
 //! pass ends: the same structure as llama.cpp's threads spinning at barriers,
 //! kept inside rayon so that the products' code stays as it is.
+//!
+//! Only for passes that never overlap on one pool: the browser engine, which
+//! runs one request at a time, wraps its steps in it. A polling thread takes
+//! any pending job, including another caller's whole pass, so overlapping
+//! passes nest on the pool's stacks; with four sessions on two threads next to
+//! a soak test, `tests/long_runs.rs` once stalled for over ten minutes that way
+//! (and passed in 60-75 s in four other runs). `Model::forward` therefore does
+//! not call it itself.
 
 /// Runs `f` on a thread of rayon's pool with the pool's other threads kept
 /// polling for work until `f` returns (or unwinds). Without the `parallel`

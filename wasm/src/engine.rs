@@ -7,6 +7,8 @@ use fuselm_core::generator::Generator;
 use fuselm_core::gguf::GgufFile;
 use fuselm_core::model::{LoadOptions, Model};
 use fuselm_core::session::Session;
+// One request at a time in this engine: its passes never overlap on the pool.
+use fuselm_core::warm_pool::run_warm;
 use fuselm_core::Error;
 use self_cell::self_cell;
 use serde::Serialize;
@@ -301,7 +303,8 @@ impl Engine {
                 *slot = Some(Session::new(m, &ctx_options).map_err(core_error)?);
             }
             let session = slot.as_mut().ok_or_else(|| internal_error("no session"))?;
-            match Generator::start_reusing(m, session, &tokens, &options.generate_options()) {
+            let generate = options.generate_options();
+            match run_warm(|| Generator::start_reusing(m, session, &tokens, &generate)) {
                 Ok(generator) => Ok(Completion { generator, streamed: 0 }),
                 Err(e) => {
                     *slot = None;
@@ -326,7 +329,8 @@ impl Engine {
             let session = slot
                 .as_mut()
                 .ok_or_else(|| coded_error("step: an earlier step failed; start a new completion", "BAD_STATE"))?;
-            match completion.generator.step(&parsed.model, session) {
+            let generator = &mut completion.generator;
+            match run_warm(|| generator.step(&parsed.model, session)) {
                 Ok(Some(event)) => {
                     completion.streamed += event.text.len();
                     serde_json::to_string(&StepEvent { index: event.index, id: event.id, text: event.text })
@@ -382,12 +386,14 @@ impl Engine {
         let build = build_name();
         let rows = model
             .with_dependent(|_, parsed| {
-                bench::tests(&n_prompt, &n_gen)
-                    .iter()
-                    .map(|test| {
-                        bench::measure(&parsed.file, &parsed.model, &build, n_threads, test, repetitions, |_| {})
-                    })
-                    .collect::<Result<Vec<_>, Error>>()
+                run_warm(|| {
+                    bench::tests(&n_prompt, &n_gen)
+                        .iter()
+                        .map(|test| {
+                            bench::measure(&parsed.file, &parsed.model, &build, n_threads, test, repetitions, |_| {})
+                        })
+                        .collect::<Result<Vec<_>, Error>>()
+                })
             })
             .map_err(core_error)?;
         let peak = Some(memory_bytes()).filter(|&b| b > 0);

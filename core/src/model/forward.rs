@@ -62,13 +62,10 @@ impl Model<'_> {
         }
         // The cache grows as positions are used; its memory error comes before any state changes.
         ctx.cache.reserve(ctx.cache.len + tokens.len())?;
-        // On a pool thread, with the other threads polling between products.
-        crate::warm_pool::run_warm(|| {
-            for batch in tokens.chunks(ctx.n_batch) {
-                self.forward_batch(ctx, batch)?;
-            }
-            Ok(())
-        })
+        for batch in tokens.chunks(ctx.n_batch) {
+            self.forward_batch(ctx, batch)?;
+        }
+        Ok(())
     }
 
     fn forward_batch(&self, ctx: &mut Context, tokens: &[u32]) -> Result<()> {
