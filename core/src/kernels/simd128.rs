@@ -59,6 +59,31 @@ pub(super) fn hi4(v: v128) -> v128 {
     v128_and(u16x8_shr(v, 4), u8x16_splat(0x0F))
 }
 
+/// Q5_K's fifth bits (`0x10`) for the four 16-byte runs of 32-value chunk
+/// `chunk` (low nibbles then high), from the block's `qh` as two vectors.
+#[inline(always)]
+pub(super) fn q5_k_fifth(qh0: v128, qh1: v128, chunk: usize) -> [v128; 4] {
+    let bit = |qh: v128, n: usize| i16x8_shl(v128_and(u16x8_shr(qh, n as u32), u8x16_splat(1)), 4);
+    [bit(qh0, 2 * chunk), bit(qh1, 2 * chunk), bit(qh0, 2 * chunk + 1), bit(qh1, 2 * chunk + 1)]
+}
+
+/// Q6_K's unsigned 6-bit quants (0..=63) of one (half, part) of a block: the
+/// four 16-byte runs at `128·half + 32·quarter + 16·part`.
+#[inline(always)]
+pub(super) fn q6_k_quarters(b: &BlockQ6K, half: usize, part: usize) -> [v128; 4] {
+    let mask = u8x16_splat(0x0F);
+    let ql0 = ld(&b.ql[64 * half + 16 * part..]);
+    let ql1 = ld(&b.ql[64 * half + 32 + 16 * part..]);
+    let qh = ld(&b.qh[32 * half + 16 * part..]);
+    let high = |shift: u32| i16x8_shl(v128_and(u16x8_shr(qh, shift), u8x16_splat(3)), 4);
+    [
+        v128_or(v128_and(ql0, mask), high(0)),
+        v128_or(v128_and(ql1, mask), high(2)),
+        v128_or(hi4(ql0), high(4)),
+        v128_or(hi4(ql1), high(6)),
+    ]
+}
+
 /// `0x10` in byte k where bit k of `qh` is set.
 #[inline(always)]
 pub(super) fn fifth_bits(qh: u32) -> (v128, v128) {
@@ -152,16 +177,11 @@ pub fn vec_dot_q4_k(w: &[BlockQ4K], a: &[BlockQ8K]) -> f32 {
 }
 
 pub fn vec_dot_q5_k(w: &[BlockQ5K], a: &[BlockQ8K]) -> f32 {
-    let one = u8x16_splat(1);
     let mut sum = 0.0f32;
     for (wb, ab) in w.iter().zip(a) {
         let (sc, mn) = wb.scales_mins();
         let (qh0, qh1) = (ld(&wb.qh), ld(&wb.qh[16..]));
-        let fifth = |chunk: usize| {
-            let bit = |qh: v128, n: usize| i16x8_shl(v128_and(u16x8_shr(qh, n as u32), one), 4);
-            [bit(qh0, 2 * chunk), bit(qh1, 2 * chunk), bit(qh0, 2 * chunk + 1), bit(qh1, 2 * chunk + 1)]
-        };
-        let sumi = k4_sumi(&wb.qs, &sc, &ab.qs, fifth);
+        let sumi = k4_sumi(&wb.qs, &sc, &ab.qs, |chunk| q5_k_fifth(qh0, qh1, chunk));
         let summ = mins_dot_bsums(&mn, &ab.bsums);
         sum += ab.d * wb.d.to_f32() * sumi as f32 - ab.d * wb.dmin.to_f32() * summ as f32;
     }
@@ -169,23 +189,13 @@ pub fn vec_dot_q5_k(w: &[BlockQ5K], a: &[BlockQ8K]) -> f32 {
 }
 
 pub fn vec_dot_q6_k(w: &[BlockQ6K], a: &[BlockQ8K]) -> f32 {
-    let (mask, three, offset) = (u8x16_splat(0x0F), u8x16_splat(3), i8x16_splat(32));
+    let offset = i8x16_splat(32);
     let mut sum = 0.0f32;
     for (wb, ab) in w.iter().zip(a) {
         let mut sumi = 0i32;
         for half in 0..2 {
             for part in 0..2 {
-                let ql0 = ld(&wb.ql[64 * half + 16 * part..]);
-                let ql1 = ld(&wb.ql[64 * half + 32 + 16 * part..]);
-                let qh = ld(&wb.qh[32 * half + 16 * part..]);
-                let high = |shift: u32| i16x8_shl(v128_and(u16x8_shr(qh, shift), three), 4);
-                let quarters = [
-                    v128_or(v128_and(ql0, mask), high(0)),
-                    v128_or(v128_and(ql1, mask), high(2)),
-                    v128_or(hi4(ql0), high(4)),
-                    v128_or(hi4(ql1), high(6)),
-                ];
-                for (quarter, q) in quarters.into_iter().enumerate() {
+                for (quarter, q) in q6_k_quarters(wb, half, part).into_iter().enumerate() {
                     let start = 128 * half + 32 * quarter + 16 * part;
                     let dot = hsum_i32(dot16(i8x16_sub(q, offset), ld_i8(&ab.qs[start..])));
                     sumi += wb.scales[start / 16] as i32 * dot;

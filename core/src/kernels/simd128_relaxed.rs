@@ -17,7 +17,7 @@
 
 use std::arch::wasm32::*;
 
-use super::simd128::{fifth_bits, hi4, hsum_f32, ld, ld_i8};
+use super::simd128::{fifth_bits, hi4, hsum_f32, ld, ld_i8, q5_k_fifth, q6_k_quarters};
 use crate::quant::{BlockQ4K, BlockQ4_0, BlockQ4_1, BlockQ5K, BlockQ5_0, BlockQ6K, BlockQ8K, BlockQ8_0, BlockQ8_1};
 
 /// `acc + Σ a·w` over 16 byte pairs into 4 i32 lanes; `w` must be 0..=127.
@@ -161,16 +161,11 @@ pub fn vec_dot_q4_k(w: &[BlockQ4K], a: &[BlockQ8K]) -> f32 {
 }
 
 pub fn vec_dot_q5_k(w: &[BlockQ5K], a: &[BlockQ8K]) -> f32 {
-    let one = u8x16_splat(1);
     let mut sum = 0.0f32;
     for (wb, ab) in w.iter().zip(a) {
         let (sc, mn) = wb.scales_mins();
         let (qh0, qh1) = (ld(&wb.qh), ld(&wb.qh[16..]));
-        let fifth = |chunk: usize| {
-            let bit = |qh: v128, n: usize| i16x8_shl(v128_and(u16x8_shr(qh, n as u32), one), 4);
-            [bit(qh0, 2 * chunk), bit(qh1, 2 * chunk), bit(qh0, 2 * chunk + 1), bit(qh1, 2 * chunk + 1)]
-        };
-        let (sumi, summ) = k4_sums(&wb.qs, &sc, &mn, ab, fifth);
+        let (sumi, summ) = k4_sums(&wb.qs, &sc, &mn, ab, |chunk| q5_k_fifth(qh0, qh1, chunk));
         sum += ab.d * wb.d.to_f32() * sumi as f32 - ab.d * wb.dmin.to_f32() * summ as f32;
     }
     sum
@@ -181,7 +176,6 @@ pub fn vec_dot_q5_k(w: &[BlockQ5K], a: &[BlockQ8K]) -> f32 {
 /// i16 relaxed dot (pairs ≤ 2 · 127 · 63), its scale applied and widened by
 /// `i32x4.dot_i16x8_s`.
 pub fn vec_dot_q6_k(w: &[BlockQ6K], a: &[BlockQ8K]) -> f32 {
-    let (mask, three) = (u8x16_splat(0x0F), u8x16_splat(3));
     let mut sum = 0.0f32;
     for (wb, ab) in w.iter().zip(a) {
         let scales = ld(bytemuck::cast_slice(&wb.scales));
@@ -189,17 +183,7 @@ pub fn vec_dot_q6_k(w: &[BlockQ6K], a: &[BlockQ8K]) -> f32 {
         let mut lanes = i32x4_splat(0);
         for half in 0..2 {
             for part in 0..2 {
-                let ql0 = ld(&wb.ql[64 * half + 16 * part..]);
-                let ql1 = ld(&wb.ql[64 * half + 32 + 16 * part..]);
-                let qh = ld(&wb.qh[32 * half + 16 * part..]);
-                let high = |shift: u32| i16x8_shl(v128_and(u16x8_shr(qh, shift), three), 4);
-                let quarters = [
-                    v128_or(v128_and(ql0, mask), high(0)),
-                    v128_or(v128_and(ql1, mask), high(2)),
-                    v128_or(hi4(ql0), high(4)),
-                    v128_or(hi4(ql1), high(6)),
-                ];
-                for (quarter, q) in quarters.into_iter().enumerate() {
+                for (quarter, q) in q6_k_quarters(wb, half, part).into_iter().enumerate() {
                     let start = 128 * half + 32 * quarter + 16 * part;
                     let g = start / 16; // 16-value group: 8 · half + 2 · quarter + part
                     let dot = i16x8_relaxed_dot_i8x16_i7x16(ld_i8(&ab.qs[start..]), q);
