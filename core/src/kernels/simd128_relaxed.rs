@@ -121,24 +121,14 @@ fn hsum2_i32(a: v128, b: v128) -> (i32, i32) {
 fn k4_sums(qs: &[u8; 128], sc: &[u8; 8], mn: &[u8; 8], a: &BlockQ8K, fifth: impl Fn(usize) -> [v128; 4]) -> (i32, i32) {
     let mask = u8x16_splat(0x0F);
     let scales = widen8(sc);
-    let scale_of = [
-        lane16::<0>(scales),
-        lane16::<1>(scales),
-        lane16::<2>(scales),
-        lane16::<3>(scales),
-        lane16::<4>(scales),
-        lane16::<5>(scales),
-        lane16::<6>(scales),
-        lane16::<7>(scales),
-    ];
     let mut sumi = i32x4_splat(0);
     for chunk in 0..4 {
         let (b0, b1) = (ld(&qs[32 * chunk..]), ld(&qs[32 * chunk + 16..]));
         let [h0, h1, h2, h3] = fifth(chunk);
         let lo = dot32_i16(&a.qs[64 * chunk..], v128_or(v128_and(b0, mask), h0), v128_or(v128_and(b1, mask), h1));
         let hi = dot32_i16(&a.qs[64 * chunk + 32..], v128_or(hi4(b0), h2), v128_or(hi4(b1), h3));
-        sumi = i32x4_add(sumi, i32x4_dot_i16x8(lo, scale_of[2 * chunk]));
-        sumi = i32x4_add(sumi, i32x4_dot_i16x8(hi, scale_of[2 * chunk + 1]));
+        sumi = i32x4_add(sumi, i32x4_dot_i16x8(lo, scale_lane(scales, 2 * chunk)));
+        sumi = i32x4_add(sumi, i32x4_dot_i16x8(hi, scale_lane(scales, 2 * chunk + 1)));
     }
     // mins: lane j of the dot is bsums[2j]·m_j + bsums[2j+1]·m_j.
     let mins = widen8(mn);

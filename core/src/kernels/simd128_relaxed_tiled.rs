@@ -87,21 +87,15 @@ pub fn tile_8x4(rows: &TileRows<'_, UnpackedBlock>, tile: &[u32], out: &mut [f32
             acc[r] = f32x4_add(f32x4_mul(t, da), acc[r]);
         }
     }
-    for (r, a) in acc.iter().enumerate() {
-        for t in 0..WIDTH {
-            out[r * WIDTH + t] = f32::from_bits(u32x4_extract_lane_dyn(*a, t));
-        }
-    }
+    store_rows(&acc, out);
 }
 
-/// Lane `t` of `v` as u32 bits.
+/// `out[r * WIDTH..][..WIDTH]` = the lanes of `acc[r]`.
 #[inline(always)]
-fn u32x4_extract_lane_dyn(v: v128, t: usize) -> u32 {
-    match t {
-        0 => u32x4_extract_lane::<0>(v),
-        1 => u32x4_extract_lane::<1>(v),
-        2 => u32x4_extract_lane::<2>(v),
-        _ => u32x4_extract_lane::<3>(v),
+fn store_rows(acc: &[v128; TILE_ROWS], out: &mut [f32]) {
+    for (a, dst) in acc.iter().zip(out.chunks_exact_mut(WIDTH)) {
+        // SAFETY: `dst` holds WIDTH = 4 f32s (16 bytes); v128_store allows any alignment.
+        unsafe { v128_store(dst.as_mut_ptr() as *mut v128, *a) };
     }
 }
 
@@ -128,9 +122,5 @@ pub fn tile32_8x4(rows: &TileRows<'_, Unpacked32>, tile: &[u32], out: &mut [f32]
             acc[r] = f32x4_add(f32x4_mul(isum, f32x4_mul(f32x4_splat(w.d), da)), acc[r]);
         }
     }
-    for (r, a) in acc.iter().enumerate() {
-        for t in 0..WIDTH {
-            out[r * WIDTH + t] = f32::from_bits(u32x4_extract_lane_dyn(*a, t));
-        }
-    }
+    store_rows(&acc, out);
 }
