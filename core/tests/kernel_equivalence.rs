@@ -2,7 +2,7 @@
 //! quantizers bit for bit, fused dots within float rounding of the same integer
 //! sums, on random blocks including extreme and zero scales. One generic test
 //! body runs over every format and every ISA this CPU offers (`Isa::available`:
-//! AVX2 on x86_64 CI, NEON with and without dotprod on aarch64 under qemu,
+//! AVX2 on x86_64 CI, AVX-512 VNNI (also bit-equal to AVX2) where present, NEON with and without dotprod on aarch64 under qemu,
 //! simd128 on wasm32).
 
 use fuselm_core::kernels::{select_kernel, ActFormat, Activations, DotFn, Isa, KernelMode};
@@ -117,6 +117,21 @@ fn check_format_on(isa: Isa, ty: GgmlType, raw: &[u8], scales: &[f32], x: &[f32]
         b,
         tolerance
     );
+    // AVX-512's row kernels claim the AVX2 kernels' arithmetic, so the exact
+    // kernel set may use them: bit for bit.
+    if isa == Isa::Avx512Vnni {
+        let avx2 = select_kernel("w", ty, KernelMode::Exact, Isa::Avx2).unwrap();
+        let wide = select_kernel("w", ty, KernelMode::Exact, isa).unwrap();
+        let (x2, x5) = (dot(&avx2.dot, &w, &acts_simd), dot(&wide.dot, &w, &acts_simd));
+        prop_assert!(
+            x2.to_bits() == x5.to_bits() || (x2.is_nan() && x5.is_nan()),
+            "{} {} vs avx2: {} vs {}",
+            ty,
+            wide.name,
+            x5,
+            x2
+        );
+    }
     Ok(())
 }
 

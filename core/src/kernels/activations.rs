@@ -103,7 +103,7 @@ trait ActBlock: QuantBlock {
 
 impl ActBlock for BlockQ8K {
     fn quantize_simd(x: &[f32], out: &mut Self, isa: Isa) {
-        match isa.per_row() {
+        match isa.quantizer_isa() {
             #[cfg(target_arch = "x86_64")]
             // SAFETY: Isa::Avx2 is only produced after detecting avx2, fma and f16c.
             Isa::Avx2 => unsafe { super::avx2::quantize_q8_k(x, out) },
@@ -119,7 +119,7 @@ impl ActBlock for BlockQ8K {
 
 impl ActBlock for BlockQ8_0 {
     fn quantize_simd(x: &[f32], out: &mut Self, isa: Isa) {
-        match isa.per_row() {
+        match isa.quantizer_isa() {
             #[cfg(target_arch = "x86_64")]
             // SAFETY: as above.
             Isa::Avx2 => unsafe { super::avx2::quantize_q8_0(x, out) },
@@ -135,7 +135,7 @@ impl ActBlock for BlockQ8_0 {
 
 impl ActBlock for BlockQ8_1 {
     fn quantize_simd(x: &[f32], out: &mut Self, isa: Isa) {
-        match isa.per_row() {
+        match isa.quantizer_isa() {
             #[cfg(target_arch = "x86_64")]
             // SAFETY: as above.
             Isa::Avx2 => unsafe { super::avx2::quantize_q8_1(x, out) },

@@ -11,8 +11,9 @@ use crate::error::{Error, Result};
 pub enum Isa {
     Scalar,
     Avx2,
-    /// AVX-512 F/BW with VNNI (`vpdpbusd`): tiled matrix-matrix kernels; its
-    /// per-row kernels and activation quantizers are the AVX2 ones.
+    /// AVX-512 F/BW with VNNI (`vpdpbusd`): tiled matrix-matrix kernels, and
+    /// a per-row Q6_K kernel bit-equal to AVX2's; its other per-row kernels
+    /// and its activation quantizers are the AVX2 ones.
     Avx512Vnni,
     Neon,
     /// NEON with the dotprod extension (`sdot`).
@@ -83,9 +84,9 @@ impl Isa {
         matches!(self, Isa::Avx2 | Isa::Avx512Vnni)
     }
 
-    /// The tier whose per-row (decode) kernels and activation quantizers this
-    /// one uses: itself, except AVX-512 VNNI, which reuses AVX2's.
-    pub fn per_row(self) -> Isa {
+    /// The tier whose activation quantizers this one uses: itself, except
+    /// AVX-512 VNNI, which reuses AVX2's.
+    pub fn quantizer_isa(self) -> Isa {
         match self {
             Isa::Avx512Vnni => Isa::Avx2,
             isa => isa,

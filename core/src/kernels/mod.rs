@@ -20,6 +20,8 @@ pub mod avx2;
 #[cfg(target_arch = "x86_64")]
 pub mod avx2_tiled;
 #[cfg(target_arch = "x86_64")]
+pub mod avx512_rows;
+#[cfg(target_arch = "x86_64")]
 pub mod avx512vnni;
 mod isa;
 mod matrix;

@@ -93,6 +93,20 @@ fn avx2_kernel(ty: GgmlType) -> Option<DotFn> {
     })
 }
 
+/// AVX-512 row kernels (bit-equal to AVX2's, `avx512_rows.rs`) where they
+/// are faster; the other formats keep AVX2's.
+#[cfg(target_arch = "x86_64")]
+fn avx512_kernel(ty: GgmlType) -> Option<DotFn> {
+    use super::avx512_rows as rows;
+    use quant::*;
+    // SAFETY (every closure): consulted only with Isa::Avx512Vnni, which
+    // `Isa::detect` returns only after detecting avx512f/bw/vnni, avx2, fma and f16c.
+    Some(match ty {
+        GgmlType::Q6_K => DotFn::Q8K(|w, a| unsafe { rows::vec_dot_q6_k(as_blocks::<BlockQ6K>(w), a) }),
+        _ => return None,
+    })
+}
+
 #[cfg(target_arch = "aarch64")]
 fn neon_kernel(ty: GgmlType, dotprod: bool) -> Option<DotFn> {
     use super::neon;
@@ -158,10 +172,12 @@ fn simd128_relaxed_kernel(ty: GgmlType) -> Option<DotFn> {
 /// The per-row kernel for `ty` on `isa`, and the tier that provides it (a
 /// tier may fall back to a lesser one's kernel for some formats).
 fn simd_kernel(ty: GgmlType, isa: Isa) -> Option<(DotFn, Isa)> {
-    let own = |dot: Option<DotFn>| dot.map(|d| (d, isa.per_row()));
-    match isa.per_row() {
+    let own = |dot: Option<DotFn>| dot.map(|d| (d, isa));
+    match isa {
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => own(avx2_kernel(ty)),
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512Vnni => own(avx512_kernel(ty)).or_else(|| simd_kernel(ty, Isa::Avx2)),
         #[cfg(target_arch = "aarch64")]
         Isa::Neon => own(neon_kernel(ty, false)),
         #[cfg(target_arch = "aarch64")]
