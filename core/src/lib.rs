@@ -11,6 +11,7 @@ pub mod generator;
 pub mod ggml_type;
 pub mod gguf;
 pub mod kernels;
+pub mod memory_advice;
 pub mod model;
 pub mod perplexity;
 pub mod quant;

@@ -172,6 +172,7 @@ fn default_build_selects_simd_where_a_kernel_exists() {
     if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
         let avx512 = std::arch::is_x86_feature_detected!("avx512f")
             && std::arch::is_x86_feature_detected!("avx512bw")
+            && std::arch::is_x86_feature_detected!("avx512vl")
             && std::arch::is_x86_feature_detected!("avx512vnni");
         assert_eq!(isa, if avx512 { Isa::Avx512Vnni } else { Isa::Avx2 });
     }

@@ -54,6 +54,7 @@ pub struct BenchArgs {
 
 pub fn run(args: &BenchArgs) -> Result<()> {
     fuselm_core::clock::install_std_clock();
+    crate::memory::install();
     if args.repetitions == 0 {
         bail!("--repetitions must be at least 1");
     }
@@ -75,6 +76,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     let mut rows = Vec::new();
     for &mode in &modes {
         let model = Model::load(&gguf, LoadOptions { kernel_mode: mode, isa: None }).map_err(|e| e.in_file(&name))?;
+        crate::memory::release_copied_tensors(&file, &model);
         crate::host::log_selections();
         let model_name = bench::model_name(&gguf, &model);
         for &n_threads in &threads {

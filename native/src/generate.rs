@@ -97,6 +97,7 @@ pub struct GenerateArgs {
 
 pub fn run(args: &GenerateArgs) -> Result<()> {
     fuselm_core::clock::install_std_clock();
+    crate::memory::install();
     crate::host::set_threads(args.threads)?;
     let prompt = match (&args.prompt, &args.file) {
         (Some(p), _) => p.clone(),
@@ -109,6 +110,7 @@ pub fn run(args: &GenerateArgs) -> Result<()> {
     let gguf = GgufFile::parse_named(&name, file.bytes())?;
     let options = LoadOptions { kernel_mode: crate::host::kernel_mode_from_env()?, isa: None };
     let model = Model::load(&gguf, options).map_err(|e| e.in_file(&name))?;
+    crate::memory::release_copied_tensors(&file, &model);
     crate::host::log_selections();
     let ctx_options = ContextOptions {
         n_ctx: args.ctx_size,

@@ -8,6 +8,7 @@ mod dispatch;
 mod generate;
 mod host;
 mod inspect;
+mod memory;
 mod model_file;
 mod perplexity;
 mod synth;

@@ -73,6 +73,32 @@ impl ModelFile {
         }
     }
 
+    /// Drops the whole pages of `range` (a slice of [`bytes`](Self::bytes))
+    /// from a memory map; a no-op for a file read into memory.
+    pub fn release_pages(&self, range: &[u8]) {
+        #[cfg(not(unix))]
+        let _ = range;
+        #[cfg(unix)]
+        self.release_mapped_pages(range);
+    }
+
+    #[cfg(unix)]
+    fn release_mapped_pages(&self, range: &[u8]) {
+        let Storage::Mapped(map) = &self.storage else { return };
+        let base = map.as_ptr() as usize;
+        let (start, end) = (range.as_ptr() as usize, range.as_ptr() as usize + range.len());
+        if start < base || end > base + map.len() {
+            return;
+        }
+        let page = 4096;
+        let (first, last) = ((start - base).next_multiple_of(page), (end - base) / page * page);
+        if last > first {
+            // SAFETY: a read-only file map: dropped pages read back from the
+            // file on a later access, so no reference into the map is invalidated.
+            let _ = unsafe { map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, first, last - first) };
+        }
+    }
+
     /// The name errors are reported under.
     pub fn display_name(&self) -> String {
         self.path.display().to_string()

@@ -30,6 +30,7 @@ pub struct PerplexityArgs {
 }
 
 pub fn run(args: &PerplexityArgs) -> Result<()> {
+    crate::memory::install();
     crate::host::set_threads(args.threads)?;
     let text = crate::text_file::read_text(&args.file, "text file")?;
     let file = ModelFile::open(&args.model, true)?;
@@ -37,6 +38,7 @@ pub fn run(args: &PerplexityArgs) -> Result<()> {
     let gguf = GgufFile::parse_named(&name, file.bytes())?;
     let model = Model::load(&gguf, LoadOptions { kernel_mode: crate::host::kernel_mode_from_env()?, isa: None })
         .map_err(|e| e.in_file(&name))?;
+    crate::memory::release_copied_tensors(&file, &model);
     crate::host::log_selections();
     let tokens = model.tokenizer.encode(&text, true);
     let json = args.json;

@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 pub enum Isa {
     Scalar,
     Avx2,
-    /// AVX-512 F/BW with VNNI (`vpdpbusd`): tiled matrix-matrix kernels, and
+    /// AVX-512 F/BW/VL with VNNI (`vpdpbusd`): tiled matrix-matrix kernels, and
     /// a per-row Q6_K kernel bit-equal to AVX2's; its other per-row kernels
     /// and its activation quantizers are the AVX2 ones.
     Avx512Vnni,
@@ -99,6 +99,7 @@ impl Isa {
         {
             let avx512 = std::arch::is_x86_feature_detected!("avx512f")
                 && std::arch::is_x86_feature_detected!("avx512bw")
+                && std::arch::is_x86_feature_detected!("avx512vl")
                 && std::arch::is_x86_feature_detected!("avx512vnni");
             if std::arch::is_x86_feature_detected!("avx2")
                 && std::arch::is_x86_feature_detected!("fma")

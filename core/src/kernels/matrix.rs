@@ -3,6 +3,7 @@
 //! threads with rayon when the `parallel` feature is on; the same code runs
 //! single-threaded on wasm.
 
+use super::interleaved::{self, GROUP_ROWS};
 use super::stats::{self, StatsKey};
 use super::{select_kernel, tiled, ActFormat, Activations, DotFn, Kernel, KernelMode};
 use crate::clock;
@@ -14,18 +15,32 @@ use crate::GgmlType;
 /// enough to balance two to sixteen threads on the smallest matrices (~500 rows).
 #[cfg(feature = "parallel")]
 const ROWS_PER_TASK: usize = 16;
+// Interleaved matrices are split between tasks on group boundaries.
+#[cfg(feature = "parallel")]
+const _: () = assert!(ROWS_PER_TASK.is_multiple_of(GROUP_ROWS));
 
 /// Activation rows per tile in matrix-matrix products.
 const TOKEN_TILE: usize = 16;
 
-/// `[n_out, n_in]` weights (GGUF dims `[n_in, n_out]`), borrowed from the file.
+/// The weights' bytes, `[n_out, row_bytes]`.
+enum RowData<'a> {
+    /// The file's rows, borrowed.
+    Plain(&'a [u8]),
+    /// A copy made at load for the kernel's group kernel: groups of 8 rows
+    /// interleaved, the last one padded (`interleaved.rs`). `source` is the
+    /// file's bytes, no longer read.
+    Interleaved { bytes: Vec<u8>, source: &'a [u8] },
+}
+
+/// `[n_out, n_in]` weights (GGUF dims `[n_in, n_out]`), borrowed from the file
+/// or, for a kernel that reads rows interleaved, copied once at load.
 pub struct WeightMatrix<'a> {
     pub name: String,
     pub ggml_type: GgmlType,
     pub n_in: usize,
     pub n_out: usize,
     pub row_bytes: usize,
-    data: &'a [u8],
+    data: RowData<'a>,
     pub kernel: Kernel,
     stats_key: StatsKey,
 }
@@ -75,7 +90,30 @@ impl<'a> WeightMatrix<'a> {
         let kernel = select_kernel(name, ggml_type, mode, isa)?;
         let stats_key = StatsKey { role: stats::role_of(name), ggml_type, kernel: kernel.name };
         stats::record_selection(&stats_key, &format!("{name}, mode {}", mode.name()));
+        let data = match kernel.group_dot {
+            Some(_) => {
+                RowData::Interleaved { bytes: interleaved::interleave_matrix(data, n_out, row_bytes), source: data }
+            }
+            _ => RowData::Plain(data),
+        };
         Ok(WeightMatrix { name: name.to_string(), ggml_type, n_in, n_out, row_bytes, data, kernel, stats_key })
+    }
+
+    /// The file bytes this matrix was copied from and no longer reads (its
+    /// rows are stored interleaved), so that a host may release their pages.
+    pub fn interleaved_source(&self) -> Option<&'a [u8]> {
+        match self.data {
+            RowData::Interleaved { source, .. } => Some(source),
+            RowData::Plain(_) => None,
+        }
+    }
+
+    /// The stored bytes, plain or interleaved.
+    fn stored(&self) -> &[u8] {
+        match &self.data {
+            RowData::Plain(data) => data,
+            RowData::Interleaved { bytes, .. } => bytes,
+        }
     }
 
     /// Bytes of weights one product streams: every row, once.
@@ -88,8 +126,9 @@ impl<'a> WeightMatrix<'a> {
         self.kernel.dot.act_format()
     }
 
+    /// Row `r` of a plain matrix.
     fn row(&self, r: usize) -> &[u8] {
-        &self.data[r * self.row_bytes..(r + 1) * self.row_bytes]
+        &self.stored()[r * self.row_bytes..(r + 1) * self.row_bytes]
     }
 
     /// `out[n_tok, n_out] = x[n_tok, n_in] · Wᵀ`, quantizing `x` into `acts` first.
@@ -121,7 +160,8 @@ impl<'a> WeightMatrix<'a> {
         let n_tok = acts.n_rows;
         if let Some((tk, tiles)) = self.kernel.tiled.as_ref().and_then(|tk| Some((tk, acts.tiles(tk.width())?))) {
             if n_tok >= tiled::MIN_TOKENS {
-                tk.matmul(self.data, self.n_out, self.row_bytes, tiles, n_tok, out);
+                let interleaved = matches!(self.data, RowData::Interleaved { .. });
+                tk.matmul(self.stored(), interleaved, self.n_out, self.row_bytes, tiles, n_tok, out);
                 let bytes = self.bytes();
                 stats::record_call(&self.stats_key, (self.n_out * n_tok) as u64, bytes, clock::now() - start);
                 return;
@@ -147,8 +187,13 @@ impl<'a> WeightMatrix<'a> {
                 }
             }
         };
-        if n_tok == 1 {
-            self.for_row_chunks(out, 1, |first, chunk| self.dot_row_run(first, acts, chunk));
+        if n_tok == 1 || matches!(self.data, RowData::Interleaved { .. }) {
+            // One matrix-vector product per token (interleaved rows have no
+            // per-(row, token) kernel; they reach here with fewer than
+            // tiled::MIN_TOKENS tokens).
+            for (t, out_t) in out.chunks_exact_mut(self.n_out).enumerate() {
+                self.for_row_chunks(out_t, 1, |first, chunk| self.dot_row_run(first, acts, t, chunk));
+            }
         } else {
             // Tasks own runs of weight rows, so compute row-major [n_out, n_tok]
             // (each weight row read once for all tokens), then transpose.
@@ -166,26 +211,39 @@ impl<'a> WeightMatrix<'a> {
         stats::record_call(&self.stats_key, (self.n_out * n_tok) as u64, bytes, clock::now() - start);
     }
 
-    /// `out[i]` = row `first + i` · the one activation row: decode's loop, with
+    /// `out[i]` = row `first + i` · activation row `t`: decode's loop, with
     /// the kernel picked once per run rather than per row (in wasm the per-row
-    /// dispatch cost as much as a third of a 2048-value Q4_K row).
-    fn dot_row_run(&self, first: usize, acts: &Activations, out: &mut [f32]) {
-        let rows = self.data[first * self.row_bytes..].chunks_exact(self.row_bytes);
+    /// dispatch cost as much as a third of a 2048-value Q4_K row). Interleaved
+    /// rows go 8 at a time through the group kernel; `first` is then a
+    /// multiple of 8 (runs start at multiples of `ROWS_PER_TASK`).
+    fn dot_row_run(&self, first: usize, acts: &Activations, t: usize, out: &mut [f32]) {
+        if let (RowData::Interleaved { bytes, .. }, Some(group_dot)) = (&self.data, self.kernel.group_dot) {
+            assert_eq!(first % GROUP_ROWS, 0, "{}: runs start on a group", self.name);
+            let a = acts.q8k_row(t);
+            let group_bytes = GROUP_ROWS * self.row_bytes;
+            let mut result = [0.0f32; GROUP_ROWS];
+            for (g, o) in out.chunks_mut(GROUP_ROWS).enumerate() {
+                group_dot(&bytes[(first + g * GROUP_ROWS) * self.row_bytes..][..group_bytes], a, &mut result);
+                o.copy_from_slice(&result[..o.len()]);
+            }
+            return;
+        }
+        let rows = self.stored()[first * self.row_bytes..].chunks_exact(self.row_bytes);
         match self.kernel.dot {
             DotFn::Q8K(f) => {
-                let a = acts.q8k_row(0);
+                let a = acts.q8k_row(t);
                 out.iter_mut().zip(rows).for_each(|(o, w)| *o = f(w, a));
             }
             DotFn::Q8_0(f) => {
-                let a = acts.q8_0_row(0);
+                let a = acts.q8_0_row(t);
                 out.iter_mut().zip(rows).for_each(|(o, w)| *o = f(w, a));
             }
             DotFn::Q8_1(f) => {
-                let a = acts.q8_1_row(0);
+                let a = acts.q8_1_row(t);
                 out.iter_mut().zip(rows).for_each(|(o, w)| *o = f(w, a));
             }
             DotFn::F32(f) => {
-                let a = acts.f32_row(0);
+                let a = acts.f32_row(t);
                 out.iter_mut().zip(rows).for_each(|(o, w)| *o = f(w, a));
             }
         }

@@ -23,6 +23,7 @@ pub mod avx2_tiled;
 pub mod avx512_rows;
 #[cfg(target_arch = "x86_64")]
 pub mod avx512vnni;
+pub mod interleaved;
 mod isa;
 mod matrix;
 #[cfg(target_arch = "aarch64")]
@@ -39,6 +40,8 @@ mod table;
 pub mod tiled;
 pub mod unpacked;
 pub mod unpacked32;
+#[cfg(target_arch = "x86_64")]
+pub mod x86_interleaved;
 
 pub use act_tiles::ActTiles;
 pub use activations::{ActFormat, Activations};

@@ -6,6 +6,7 @@
 //! The tiers are one list, [`tiled_kernel`].
 
 use super::act_tiles::ActTiles;
+use super::interleaved;
 use super::shared_out::SharedOut;
 use super::unpacked::{UnpackKind, UnpackedBlock};
 use super::unpacked32::{Kind32, Unpacked32};
@@ -71,11 +72,23 @@ impl TiledKernel {
     }
 
     /// `out[n_tok, n_out] = acts · Wᵀ` with the weights' raw rows in `data`
-    /// (`row_bytes` each) and the activations as `tiles`.
-    pub fn matmul(&self, data: &[u8], n_out: usize, row_bytes: usize, tiles: &ActTiles, n_tok: usize, out: &mut [f32]) {
+    /// (`row_bytes` each; `interleaved`: groups of 8 rows interleaved, see
+    /// `interleaved.rs`) and the activations as `tiles`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn matmul(
+        &self,
+        data: &[u8],
+        interleaved: bool,
+        n_out: usize,
+        row_bytes: usize,
+        tiles: &ActTiles,
+        n_tok: usize,
+        out: &mut [f32],
+    ) {
+        let rows = Rows { data, interleaved, n_out, row_bytes };
         match self {
-            TiledKernel::KQuant(f) => matmul_tiled(f, data, n_out, row_bytes, tiles, n_tok, out),
-            TiledKernel::Block32(f) => matmul_tiled(f, data, n_out, row_bytes, tiles, n_tok, out),
+            TiledKernel::KQuant(f) => matmul_tiled(f, &rows, tiles, n_tok, out),
+            TiledKernel::Block32(f) => matmul_tiled(f, &rows, tiles, n_tok, out),
         }
     }
 }
@@ -168,17 +181,24 @@ pub fn tiled_kernel(ty: GgmlType, isa: Isa) -> Option<TiledKernel> {
     }
 }
 
-/// `out[n_tok, n_out] = acts · Wᵀ` with the weights' raw rows in `data`
-/// (`row_bytes` each, `n_blocks` blocks of `block_bytes`).
-fn matmul_tiled<B: bytemuck::Pod + Default + Sync, K: Copy + Sync>(
-    tk: &TileFns<B, K>,
-    data: &[u8],
+/// A matrix's stored rows.
+struct Rows<'d> {
+    data: &'d [u8],
+    interleaved: bool,
     n_out: usize,
     row_bytes: usize,
+}
+
+/// `out[n_tok, n_out] = acts · Wᵀ` with the weights' raw rows in `rows`
+/// (`n_blocks` blocks of `block_bytes` each).
+fn matmul_tiled<B: bytemuck::Pod + Default + Sync, K: Copy + Sync>(
+    tk: &TileFns<B, K>,
+    rows: &Rows<'_>,
     tiles: &ActTiles,
     n_tok: usize,
     out: &mut [f32],
 ) {
+    let Rows { data, n_out, row_bytes, .. } = *rows;
     assert_eq!(out.len(), n_tok * n_out);
     assert!(tiles.width == tk.width && tiles.slots == tk.slots && tiles.n_tiles * tk.width >= n_tok);
     let n_blocks = tiles.n_blocks;
@@ -187,40 +207,51 @@ fn matmul_tiled<B: bytemuck::Pod + Default + Sync, K: Copy + Sync>(
     let panel = |p: usize| {
         thread_local! {
             static PANEL: std::cell::RefCell<Vec<UnpackedBlock>> = const { std::cell::RefCell::new(Vec::new()) };
+            // [PANEL_ROWS, row_bytes] plain rows copied out of interleaved groups.
+            static PLAIN: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
         }
         let first = p * PANEL_ROWS;
         let n_rows = PANEL_ROWS.min(n_out - first);
         PANEL.with_borrow_mut(|storage| {
-            // [n_rows, n_blocks] unpacked blocks of type B, in a 64-byte aligned
-            // buffer shared by both families (a thread_local cannot be generic).
-            let bytes = n_rows * n_blocks * std::mem::size_of::<B>();
-            storage.resize(bytes.div_ceil(std::mem::size_of::<UnpackedBlock>()), UnpackedBlock::default());
-            let buf: &mut [B] = bytemuck::cast_slice_mut(&mut bytemuck::cast_slice_mut::<_, u8>(storage)[..bytes]);
-            (tk.unpack)(tk.kind, &data[first * row_bytes..(first + n_rows) * row_bytes], block_bytes, buf);
-            let mut result = [0.0f32; TILE_ROWS * 16];
-            let result = &mut result[..TILE_ROWS * tk.width];
-            for tile in 0..tiles.n_tiles {
-                let act = tiles.tile(tile);
-                let t0 = tile * tk.width;
-                let n_t = tk.width.min(n_tok - t0);
-                for r0 in (0..n_rows).step_by(TILE_ROWS) {
-                    let n_r = TILE_ROWS.min(n_rows - r0);
-                    // Tail rows repeat the last real row; their results are dropped.
-                    let rows: [&[B]; TILE_ROWS] = std::array::from_fn(|i| {
-                        let r = r0 + i.min(n_r - 1);
-                        &buf[r * n_blocks..(r + 1) * n_blocks]
-                    });
-                    (tk.tile)(&rows, act, result, tk.kind);
-                    for t in 0..n_t {
-                        let dst = (t0 + t) * n_out + first + r0;
-                        for r in 0..n_r {
-                            // SAFETY: row first + r0 + r belongs to this task only, and
-                            // (t0 + t, row) is inside out (asserted above).
-                            unsafe { shared.set(dst + r, result[r * tk.width + t]) };
+            PLAIN.with_borrow_mut(|plain| {
+                // [n_rows, n_blocks] unpacked blocks of type B, in a 64-byte aligned
+                // buffer shared by both families (a thread_local cannot be generic).
+                let bytes = n_rows * n_blocks * std::mem::size_of::<B>();
+                storage.resize(bytes.div_ceil(std::mem::size_of::<UnpackedBlock>()), UnpackedBlock::default());
+                let buf: &mut [B] = bytemuck::cast_slice_mut(&mut bytemuck::cast_slice_mut::<_, u8>(storage)[..bytes]);
+                let raw = if rows.interleaved {
+                    plain.resize(n_rows * row_bytes, 0);
+                    interleaved::plain_rows(data, row_bytes, first, plain);
+                    &plain[..]
+                } else {
+                    &data[first * row_bytes..(first + n_rows) * row_bytes]
+                };
+                (tk.unpack)(tk.kind, raw, block_bytes, buf);
+                let mut result = [0.0f32; TILE_ROWS * 16];
+                let result = &mut result[..TILE_ROWS * tk.width];
+                for tile in 0..tiles.n_tiles {
+                    let act = tiles.tile(tile);
+                    let t0 = tile * tk.width;
+                    let n_t = tk.width.min(n_tok - t0);
+                    for r0 in (0..n_rows).step_by(TILE_ROWS) {
+                        let n_r = TILE_ROWS.min(n_rows - r0);
+                        // Tail rows repeat the last real row; their results are dropped.
+                        let rows: [&[B]; TILE_ROWS] = std::array::from_fn(|i| {
+                            let r = r0 + i.min(n_r - 1);
+                            &buf[r * n_blocks..(r + 1) * n_blocks]
+                        });
+                        (tk.tile)(&rows, act, result, tk.kind);
+                        for t in 0..n_t {
+                            let dst = (t0 + t) * n_out + first + r0;
+                            for r in 0..n_r {
+                                // SAFETY: row first + r0 + r belongs to this task only, and
+                                // (t0 + t, row) is inside out (asserted above).
+                                unsafe { shared.set(dst + r, result[r * tk.width + t]) };
+                            }
                         }
                     }
                 }
-            }
+            })
         });
     };
     let n_panels = n_out.div_ceil(PANEL_ROWS);

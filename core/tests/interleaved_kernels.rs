@@ -1,0 +1,126 @@
+//! Decode over rows interleaved by 8 (`kernels/interleaved.rs`): on every
+//! tier this CPU has a group kernel for, each output equals the fast set's
+//! scalar definition (`unpacked::dot_fast`) bit for bit, through the group
+//! kernel alone and through `WeightMatrix` with row counts that leave a
+//! partial last group and every token count below the tiled path's. Products
+//! from `tiled::MIN_TOKENS` tokens on read the same interleaved copy
+//! (`tiled_kernels.rs`). The tiers run are printed (`--nocapture`).
+
+use fuselm_core::kernels::interleaved::{group_dot_scalar, group_kernel, interleave_matrix, GROUP_ROWS};
+use fuselm_core::kernels::tiled::MIN_TOKENS;
+use fuselm_core::kernels::unpacked::{dot_fast, unpack_all, UnpackKind, UnpackedBlock};
+use fuselm_core::kernels::{ActFormat, Activations, Isa, KernelMode, WeightMatrix};
+use fuselm_core::quant;
+use fuselm_core::GgmlType;
+use proptest::prelude::*;
+
+fn values(n: usize, seed: u64, scale: f32) -> Vec<f32> {
+    let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..n)
+        .map(|_| {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            ((s >> 40) as f32 / (1u64 << 24) as f32 - 0.5) * scale
+        })
+        .collect()
+}
+
+fn group_tiers() -> Vec<Isa> {
+    let tiers: Vec<Isa> =
+        Isa::available().into_iter().filter(|&isa| group_kernel(GgmlType::Q4_K, isa).is_some()).collect();
+    println!("Q4_K group kernels on this CPU: {:?}", tiers.iter().map(|i| i.name()).collect::<Vec<_>>());
+    tiers
+}
+
+fn dot_fast_row(row: &[u8], n_blocks: usize, a: &[fuselm_core::quant::BlockQ8K]) -> f32 {
+    let mut unpacked = vec![UnpackedBlock::default(); n_blocks];
+    unpack_all(UnpackKind::Q4K, row, row.len() / n_blocks, &mut unpacked);
+    dot_fast(&unpacked, a)
+}
+
+fn check_group(n_blocks: usize, seed: u64, weight_scale: f32, act_scale: f32) {
+    let n_in = 256 * n_blocks;
+    let mut w = Vec::new();
+    quant::quantize_row(GgmlType::Q4_K, &values(n_in * GROUP_ROWS, seed, weight_scale), &mut w).unwrap();
+    let row_bytes = w.len() / GROUP_ROWS;
+    let group = interleave_matrix(&w, GROUP_ROWS, row_bytes);
+    let mut acts = Activations::default();
+    acts.quantize(&values(n_in, seed + 1, act_scale), n_in, ActFormat::Q8K, Isa::Scalar);
+    let a = acts.q8k_row(0);
+    let mut scalar = [0.0f32; GROUP_ROWS];
+    group_dot_scalar(&group, a, &mut scalar);
+    for r in 0..GROUP_ROWS {
+        let want = dot_fast_row(&w[r * row_bytes..(r + 1) * row_bytes], n_blocks, a);
+        assert_eq!(scalar[r].to_bits(), want.to_bits(), "scalar group row {r}");
+    }
+    for isa in group_tiers() {
+        let mut got = [f32::NAN; GROUP_ROWS];
+        group_kernel(GgmlType::Q4_K, isa).unwrap()(&group, a, &mut got);
+        for r in 0..GROUP_ROWS {
+            assert_eq!(got[r].to_bits(), scalar[r].to_bits(), "{isa} row {r}: {} vs {}", got[r], scalar[r]);
+        }
+    }
+}
+
+/// Every output of a `WeightMatrix` product with fewer tokens than the tiled
+/// path takes equals `dot_fast` of its row and token.
+fn check_matrix(isa: Isa, n_blocks: usize, n_out: usize, n_tok: usize, seed: u64) {
+    let n_in = 256 * n_blocks;
+    let mut w = Vec::new();
+    quant::quantize_row(GgmlType::Q4_K, &values(n_in * n_out, seed, 0.3), &mut w).unwrap();
+    let m = WeightMatrix::from_raw("w", GgmlType::Q4_K, n_in, n_out, &w, KernelMode::Auto, isa).unwrap();
+    assert!(m.interleaved_source().is_some(), "{isa}: Q4_K stored interleaved");
+    let mut acts = Activations::default();
+    let mut out = vec![f32::NAN; n_tok * n_out];
+    m.matmul(&values(n_in * n_tok, seed + 1, 6.0), &mut acts, &mut out);
+    let row_bytes = w.len() / n_out;
+    for r in 0..n_out {
+        for t in 0..n_tok {
+            let want = dot_fast_row(&w[r * row_bytes..(r + 1) * row_bytes], n_blocks, acts.q8k_row(t));
+            let got = out[t * n_out + r];
+            assert_eq!(got.to_bits(), want.to_bits(), "{isa} [{n_out}x{n_in}] row {r} token {t}: {got} vs {want}");
+        }
+    }
+}
+
+#[test]
+fn group_kernels_equal_the_fast_scalar_definition() {
+    for (n_blocks, seed) in [(1, 1), (3, 2), (8, 3), (22, 4)] {
+        check_group(n_blocks, seed, 0.3, 6.0);
+    }
+    // Extreme scales: large weights and activations, and all-zero activations.
+    check_group(2, 5, 1e4, 1e3);
+    check_group(2, 6, 0.3, 0.0);
+}
+
+#[test]
+fn interleaved_matrices_decode_like_the_fast_scalar_definition() {
+    for isa in group_tiers() {
+        // 37 rows: 4 groups + a padded one; 16 rows: 2 full groups; 3: one padded.
+        for (n_out, n_tok) in [(37, 1), (16, 1), (3, 1), (37, MIN_TOKENS - 1), (67, 2)] {
+            check_matrix(isa, 2, n_out, n_tok, n_out as u64);
+        }
+    }
+}
+
+#[test]
+fn exact_mode_stores_rows_plain() {
+    for isa in Isa::available() {
+        let w = vec![0u8; 16 * GgmlType::Q4_K.row_bytes(256).unwrap() as usize];
+        let m = WeightMatrix::from_raw("w", GgmlType::Q4_K, 256, 16, &w, KernelMode::Exact, isa).unwrap();
+        assert!(m.interleaved_source().is_none() && m.kernel.group_dot.is_none(), "{isa}");
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+    #[test]
+    fn interleaved_products_equal_the_fast_scalar_definition(
+        n_blocks in 1usize..4, n_out in 1usize..80, n_tok in 1usize..MIN_TOKENS, seed in 0u64..1000,
+    ) {
+        for isa in group_tiers() {
+            check_matrix(isa, n_blocks, n_out, n_tok, seed);
+        }
+    }
+}
