@@ -1,12 +1,15 @@
-//! Decode over rows interleaved by 8 (`kernels/interleaved.rs`): on every
-//! tier this CPU has a group kernel for, each output equals the fast set's
-//! scalar definition (`unpacked::dot_fast`) bit for bit, through the group
-//! kernel alone and through `WeightMatrix` with row counts that leave a
-//! partial last group and every token count below the tiled path's. Products
-//! from `tiled::MIN_TOKENS` tokens on read the same interleaved copy
-//! (`tiled_kernels.rs`). The tiers run are printed (`--nocapture`).
+//! Rows interleaved by 8 (`kernels/interleaved.rs`): on every tier this CPU
+//! has group kernels for, each decode output equals the fast set's scalar
+//! definition (`unpacked::dot_fast`) bit for bit, through the group kernel
+//! alone and through `WeightMatrix` with row counts that leave a partial last
+//! group and every token count below the tiled path's; the group unpack for
+//! the tiled path gives the plain rows' unpacked blocks exactly (products from
+//! `tiled::MIN_TOKENS` tokens on: `tiled_kernels.rs`). The tiers run are
+//! printed (`--nocapture`).
 
-use fuselm_core::kernels::interleaved::{group_dot_scalar, group_kernel, interleave_matrix, GROUP_ROWS};
+use fuselm_core::kernels::interleaved::{
+    group_dot_scalar, group_kernel, interleave_matrix, unpack_group_scalar, GROUP_ROWS,
+};
 use fuselm_core::kernels::tiled::MIN_TOKENS;
 use fuselm_core::kernels::unpacked::{dot_fast, unpack_all, UnpackKind, UnpackedBlock};
 use fuselm_core::kernels::{ActFormat, Activations, Isa, KernelMode, WeightMatrix};
@@ -54,12 +57,24 @@ fn check_group(n_blocks: usize, seed: u64, weight_scale: f32, act_scale: f32) {
         let want = dot_fast_row(&w[r * row_bytes..(r + 1) * row_bytes], n_blocks, a);
         assert_eq!(scalar[r].to_bits(), want.to_bits(), "scalar group row {r}");
     }
+    // Unpacked for the tiled path: the plain rows' unpacked blocks.
+    let mut unpacked_scalar = vec![UnpackedBlock::default(); GROUP_ROWS * n_blocks];
+    unpack_group_scalar(&group, n_blocks, &mut unpacked_scalar);
+    for r in 0..GROUP_ROWS {
+        let mut plain = vec![UnpackedBlock::default(); n_blocks];
+        unpack_all(UnpackKind::Q4K, &w[r * row_bytes..(r + 1) * row_bytes], row_bytes / n_blocks, &mut plain);
+        assert_eq!(&unpacked_scalar[r * n_blocks..(r + 1) * n_blocks], &plain[..], "scalar unpack row {r}");
+    }
     for isa in group_tiers() {
+        let kernel = group_kernel(GgmlType::Q4_K, isa).unwrap();
         let mut got = [f32::NAN; GROUP_ROWS];
-        group_kernel(GgmlType::Q4_K, isa).unwrap()(&group, a, &mut got);
+        (kernel.dot)(&group, a, &mut got);
         for r in 0..GROUP_ROWS {
             assert_eq!(got[r].to_bits(), scalar[r].to_bits(), "{isa} row {r}: {} vs {}", got[r], scalar[r]);
         }
+        let mut unpacked = vec![UnpackedBlock::default(); GROUP_ROWS * n_blocks];
+        (kernel.unpack)(&group, n_blocks, &mut unpacked);
+        assert!(unpacked == unpacked_scalar, "{isa}: group unpack differs from the plain rows'");
     }
 }
 
@@ -109,7 +124,7 @@ fn exact_mode_stores_rows_plain() {
     for isa in Isa::available() {
         let w = vec![0u8; 16 * GgmlType::Q4_K.row_bytes(256).unwrap() as usize];
         let m = WeightMatrix::from_raw("w", GgmlType::Q4_K, 256, 16, &w, KernelMode::Exact, isa).unwrap();
-        assert!(m.interleaved_source().is_none() && m.kernel.group_dot.is_none(), "{isa}");
+        assert!(m.interleaved_source().is_none() && m.kernel.group.is_none(), "{isa}");
     }
 }
 

@@ -11,8 +11,9 @@
 //! prefill give the same numbers.
 //!
 //! The interleaved copy is made once at load and is the only copy the model
-//! reads from then on (prefill unpacks its panels from it); the host may drop
-//! the file's pages for those tensors ([`WeightMatrix::interleaved_source`]).
+//! reads from then on (prefill's tiled path unpacks its panels straight from
+//! it); the host may drop the file's pages for those tensors
+//! ([`WeightMatrix::interleaved_source`]).
 //!
 //! Layout of one group of 8 rows, per 256-value block (8 × 144 = 1152 bytes,
 //! the same bytes as the 8 plain blocks, permuted):
@@ -29,6 +30,7 @@
 //!
 //! [`WeightMatrix::interleaved_source`]: super::WeightMatrix::interleaved_source
 
+use super::unpacked::UnpackedBlock;
 use crate::quant::BlockQ8K;
 
 /// Rows per interleaved group (the 8 lanes of a 256-bit register).
@@ -102,46 +104,32 @@ pub fn interleave_matrix(data: &[u8], n_out: usize, row_bytes: usize) -> Vec<u8>
     out
 }
 
-/// Rows `first..first + out.len() / row_bytes` of an interleaved matrix
-/// written out plain into `out` (the tiled prefill's panels: whole groups
-/// but for the matrix's last rows).
-pub fn plain_rows(data: &[u8], row_bytes: usize, first: usize, out: &mut [u8]) {
-    assert!(out.len().is_multiple_of(row_bytes) && first.is_multiple_of(GROUP_ROWS));
-    let n_blocks = row_bytes / BLOCK_BYTES;
-    for (g, rows) in out.chunks_mut(GROUP_ROWS * row_bytes).enumerate() {
-        let group = &data[(first + g * GROUP_ROWS) * row_bytes..][..GROUP_ROWS * row_bytes];
-        let n_rows = rows.len() / row_bytes;
-        for b in 0..n_blocks {
-            let src = &group[b * GROUP_BLOCK_BYTES..][..GROUP_BLOCK_BYTES];
-            // Field by field: the f16s, then each 32-byte run of 4-byte words
-            // (one word per row), ~10x faster than `block_of` byte by byte.
-            for r in 0..n_rows {
-                let dst = &mut rows[r * row_bytes + b * BLOCK_BYTES..][..4];
-                dst[0..2].copy_from_slice(&src[2 * r..2 * r + 2]);
-                dst[2..4].copy_from_slice(&src[16 + 2 * r..16 + 2 * r + 2]);
-            }
-            for w in 0..(BLOCK_BYTES - 4) / 4 {
-                let words = &src[32 + 32 * w..][..32];
-                for r in 0..n_rows {
-                    rows[r * row_bytes + b * BLOCK_BYTES + 4 + 4 * w..][..4].copy_from_slice(&words[4 * r..4 * r + 4]);
-                }
-            }
-        }
-    }
+/// A tier's kernels over interleaved groups.
+#[derive(Clone, Copy)]
+pub struct GroupKernel {
+    /// Decode: the group's 8 rows · one activation row.
+    pub dot: GroupDotFn,
+    /// Prefill: the group's 8 rows unpacked for the tiled kernels.
+    pub unpack: GroupUnpackFn,
 }
 
-/// The group kernel for weights of `ty` on `isa`, where that tier has one:
+/// The group kernels for weights of `ty` on `isa`, where that tier has them:
 /// the one list of interleaved formats and tiers.
-pub fn group_kernel(ty: crate::GgmlType, isa: super::Isa) -> Option<GroupDotFn> {
+pub fn group_kernel(ty: crate::GgmlType, isa: super::Isa) -> Option<GroupKernel> {
     #[cfg(target_arch = "x86_64")]
     {
         use super::x86_interleaved as x86;
         use super::Isa;
         // SAFETY (every closure): a tier is only chosen when `Isa::detect`
         // found its features (avx512f/bw/vl/vnni with avx2/fma/f16c; avx2, fma, f16c).
+        let unpack: GroupUnpackFn = |g, n, o| unsafe { x86::unpack_group_q4_k(g, n, o) };
         match (ty, isa) {
-            (crate::GgmlType::Q4_K, Isa::Avx512Vnni) => Some(|g, a, o| unsafe { x86::group_dot_q4_k_vnni(g, a, o) }),
-            (crate::GgmlType::Q4_K, Isa::Avx2) => Some(|g, a, o| unsafe { x86::group_dot_q4_k_avx2(g, a, o) }),
+            (crate::GgmlType::Q4_K, Isa::Avx512Vnni) => {
+                Some(GroupKernel { dot: |g, a, o| unsafe { x86::group_dot_q4_k_vnni(g, a, o) }, unpack })
+            }
+            (crate::GgmlType::Q4_K, Isa::Avx2) => {
+                Some(GroupKernel { dot: |g, a, o| unsafe { x86::group_dot_q4_k_avx2(g, a, o) }, unpack })
+            }
             _ => None,
         }
     }
@@ -149,6 +137,21 @@ pub fn group_kernel(ty: crate::GgmlType, isa: super::Isa) -> Option<GroupDotFn> 
     {
         let _ = (ty, isa);
         None
+    }
+}
+
+/// Unpacks one group (`[n_blocks, 1152]`) into its 8 rows' blocks (`out`:
+/// `[8, n_blocks]`), each equal to `unpacked::unpack_q4_k` of the plain row.
+pub type GroupUnpackFn = fn(group: &[u8], n_blocks: usize, out: &mut [UnpackedBlock]);
+
+/// The scalar definition of [`GroupUnpackFn`].
+pub fn unpack_group_scalar(group: &[u8], n_blocks: usize, out: &mut [UnpackedBlock]) {
+    let mut block = [0u8; BLOCK_BYTES];
+    for r in 0..GROUP_ROWS {
+        for b in 0..n_blocks {
+            block_of(group, r, b, &mut block);
+            super::unpacked::unpack_q4_k(&block, &mut out[r * n_blocks + b]);
+        }
     }
 }
 

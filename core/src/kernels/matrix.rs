@@ -90,7 +90,7 @@ impl<'a> WeightMatrix<'a> {
         let kernel = select_kernel(name, ggml_type, mode, isa)?;
         let stats_key = StatsKey { role: stats::role_of(name), ggml_type, kernel: kernel.name };
         stats::record_selection(&stats_key, &format!("{name}, mode {}", mode.name()));
-        let data = match kernel.group_dot {
+        let data = match kernel.group {
             Some(_) => {
                 RowData::Interleaved { bytes: interleaved::interleave_matrix(data, n_out, row_bytes), source: data }
             }
@@ -160,7 +160,10 @@ impl<'a> WeightMatrix<'a> {
         let n_tok = acts.n_rows;
         if let Some((tk, tiles)) = self.kernel.tiled.as_ref().and_then(|tk| Some((tk, acts.tiles(tk.width())?))) {
             if n_tok >= tiled::MIN_TOKENS {
-                let interleaved = matches!(self.data, RowData::Interleaved { .. });
+                let interleaved = match self.data {
+                    RowData::Interleaved { .. } => self.kernel.group.map(|g| g.unpack),
+                    RowData::Plain(_) => None,
+                };
                 tk.matmul(self.stored(), interleaved, self.n_out, self.row_bytes, tiles, n_tok, out);
                 let bytes = self.bytes();
                 stats::record_call(&self.stats_key, (self.n_out * n_tok) as u64, bytes, clock::now() - start);
@@ -217,13 +220,13 @@ impl<'a> WeightMatrix<'a> {
     /// rows go 8 at a time through the group kernel; `first` is then a
     /// multiple of 8 (runs start at multiples of `ROWS_PER_TASK`).
     fn dot_row_run(&self, first: usize, acts: &Activations, t: usize, out: &mut [f32]) {
-        if let (RowData::Interleaved { bytes, .. }, Some(group_dot)) = (&self.data, self.kernel.group_dot) {
+        if let (RowData::Interleaved { bytes, .. }, Some(group)) = (&self.data, self.kernel.group) {
             assert_eq!(first % GROUP_ROWS, 0, "{}: runs start on a group", self.name);
             let a = acts.q8k_row(t);
             let group_bytes = GROUP_ROWS * self.row_bytes;
             let mut result = [0.0f32; GROUP_ROWS];
             for (g, o) in out.chunks_mut(GROUP_ROWS).enumerate() {
-                group_dot(&bytes[(first + g * GROUP_ROWS) * self.row_bytes..][..group_bytes], a, &mut result);
+                (group.dot)(&bytes[(first + g * GROUP_ROWS) * self.row_bytes..][..group_bytes], a, &mut result);
                 o.copy_from_slice(&result[..o.len()]);
             }
             return;

@@ -6,7 +6,7 @@ use crate::error::{Error, Result};
 use crate::quant::{self, float, BlockQ8K, BlockQ8_0, BlockQ8_1};
 use crate::GgmlType;
 
-use super::interleaved::{group_kernel, GroupDotFn};
+use super::interleaved::{group_kernel, GroupKernel};
 use super::tiled::{tiled_kernel, TiledKernel};
 use super::{ActFormat, Isa, KernelMode};
 
@@ -45,10 +45,10 @@ pub struct Kernel {
     /// The tiled matrix-matrix kernel for prefill, where the tier has one
     /// (not in `KernelMode::Exact`).
     pub tiled: Option<TiledKernel>,
-    /// The matrix-vector kernel over rows interleaved by 8, where the tier
-    /// has one (not in `KernelMode::Exact`): the matrix is then stored
-    /// interleaved (`interleaved.rs`).
-    pub group_dot: Option<GroupDotFn>,
+    /// The kernels over rows interleaved by 8, where the tier has them (not
+    /// in `KernelMode::Exact`): the matrix is then stored interleaved
+    /// (`interleaved.rs`).
+    pub group: Option<GroupKernel>,
 }
 
 impl std::fmt::Debug for Kernel {
@@ -263,7 +263,7 @@ pub fn select_kernel(tensor: &str, ty: GgmlType, mode: KernelMode, isa: Isa) -> 
     if mode == KernelMode::Simd && isa == Isa::Scalar {
         return Err(Error::NoSimd { mode: mode.name(), detected: isa.name() });
     }
-    let kernel = |isa, fused, name, dot| Kernel { ggml_type: ty, isa, fused, name, dot, tiled: None, group_dot: None };
+    let kernel = |isa, fused, name, dot| Kernel { ggml_type: ty, isa, fused, name, dot, tiled: None, group: None };
     if ty == GgmlType::F32 {
         return Ok(kernel(Isa::Scalar, true, "f32-dot", DotFn::F32(f32_weights_dot)));
     }
@@ -275,11 +275,11 @@ pub fn select_kernel(tensor: &str, ty: GgmlType, mode: KernelMode, isa: Isa) -> 
         if let Some((dot, row_tier)) = simd_kernel(ty, isa) {
             let fast = mode != KernelMode::Exact;
             let tiled = if fast { tiled_kernel(ty, isa) } else { None };
-            let group_dot = if fast { group_kernel(ty, isa) } else { None };
+            let group = if fast { group_kernel(ty, isa) } else { None };
             // Reports say which products are tiled; a tier without a tiled kernel
             // for this format runs its (or a lesser tier's) per-row kernels.
             let name = if tiled.is_some() { isa.tiled_name() } else { row_tier.name() };
-            return Ok(Kernel { tiled, group_dot, ..kernel(isa, true, name, dot) });
+            return Ok(Kernel { tiled, group, ..kernel(isa, true, name, dot) });
         }
     }
     match scalar_kernel(ty) {

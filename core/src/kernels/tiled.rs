@@ -6,15 +6,17 @@
 //! The tiers are one list, [`tiled_kernel`].
 
 use super::act_tiles::ActTiles;
-use super::interleaved;
+use super::interleaved::{GroupUnpackFn, GROUP_ROWS};
 use super::shared_out::SharedOut;
 use super::unpacked::{UnpackKind, UnpackedBlock};
 use super::unpacked32::{Kind32, Unpacked32};
 use super::Isa;
 use crate::GgmlType;
 
-/// Weight rows one task unpacks and owns (a multiple of the tile's 8 rows).
+/// Weight rows one task unpacks and owns (a multiple of the tile's 8 rows
+/// and of an interleaved group's).
 pub const PANEL_ROWS: usize = 32;
+const _: () = assert!(PANEL_ROWS.is_multiple_of(GROUP_ROWS));
 
 /// Fewest tokens for which a product takes the tiled path; fewer go through
 /// the per-row kernels (decode, short turns). Unpacking the weights costs about
@@ -72,23 +74,27 @@ impl TiledKernel {
     }
 
     /// `out[n_tok, n_out] = acts · Wᵀ` with the weights' raw rows in `data`
-    /// (`row_bytes` each; `interleaved`: groups of 8 rows interleaved, see
-    /// `interleaved.rs`) and the activations as `tiles`.
+    /// (`row_bytes` each; with `interleaved`, groups of 8 rows interleaved,
+    /// `interleaved.rs`, and unpacked by that function) and the activations
+    /// as `tiles`.
     #[allow(clippy::too_many_arguments)]
     pub fn matmul(
         &self,
         data: &[u8],
-        interleaved: bool,
+        interleaved: Option<GroupUnpackFn>,
         n_out: usize,
         row_bytes: usize,
         tiles: &ActTiles,
         n_tok: usize,
         out: &mut [f32],
     ) {
-        let rows = Rows { data, interleaved, n_out, row_bytes };
+        let rows = Rows { data, n_out, row_bytes };
         match self {
-            TiledKernel::KQuant(f) => matmul_tiled(f, &rows, tiles, n_tok, out),
-            TiledKernel::Block32(f) => matmul_tiled(f, &rows, tiles, n_tok, out),
+            TiledKernel::KQuant(f) => matmul_tiled(f, &rows, interleaved, tiles, n_tok, out),
+            TiledKernel::Block32(f) => {
+                assert!(interleaved.is_none(), "only K-quant rows are interleaved");
+                matmul_tiled(f, &rows, None, tiles, n_tok, out)
+            }
         }
     }
 }
@@ -181,24 +187,28 @@ pub fn tiled_kernel(ty: GgmlType, isa: Isa) -> Option<TiledKernel> {
     }
 }
 
+/// Unpacks one interleaved group of 8 rows (`interleaved::GroupUnpackFn` for K-quants).
+type UnpackGroup<B> = fn(&[u8], usize, &mut [B]);
+
 /// A matrix's stored rows.
 struct Rows<'d> {
     data: &'d [u8],
-    interleaved: bool,
     n_out: usize,
     row_bytes: usize,
 }
 
 /// `out[n_tok, n_out] = acts · Wᵀ` with the weights' raw rows in `rows`
-/// (`n_blocks` blocks of `block_bytes` each).
+/// (`n_blocks` blocks of `block_bytes` each), or interleaved groups of 8
+/// rows that `group_unpack` unpacks.
 fn matmul_tiled<B: bytemuck::Pod + Default + Sync, K: Copy + Sync>(
     tk: &TileFns<B, K>,
     rows: &Rows<'_>,
+    group_unpack: Option<UnpackGroup<B>>,
     tiles: &ActTiles,
     n_tok: usize,
     out: &mut [f32],
 ) {
-    let Rows { data, n_out, row_bytes, .. } = *rows;
+    let Rows { data, n_out, row_bytes } = *rows;
     assert_eq!(out.len(), n_tok * n_out);
     assert!(tiles.width == tk.width && tiles.slots == tk.slots && tiles.n_tiles * tk.width >= n_tok);
     let n_blocks = tiles.n_blocks;
@@ -207,51 +217,50 @@ fn matmul_tiled<B: bytemuck::Pod + Default + Sync, K: Copy + Sync>(
     let panel = |p: usize| {
         thread_local! {
             static PANEL: std::cell::RefCell<Vec<UnpackedBlock>> = const { std::cell::RefCell::new(Vec::new()) };
-            // [PANEL_ROWS, row_bytes] plain rows copied out of interleaved groups.
-            static PLAIN: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
         }
         let first = p * PANEL_ROWS;
         let n_rows = PANEL_ROWS.min(n_out - first);
+        // Interleaved groups unpack whole (the last one is padded in the copy).
+        let n_unpacked = if group_unpack.is_some() { n_rows.next_multiple_of(GROUP_ROWS) } else { n_rows };
         PANEL.with_borrow_mut(|storage| {
-            PLAIN.with_borrow_mut(|plain| {
-                // [n_rows, n_blocks] unpacked blocks of type B, in a 64-byte aligned
-                // buffer shared by both families (a thread_local cannot be generic).
-                let bytes = n_rows * n_blocks * std::mem::size_of::<B>();
-                storage.resize(bytes.div_ceil(std::mem::size_of::<UnpackedBlock>()), UnpackedBlock::default());
-                let buf: &mut [B] = bytemuck::cast_slice_mut(&mut bytemuck::cast_slice_mut::<_, u8>(storage)[..bytes]);
-                let raw = if rows.interleaved {
-                    plain.resize(n_rows * row_bytes, 0);
-                    interleaved::plain_rows(data, row_bytes, first, plain);
-                    &plain[..]
-                } else {
-                    &data[first * row_bytes..(first + n_rows) * row_bytes]
-                };
-                (tk.unpack)(tk.kind, raw, block_bytes, buf);
-                let mut result = [0.0f32; TILE_ROWS * 16];
-                let result = &mut result[..TILE_ROWS * tk.width];
-                for tile in 0..tiles.n_tiles {
-                    let act = tiles.tile(tile);
-                    let t0 = tile * tk.width;
-                    let n_t = tk.width.min(n_tok - t0);
-                    for r0 in (0..n_rows).step_by(TILE_ROWS) {
-                        let n_r = TILE_ROWS.min(n_rows - r0);
-                        // Tail rows repeat the last real row; their results are dropped.
-                        let rows: [&[B]; TILE_ROWS] = std::array::from_fn(|i| {
-                            let r = r0 + i.min(n_r - 1);
-                            &buf[r * n_blocks..(r + 1) * n_blocks]
-                        });
-                        (tk.tile)(&rows, act, result, tk.kind);
-                        for t in 0..n_t {
-                            let dst = (t0 + t) * n_out + first + r0;
-                            for r in 0..n_r {
-                                // SAFETY: row first + r0 + r belongs to this task only, and
-                                // (t0 + t, row) is inside out (asserted above).
-                                unsafe { shared.set(dst + r, result[r * tk.width + t]) };
-                            }
+            // [n_unpacked, n_blocks] unpacked blocks of type B, in a 64-byte aligned
+            // buffer shared by both families (a thread_local cannot be generic).
+            let bytes = n_unpacked * n_blocks * std::mem::size_of::<B>();
+            storage.resize(bytes.div_ceil(std::mem::size_of::<UnpackedBlock>()), UnpackedBlock::default());
+            let buf: &mut [B] = bytemuck::cast_slice_mut(&mut bytemuck::cast_slice_mut::<_, u8>(storage)[..bytes]);
+            match group_unpack {
+                Some(unpack) => {
+                    let group_bytes = GROUP_ROWS * row_bytes;
+                    for (g, rows) in buf.chunks_exact_mut(GROUP_ROWS * n_blocks).enumerate() {
+                        unpack(&data[(first + g * GROUP_ROWS) * row_bytes..][..group_bytes], n_blocks, rows);
+                    }
+                }
+                None => (tk.unpack)(tk.kind, &data[first * row_bytes..(first + n_rows) * row_bytes], block_bytes, buf),
+            }
+            let mut result = [0.0f32; TILE_ROWS * 16];
+            let result = &mut result[..TILE_ROWS * tk.width];
+            for tile in 0..tiles.n_tiles {
+                let act = tiles.tile(tile);
+                let t0 = tile * tk.width;
+                let n_t = tk.width.min(n_tok - t0);
+                for r0 in (0..n_rows).step_by(TILE_ROWS) {
+                    let n_r = TILE_ROWS.min(n_rows - r0);
+                    // Tail rows repeat the last real row; their results are dropped.
+                    let rows: [&[B]; TILE_ROWS] = std::array::from_fn(|i| {
+                        let r = r0 + i.min(n_r - 1);
+                        &buf[r * n_blocks..(r + 1) * n_blocks]
+                    });
+                    (tk.tile)(&rows, act, result, tk.kind);
+                    for t in 0..n_t {
+                        let dst = (t0 + t) * n_out + first + r0;
+                        for r in 0..n_r {
+                            // SAFETY: row first + r0 + r belongs to this task only, and
+                            // (t0 + t, row) is inside out (asserted above).
+                            unsafe { shared.set(dst + r, result[r * tk.width + t]) };
                         }
                     }
                 }
-            })
+            }
         });
     };
     let n_panels = n_out.div_ceil(PANEL_ROWS);

@@ -88,7 +88,8 @@ pub fn unpack_all(kind: UnpackKind, data: &[u8], block_bytes: usize, out: &mut [
     }
 }
 
-fn set_k4_scales(scales: &[u8; 8], mins: &[u8; 8], out: &mut UnpackedBlock) {
+#[inline(always)]
+pub(crate) fn set_k4_scales(scales: &[u8; 8], mins: &[u8; 8], out: &mut UnpackedBlock) {
     for k in 0..16 {
         out.sc[k] = scales[k / 2] as i32;
         out.mc[k] = mins[k / 2] as i16;

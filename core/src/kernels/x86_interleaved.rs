@@ -1,6 +1,7 @@
 //! Decode's Q4_K kernel over 8 interleaved rows (`interleaved.rs`), one row
 //! per 32-bit lane of a 256-bit register: AVX2 (`vpmaddubsw`) and AVX-512
-//! VNNI (`vpdpbusd` on 256-bit registers).
+//! VNNI (`vpdpbusd` on 256-bit registers); and the tiled prefill's unpack of
+//! a group (an 8x8 transpose of 4-byte words per 64 values).
 //!
 //! Per block and group: the 8 rows' scales and mins come out of three words
 //! with shifts and masks, each 32-byte load of quants meets one broadcast of
@@ -19,6 +20,8 @@
 use std::arch::x86_64::*;
 
 use super::interleaved::{GROUP_BLOCK_BYTES, GROUP_ROWS};
+use super::unpacked::{set_k4_scales, UnpackedBlock};
+use crate::quant::q4_k::scales_mins_k4;
 use crate::quant::BlockQ8K;
 
 /// The sub-block products of one 64-value chunk for 8 rows: low nibbles ·
@@ -64,7 +67,7 @@ unsafe fn group_dot<const VNNI: bool>(group: &[u8], a: &[BlockQ8K], out: &mut [f
         let dw = _mm256_cvtph_ps(_mm_loadu_si128(base as *const __m128i));
         let dm = _mm256_cvtph_ps(_mm_loadu_si128(base.add(16) as *const __m128i));
         let w: [__m256i; 3] = std::array::from_fn(|i| _mm256_loadu_si256(base.add(32 + 32 * i) as *const __m256i));
-        // The 6-bit scale/min packing of `kquant_search::scales_mins_k4`, per lane:
+        // The 6-bit scale/min packing of `q4_k::scales_mins_k4`, per lane:
         // j < 4: w0 / w1 byte j; j >= 4: w2's nibble plus w0 / w1's top 2 bits.
         macro_rules! field {
             ($v:expr, $shift:literal, $mask:expr) => {
@@ -123,4 +126,75 @@ pub unsafe fn group_dot_q4_k_avx2(group: &[u8], a: &[BlockQ8K], out: &mut [f32; 
 #[target_feature(enable = "avx512f,avx512vl,avx512vnni,avx2,fma,f16c")]
 pub unsafe fn group_dot_q4_k_vnni(group: &[u8], a: &[BlockQ8K], out: &mut [f32; GROUP_ROWS]) {
     group_dot::<true>(group, a, out)
+}
+
+/// The 8 rows of `v` (row r: 8 words, lane k = slot k's word of row r) from
+/// 8 slots (slot k: lane r = row r's word): an 8x8 transpose of 32-bit words.
+#[inline(always)]
+unsafe fn transpose_8x8(v: [__m256i; 8]) -> [__m256i; 8] {
+    let a: [__m256i; 8] = std::array::from_fn(|i| {
+        let (x, y) = (v[2 * (i / 2)], v[2 * (i / 2) + 1]);
+        if i % 2 == 0 {
+            _mm256_unpacklo_epi32(x, y)
+        } else {
+            _mm256_unpackhi_epi32(x, y)
+        }
+    });
+    // b[0..4] from slots 0-3, b[4..8] from slots 4-7; b[j] holds rows j and j + 4.
+    let b: [__m256i; 8] = std::array::from_fn(|i| {
+        let (base, j) = (4 * (i / 4), i % 4);
+        let (x, y) = (a[base + j / 2], a[base + 2 + j / 2]);
+        if j % 2 == 0 {
+            _mm256_unpacklo_epi64(x, y)
+        } else {
+            _mm256_unpackhi_epi64(x, y)
+        }
+    });
+    std::array::from_fn(|r| {
+        if r < 4 {
+            _mm256_permute2x128_si256::<0x20>(b[r], b[4 + r])
+        } else {
+            _mm256_permute2x128_si256::<0x31>(b[r - 4], b[r])
+        }
+    })
+}
+
+/// Unpacks one interleaved group (`[n_blocks, 1152]`) into its 8 rows'
+/// [`UnpackedBlock`]s (`out`: `[8, n_blocks]`), equal to plain `unpack_q4_k`
+/// of each row: quants by an 8x8 word transpose per 64 values, scales and
+/// f16 factors per row. For the tiled path's panels.
+///
+/// # Safety
+/// The CPU must support `avx2`, `fma` and `f16c`.
+#[target_feature(enable = "avx2,fma,f16c")]
+pub unsafe fn unpack_group_q4_k(group: &[u8], n_blocks: usize, out: &mut [UnpackedBlock]) {
+    assert!(group.len() >= n_blocks * GROUP_BLOCK_BYTES && out.len() >= GROUP_ROWS * n_blocks);
+    let low_mask = _mm256_set1_epi8(0x0F);
+    for b in 0..n_blocks {
+        let src = group.as_ptr().add(b * GROUP_BLOCK_BYTES);
+        let mut d = [0.0f32; GROUP_ROWS];
+        let mut dmin = [0.0f32; GROUP_ROWS];
+        _mm256_storeu_ps(d.as_mut_ptr(), _mm256_cvtph_ps(_mm_loadu_si128(src as *const __m128i)));
+        _mm256_storeu_ps(dmin.as_mut_ptr(), _mm256_cvtph_ps(_mm_loadu_si128(src.add(16) as *const __m128i)));
+        for r in 0..GROUP_ROWS {
+            let o = &mut out[r * n_blocks + b];
+            let mut scales = [0u8; 12];
+            for (w, word) in scales.chunks_exact_mut(4).enumerate() {
+                word.copy_from_slice(std::slice::from_raw_parts(src.add(32 + 32 * w + 4 * r), 4));
+            }
+            let (sc, mn) = scales_mins_k4(&scales);
+            set_k4_scales(&sc, &mn, o);
+            o.dw = d[r];
+            o.dm = dmin[r];
+        }
+        for c in 0..4 {
+            let slots: [__m256i; 8] =
+                std::array::from_fn(|j| _mm256_loadu_si256(src.add(128 + 32 * (8 * c + j)) as *const __m256i));
+            for (r, qs) in transpose_8x8(slots).into_iter().enumerate() {
+                let q = out[r * n_blocks + b].q.as_mut_ptr().add(64 * c);
+                _mm256_storeu_si256(q as *mut __m256i, _mm256_and_si256(qs, low_mask));
+                _mm256_storeu_si256(q.add(32) as *mut __m256i, _mm256_and_si256(_mm256_srli_epi16::<4>(qs), low_mask));
+            }
+        }
+    }
 }

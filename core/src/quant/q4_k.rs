@@ -143,7 +143,7 @@ fn pack_k4_block(
 }
 
 /// The eight 6-bit (scale, min) pairs of a Q4_K or Q5_K block, as bytes.
-pub(super) fn scales_mins_k4(packed: &[u8; 12]) -> ([u8; 8], [u8; 8]) {
+pub(crate) fn scales_mins_k4(packed: &[u8; 12]) -> ([u8; 8], [u8; 8]) {
     let (sc, mn) = unpack_scales_mins_k4(packed);
     let bytes = |w: [u32; 2]| (w[0] as u64 | (w[1] as u64) << 32).to_le_bytes();
     (bytes(sc), bytes(mn))
