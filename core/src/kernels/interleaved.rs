@@ -26,7 +26,9 @@
 //! ```
 //!
 //! A matrix's groups are stored one after another, each `[n_blocks, 1152]`;
-//! the last one is padded with copies of the last row.
+//! the last one is padded with copies of the last row. A model's copies share
+//! one allocation (`WeightMatrix::interleave_together`), so that huge pages
+//! cover them whole.
 //!
 //! [`WeightMatrix::interleaved_source`]: super::WeightMatrix::interleaved_source
 
@@ -75,17 +77,20 @@ pub fn block_of(group: &[u8], r: usize, b: usize, out: &mut [u8; BLOCK_BYTES]) {
     }
 }
 
-/// `[n_out, row_bytes]` plain rows `data`, interleaved by groups of 8; the
-/// last group is padded with copies of the last row (`n_out.div_ceil(8)`
-/// groups, so every row is read through the group kernel).
-pub fn interleave_matrix(data: &[u8], n_out: usize, row_bytes: usize) -> Vec<u8> {
+/// Bytes of the interleaved copy of `n_out` rows (the last group padded).
+pub fn interleaved_len(n_out: usize, row_bytes: usize) -> usize {
+    n_out.div_ceil(GROUP_ROWS) * GROUP_ROWS * row_bytes
+}
+
+/// Writes `[n_out, row_bytes]` plain rows `data` into `out`
+/// ([`interleaved_len`] bytes) interleaved by groups of 8; the last group is
+/// padded with copies of the last row, so every row is read through the
+/// group kernel.
+pub fn interleave_matrix_into(data: &[u8], n_out: usize, row_bytes: usize, out: &mut [u8]) {
     assert!(n_out > 0 && data.len() == n_out * row_bytes && row_bytes.is_multiple_of(BLOCK_BYTES));
+    assert_eq!(out.len(), interleaved_len(n_out, row_bytes));
     let n_blocks = row_bytes / BLOCK_BYTES;
     let group_bytes = GROUP_ROWS * row_bytes;
-    let n_groups = n_out.div_ceil(GROUP_ROWS);
-    // Zeroed allocations this large come fresh from the OS, untouched.
-    let mut out = vec![0u8; n_groups * group_bytes];
-    crate::memory_advice::advise_large_buffer(&mut out);
     let mut padded = Vec::new();
     for (g, dst) in out.chunks_exact_mut(group_bytes).enumerate() {
         let first = g * GROUP_ROWS;
@@ -101,6 +106,12 @@ pub fn interleave_matrix(data: &[u8], n_out: usize, row_bytes: usize) -> Vec<u8>
         };
         interleave_group(src, n_blocks, dst);
     }
+}
+
+/// [`interleave_matrix_into`] a new buffer.
+pub fn interleave_matrix(data: &[u8], n_out: usize, row_bytes: usize) -> Vec<u8> {
+    let mut out = vec![0u8; interleaved_len(n_out, row_bytes)];
+    interleave_matrix_into(data, n_out, row_bytes, &mut out);
     out
 }
 

@@ -3,6 +3,8 @@
 //! threads with rayon when the `parallel` feature is on; the same code runs
 //! single-threaded on wasm.
 
+use std::sync::Arc;
+
 use super::interleaved::{self, GROUP_ROWS};
 use super::stats::{self, StatsKey};
 use super::{select_kernel, tiled, ActFormat, Activations, DotFn, Kernel, KernelMode};
@@ -26,10 +28,11 @@ const TOKEN_TILE: usize = 16;
 enum RowData<'a> {
     /// The file's rows, borrowed.
     Plain(&'a [u8]),
-    /// A copy made at load for the kernel's group kernel: groups of 8 rows
-    /// interleaved, the last one padded (`interleaved.rs`). `source` is the
+    /// A copy made at load for the kernel's group kernels: groups of 8 rows
+    /// interleaved, the last one padded (`interleaved.rs`), at `start` in an
+    /// allocation that may hold other matrices' copies. `source` is the
     /// file's bytes, no longer read.
-    Interleaved { bytes: Vec<u8>, source: &'a [u8] },
+    Interleaved { copies: Arc<Vec<u8>>, start: usize, source: &'a [u8] },
 }
 
 /// `[n_out, n_in]` weights (GGUF dims `[n_in, n_out]`), borrowed from the file
@@ -72,6 +75,23 @@ impl<'a> WeightMatrix<'a> {
         mode: KernelMode,
         isa: super::Isa,
     ) -> Result<Self> {
+        let mut m = Self::bind_plain(name, ggml_type, n_in, n_out, data, mode, isa)?;
+        Self::interleave_together(&mut [&mut m]);
+        Ok(m)
+    }
+
+    /// [`from_raw`](Self::from_raw) without the interleaved copy: the caller
+    /// makes the copies of several matrices at once with
+    /// [`interleave_together`](Self::interleave_together) (the model loader).
+    pub(crate) fn bind_plain(
+        name: &str,
+        ggml_type: GgmlType,
+        n_in: usize,
+        n_out: usize,
+        data: &'a [u8],
+        mode: KernelMode,
+        isa: super::Isa,
+    ) -> Result<Self> {
         let row_bytes = ggml_type.row_bytes(n_in as u64).ok_or(Error::RowSize {
             ggml_type,
             n_values: n_in,
@@ -90,13 +110,40 @@ impl<'a> WeightMatrix<'a> {
         let kernel = select_kernel(name, ggml_type, mode, isa)?;
         let stats_key = StatsKey { role: stats::role_of(name), ggml_type, kernel: kernel.name };
         stats::record_selection(&stats_key, &format!("{name}, mode {}", mode.name()));
-        let data = match kernel.group {
-            Some(_) => {
-                RowData::Interleaved { bytes: interleaved::interleave_matrix(data, n_out, row_bytes), source: data }
-            }
-            _ => RowData::Plain(data),
-        };
+        let data = RowData::Plain(data);
         Ok(WeightMatrix { name: name.to_string(), ggml_type, n_in, n_out, row_bytes, data, kernel, stats_key })
+    }
+
+    /// Copies the rows of every plain matrix in `matrices` that has group
+    /// kernels into one new allocation, interleaved. One allocation, advised
+    /// by the host (`memory_advice`), so that huge pages cover the copies
+    /// whole: matrices of a few MB each covered themselves only in part, and
+    /// decode lost ~15% to it.
+    pub fn interleave_together(matrices: &mut [&mut WeightMatrix<'a>]) {
+        let wants = |m: &WeightMatrix<'a>| m.kernel.group.is_some() && matches!(m.data, RowData::Plain(_));
+        let total: usize =
+            matrices.iter().filter(|m| wants(m)).map(|m| interleaved::interleaved_len(m.n_out, m.row_bytes)).sum();
+        if total == 0 {
+            return;
+        }
+        // Zeroed allocations this large come fresh from the OS, untouched.
+        let mut copies = vec![0u8; total];
+        crate::memory_advice::advise_large_buffer(&mut copies);
+        let mut starts = Vec::new();
+        let mut at = 0;
+        for m in matrices.iter().filter(|m| wants(m)) {
+            let len = interleaved::interleaved_len(m.n_out, m.row_bytes);
+            interleaved::interleave_matrix_into(m.stored(), m.n_out, m.row_bytes, &mut copies[at..at + len]);
+            starts.push(at);
+            at += len;
+        }
+        let copies = Arc::new(copies);
+        let mut starts = starts.into_iter();
+        for m in matrices.iter_mut().filter(|m| wants(m)) {
+            let RowData::Plain(source) = m.data else { unreachable!("filtered on plain") };
+            let start = starts.next().expect("one start per copy");
+            m.data = RowData::Interleaved { copies: Arc::clone(&copies), start, source };
+        }
     }
 
     /// The file bytes this matrix was copied from and no longer reads (its
@@ -112,7 +159,9 @@ impl<'a> WeightMatrix<'a> {
     fn stored(&self) -> &[u8] {
         match &self.data {
             RowData::Plain(data) => data,
-            RowData::Interleaved { bytes, .. } => bytes,
+            RowData::Interleaved { copies, start, .. } => {
+                &copies[*start..*start + interleaved::interleaved_len(self.n_out, self.row_bytes)]
+            }
         }
     }
 
@@ -220,7 +269,8 @@ impl<'a> WeightMatrix<'a> {
     /// rows go 8 at a time through the group kernel; `first` is then a
     /// multiple of 8 (runs start at multiples of `ROWS_PER_TASK`).
     fn dot_row_run(&self, first: usize, acts: &Activations, t: usize, out: &mut [f32]) {
-        if let (RowData::Interleaved { bytes, .. }, Some(group)) = (&self.data, self.kernel.group) {
+        if let (RowData::Interleaved { .. }, Some(group)) = (&self.data, self.kernel.group) {
+            let bytes = self.stored();
             assert_eq!(first % GROUP_ROWS, 0, "{}: runs start on a group", self.name);
             let a = acts.q8k_row(t);
             let group_bytes = GROUP_ROWS * self.row_bytes;

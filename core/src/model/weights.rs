@@ -81,7 +81,16 @@ impl<'a> Loader<'_, 'a> {
     /// A `[n_in, n_out]` matrix (GGUF order) bound to its kernel.
     fn matrix(&self, name: &str, n_in: usize, n_out: usize, why: &str) -> Result<WeightMatrix<'a>> {
         let info = self.info(name, &[n_in as u64, n_out as u64], why)?;
-        WeightMatrix::new(info, self.file.tensor_data(info), self.mode, self.isa)
+        let (n_in, n_out) = (info.dims[0] as usize, info.dims[1] as usize);
+        WeightMatrix::bind_plain(
+            info.name,
+            info.ggml_type,
+            n_in,
+            n_out,
+            self.file.tensor_data(info),
+            self.mode,
+            self.isa,
+        )
     }
 
     /// A vector of `len` values converted to f32.
@@ -208,11 +217,21 @@ impl<'a> ModelWeights<'a> {
             Some(_) => (l.matrix("output.weight", n_embd, n_vocab, &vocab_why)?, false),
             None => {
                 let data = file.tensor_data(embd_info);
-                let m = WeightMatrix::from_raw("output.weight", embd_info.ggml_type, n_embd, n_vocab, data, mode, isa)?;
+                let m =
+                    WeightMatrix::bind_plain("output.weight", embd_info.ggml_type, n_embd, n_vocab, data, mode, isa)?;
                 (m, true)
             }
         };
-        Ok(ModelWeights { token_embd, layers, output_norm, output, output_tied })
+        let mut weights = ModelWeights { token_embd, layers, output_norm, output, output_tied };
+        // The copies the group kernels read, in one allocation (`interleave_together`).
+        let mut matrices: Vec<&mut WeightMatrix<'a>> = weights
+            .layers
+            .iter_mut()
+            .flat_map(|l| [&mut l.wq, &mut l.wk, &mut l.wv, &mut l.wo, &mut l.w_gate, &mut l.w_up, &mut l.w_down])
+            .chain(std::iter::once(&mut weights.output))
+            .collect();
+        WeightMatrix::interleave_together(&mut matrices);
+        Ok(weights)
     }
 
     /// Weight bytes one decoded token streams from memory: every matrix once
