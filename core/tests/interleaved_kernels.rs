@@ -1,4 +1,4 @@
-//! Rows interleaved by 8 (`kernels/interleaved.rs`): on every tier this CPU
+//! Q4_K and Q6_K rows interleaved by 8 (`kernels/interleaved.rs`): on every tier this CPU
 //! has group kernels for, each decode output equals the fast set's scalar
 //! definition (`unpacked::dot_fast`) bit for bit, through the group kernel
 //! alone and through `WeightMatrix` with row counts that leave a partial last
@@ -8,7 +8,7 @@
 //! printed (`--nocapture`).
 
 use fuselm_core::kernels::interleaved::{
-    group_dot_scalar, group_kernel, interleave_matrix, unpack_group_scalar, GROUP_ROWS,
+    group_dot_scalar, group_kernel, interleave_matrix, unpack_group_scalar, GroupFormat, GROUP_ROWS,
 };
 use fuselm_core::kernels::tiled::MIN_TOKENS;
 use fuselm_core::kernels::unpacked::{dot_fast, unpack_all, UnpackKind, UnpackedBlock};
@@ -29,102 +29,115 @@ fn values(n: usize, seed: u64, scale: f32) -> Vec<f32> {
         .collect()
 }
 
-fn group_tiers() -> Vec<Isa> {
-    let tiers: Vec<Isa> =
-        Isa::available().into_iter().filter(|&isa| group_kernel(GgmlType::Q4_K, isa).is_some()).collect();
-    println!("Q4_K group kernels on this CPU: {:?}", tiers.iter().map(|i| i.name()).collect::<Vec<_>>());
+const FORMATS: [GgmlType; 2] = [GgmlType::Q4_K, GgmlType::Q6_K];
+
+fn group_tiers(ty: GgmlType) -> Vec<Isa> {
+    let tiers: Vec<Isa> = Isa::available().into_iter().filter(|&isa| group_kernel(ty, isa).is_some()).collect();
+    println!("{ty} group kernels on this CPU: {:?}", tiers.iter().map(|i| i.name()).collect::<Vec<_>>());
     tiers
 }
 
-fn dot_fast_row(row: &[u8], n_blocks: usize, a: &[fuselm_core::quant::BlockQ8K]) -> f32 {
+fn dot_fast_row(ty: GgmlType, row: &[u8], n_blocks: usize, a: &[fuselm_core::quant::BlockQ8K]) -> f32 {
     let mut unpacked = vec![UnpackedBlock::default(); n_blocks];
-    unpack_all(UnpackKind::Q4K, row, row.len() / n_blocks, &mut unpacked);
+    unpack_all(UnpackKind::of(ty).unwrap(), row, row.len() / n_blocks, &mut unpacked);
     dot_fast(&unpacked, a)
 }
 
-fn check_group(n_blocks: usize, seed: u64, weight_scale: f32, act_scale: f32) {
+fn check_group(ty: GgmlType, n_blocks: usize, seed: u64, weight_scale: f32, act_scale: f32) {
+    let format = GroupFormat::of(ty).unwrap();
     let n_in = 256 * n_blocks;
     let mut w = Vec::new();
-    quant::quantize_row(GgmlType::Q4_K, &values(n_in * GROUP_ROWS, seed, weight_scale), &mut w).unwrap();
+    quant::quantize_row(ty, &values(n_in * GROUP_ROWS, seed, weight_scale), &mut w).unwrap();
     let row_bytes = w.len() / GROUP_ROWS;
-    let group = interleave_matrix(&w, GROUP_ROWS, row_bytes);
+    let group = interleave_matrix(format, &w, GROUP_ROWS, row_bytes);
     let mut acts = Activations::default();
     acts.quantize(&values(n_in, seed + 1, act_scale), n_in, ActFormat::Q8K, Isa::Scalar);
     let a = acts.q8k_row(0);
     let mut scalar = [0.0f32; GROUP_ROWS];
-    group_dot_scalar(&group, a, &mut scalar);
+    group_dot_scalar(format, &group, a, &mut scalar);
     for r in 0..GROUP_ROWS {
-        let want = dot_fast_row(&w[r * row_bytes..(r + 1) * row_bytes], n_blocks, a);
+        let want = dot_fast_row(ty, &w[r * row_bytes..(r + 1) * row_bytes], n_blocks, a);
         assert_eq!(scalar[r].to_bits(), want.to_bits(), "scalar group row {r}");
     }
     // Unpacked for the tiled path: the plain rows' unpacked blocks.
     let mut unpacked_scalar = vec![UnpackedBlock::default(); GROUP_ROWS * n_blocks];
-    unpack_group_scalar(&group, n_blocks, &mut unpacked_scalar);
+    unpack_group_scalar(format, &group, n_blocks, &mut unpacked_scalar);
     for r in 0..GROUP_ROWS {
         let mut plain = vec![UnpackedBlock::default(); n_blocks];
-        unpack_all(UnpackKind::Q4K, &w[r * row_bytes..(r + 1) * row_bytes], row_bytes / n_blocks, &mut plain);
+        unpack_all(
+            UnpackKind::of(ty).unwrap(),
+            &w[r * row_bytes..(r + 1) * row_bytes],
+            row_bytes / n_blocks,
+            &mut plain,
+        );
         assert_eq!(&unpacked_scalar[r * n_blocks..(r + 1) * n_blocks], &plain[..], "scalar unpack row {r}");
     }
-    for isa in group_tiers() {
-        let kernel = group_kernel(GgmlType::Q4_K, isa).unwrap();
+    for isa in group_tiers(ty) {
+        let kernel = group_kernel(ty, isa).unwrap();
         let mut got = [f32::NAN; GROUP_ROWS];
         (kernel.dot)(&group, a, &mut got);
         for r in 0..GROUP_ROWS {
-            assert_eq!(got[r].to_bits(), scalar[r].to_bits(), "{isa} row {r}: {} vs {}", got[r], scalar[r]);
+            assert_eq!(got[r].to_bits(), scalar[r].to_bits(), "{ty} {isa} row {r}: {} vs {}", got[r], scalar[r]);
         }
         let mut unpacked = vec![UnpackedBlock::default(); GROUP_ROWS * n_blocks];
         (kernel.unpack)(&group, n_blocks, &mut unpacked);
-        assert!(unpacked == unpacked_scalar, "{isa}: group unpack differs from the plain rows'");
+        assert!(unpacked == unpacked_scalar, "{ty} {isa}: group unpack differs from the plain rows'");
     }
 }
 
 /// Every output of a `WeightMatrix` product with fewer tokens than the tiled
 /// path takes equals `dot_fast` of its row and token.
-fn check_matrix(isa: Isa, n_blocks: usize, n_out: usize, n_tok: usize, seed: u64) {
+fn check_matrix(ty: GgmlType, isa: Isa, n_blocks: usize, n_out: usize, n_tok: usize, seed: u64) {
     let n_in = 256 * n_blocks;
     let mut w = Vec::new();
-    quant::quantize_row(GgmlType::Q4_K, &values(n_in * n_out, seed, 0.3), &mut w).unwrap();
-    let m = WeightMatrix::from_raw("w", GgmlType::Q4_K, n_in, n_out, &w, KernelMode::Auto, isa).unwrap();
-    assert!(m.interleaved_source().is_some(), "{isa}: Q4_K stored interleaved");
+    quant::quantize_row(ty, &values(n_in * n_out, seed, 0.3), &mut w).unwrap();
+    let m = WeightMatrix::from_raw("w", ty, n_in, n_out, &w, KernelMode::Auto, isa).unwrap();
+    assert!(m.interleaved_source().is_some(), "{ty} {isa}: stored interleaved");
     let mut acts = Activations::default();
     let mut out = vec![f32::NAN; n_tok * n_out];
     m.matmul(&values(n_in * n_tok, seed + 1, 6.0), &mut acts, &mut out);
     let row_bytes = w.len() / n_out;
     for r in 0..n_out {
         for t in 0..n_tok {
-            let want = dot_fast_row(&w[r * row_bytes..(r + 1) * row_bytes], n_blocks, acts.q8k_row(t));
+            let want = dot_fast_row(ty, &w[r * row_bytes..(r + 1) * row_bytes], n_blocks, acts.q8k_row(t));
             let got = out[t * n_out + r];
-            assert_eq!(got.to_bits(), want.to_bits(), "{isa} [{n_out}x{n_in}] row {r} token {t}: {got} vs {want}");
+            assert_eq!(got.to_bits(), want.to_bits(), "{ty} {isa} [{n_out}x{n_in}] row {r} token {t}: {got} vs {want}");
         }
     }
 }
 
 #[test]
 fn group_kernels_equal_the_fast_scalar_definition() {
-    for (n_blocks, seed) in [(1, 1), (3, 2), (8, 3), (22, 4)] {
-        check_group(n_blocks, seed, 0.3, 6.0);
+    for ty in FORMATS {
+        for (n_blocks, seed) in [(1, 1), (3, 2), (8, 3), (22, 4)] {
+            check_group(ty, n_blocks, seed, 0.3, 6.0);
+        }
+        // Extreme scales: large weights and activations, and all-zero activations.
+        check_group(ty, 2, 5, 1e4, 1e3);
+        check_group(ty, 2, 6, 0.3, 0.0);
     }
-    // Extreme scales: large weights and activations, and all-zero activations.
-    check_group(2, 5, 1e4, 1e3);
-    check_group(2, 6, 0.3, 0.0);
 }
 
 #[test]
 fn interleaved_matrices_decode_like_the_fast_scalar_definition() {
-    for isa in group_tiers() {
-        // 37 rows: 4 groups + a padded one; 16 rows: 2 full groups; 3: one padded.
-        for (n_out, n_tok) in [(37, 1), (16, 1), (3, 1), (37, MIN_TOKENS - 1), (67, 2)] {
-            check_matrix(isa, 2, n_out, n_tok, n_out as u64);
+    for ty in FORMATS {
+        for isa in group_tiers(ty) {
+            // 37 rows: 4 groups + a padded one; 16 rows: 2 full groups; 3: one padded.
+            for (n_out, n_tok) in [(37, 1), (16, 1), (3, 1), (37, MIN_TOKENS - 1), (67, 2)] {
+                check_matrix(ty, isa, 2, n_out, n_tok, n_out as u64);
+            }
         }
     }
 }
 
 #[test]
 fn exact_mode_stores_rows_plain() {
-    for isa in Isa::available() {
-        let w = vec![0u8; 16 * GgmlType::Q4_K.row_bytes(256).unwrap() as usize];
-        let m = WeightMatrix::from_raw("w", GgmlType::Q4_K, 256, 16, &w, KernelMode::Exact, isa).unwrap();
-        assert!(m.interleaved_source().is_none() && m.kernel.group.is_none(), "{isa}");
+    for ty in FORMATS {
+        for isa in Isa::available() {
+            let w = vec![0u8; 16 * ty.row_bytes(256).unwrap() as usize];
+            let m = WeightMatrix::from_raw("w", ty, 256, 16, &w, KernelMode::Exact, isa).unwrap();
+            assert!(m.interleaved_source().is_none() && m.kernel.group.is_none(), "{ty} {isa}");
+        }
     }
 }
 
@@ -132,10 +145,10 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
     #[test]
     fn interleaved_products_equal_the_fast_scalar_definition(
-        n_blocks in 1usize..4, n_out in 1usize..80, n_tok in 1usize..MIN_TOKENS, seed in 0u64..1000,
+        t in 0usize..2, n_blocks in 1usize..4, n_out in 1usize..80, n_tok in 1usize..MIN_TOKENS, seed in 0u64..1000,
     ) {
-        for isa in group_tiers() {
-            check_matrix(isa, n_blocks, n_out, n_tok, seed);
+        for isa in group_tiers(FORMATS[t]) {
+            check_matrix(FORMATS[t], isa, n_blocks, n_out, n_tok, seed);
         }
     }
 }

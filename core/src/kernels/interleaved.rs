@@ -1,11 +1,11 @@
-//! Q4_K rows interleaved eight at a time, for decode's matrix-vector product.
+//! K-quant rows interleaved eight at a time, for decode's matrix-vector product.
 //!
-//! A row-at-a-time Q4_K kernel spends most of its work on things other than
-//! multiplying: splitting nibbles, broadcasting one sub-block scale per 32
-//! values, widening and summing each row's lanes. With eight rows side by
-//! side, one 32-byte load holds 4 bytes (8 quants) of each of the 8 rows, the
-//! 4 activation bytes they meet are one broadcast, and every scale, min and
-//! f16 factor is one vector for all 8 rows. Each lane then computes one row
+//! A row-at-a-time K-quant kernel spends most of its work on things other
+//! than multiplying: splitting nibbles, broadcasting one sub-block scale per
+//! 16 or 32 values, widening and summing each row's lanes. With eight rows
+//! side by side, one 32-byte load holds 4 bytes of each of the 8 rows, the 4
+//! activation bytes they meet are one broadcast, and every scale, min and f16
+//! factor is one vector for all 8 rows. Each lane then computes one row
 //! exactly as [`unpacked::dot_fast`](super::unpacked::dot_fast) does (same
 //! exact integer sums, same fused float epilogue), so decode and the tiled
 //! prefill give the same numbers.
@@ -15,65 +15,123 @@
 //! it); the host may drop the file's pages for those tensors
 //! ([`WeightMatrix::interleaved_source`]).
 //!
-//! Layout of one group of 8 rows, per 256-value block (8 × 144 = 1152 bytes,
-//! the same bytes as the 8 plain blocks, permuted):
+//! Layout of one group of 8 rows, per 256-value block (8 blocks' bytes,
+//! permuted: every field of the 8 rows side by side, in 4-byte words where
+//! the field allows):
 //!
 //! ```text
-//! [0, 16)      d     of rows 0..8   (f16)
-//! [16, 32)     dmin  of rows 0..8   (f16)
-//! [32, 128)    scales: 3 words w = 0..3; word w of row r at 32 + 32w + 4r
-//! [128, 1152)  qs: 32 groups k of 4 bytes; row r's qs[4k..4k+4] at 128 + 32k + 4r
+//! Q4_K (8 x 144 = 1152 bytes)            Q6_K (8 x 210 = 1680 bytes)
+//! [0, 16)      d of rows 0..8 (f16)      [0, 16)       d of rows 0..8 (f16)
+//! [16, 32)     dmin of rows 0..8 (f16)   [16, 144)     scales: 4 words
+//! [32, 128)    scales: 3 words           [144, 1680)   per half h, per step j:
+//! [128, 1152)  qs: 32 words                            ql[64h+4j], ql[64h+32+4j],
+//!                                                      qh[32h+4j] (one word each)
 //! ```
 //!
-//! A matrix's groups are stored one after another, each `[n_blocks, 1152]`;
-//! the last one is padded with copies of the last row. A model's copies share
-//! one allocation (`WeightMatrix::interleave_together`), so that huge pages
-//! cover them whole.
+//! A word's 8 copies fill one 32-byte slot (row r at +4r), and the slots lie
+//! in the order the group kernel reads them: a kernel that jumped back and
+//! forth inside a block (Q6_K's ql, then qh, then ql again) defeated the
+//! hardware prefetcher and streamed at a third of the speed. A matrix's groups are stored one after another,
+//! each `[n_blocks, group block]`; the last one is padded with copies of the
+//! last row. A model's copies share one allocation
+//! (`WeightMatrix::interleave_together`), so that huge pages cover them whole.
 //!
 //! [`WeightMatrix::interleaved_source`]: super::WeightMatrix::interleaved_source
 
-use super::unpacked::UnpackedBlock;
+use super::unpacked::{self, UnpackKind, UnpackedBlock};
 use crate::quant::BlockQ8K;
+use crate::GgmlType;
 
 /// Rows per interleaved group (the 8 lanes of a 256-bit register).
 pub const GROUP_ROWS: usize = 8;
-/// Bytes of one Q4_K block.
-pub const BLOCK_BYTES: usize = 144;
-/// Bytes of one block of a group.
-pub const GROUP_BLOCK_BYTES: usize = GROUP_ROWS * BLOCK_BYTES;
 
-/// Where byte `i` of row `r`'s block goes inside the group's block.
-#[inline(always)]
-fn position(r: usize, i: usize) -> usize {
-    match i {
-        0..2 => 2 * r + i,
-        2..4 => 16 + 2 * r + (i - 2),
-        4..16 => 32 + 32 * ((i - 4) / 4) + 4 * r + (i - 4) % 4,
-        _ => 128 + 32 * ((i - 16) / 4) + 4 * r + (i - 16) % 4,
-    }
+/// The formats stored interleaved.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GroupFormat {
+    Q4K,
+    Q6K,
 }
 
-/// Interleaves 8 plain rows (`src`, `[8, n_blocks, 144]`) into `dst` (same size).
-pub fn interleave_group(src: &[u8], n_blocks: usize, dst: &mut [u8]) {
-    let row_bytes = n_blocks * BLOCK_BYTES;
-    assert!(src.len() == GROUP_ROWS * row_bytes && dst.len() == src.len());
-    for b in 0..n_blocks {
-        let out = &mut dst[b * GROUP_BLOCK_BYTES..(b + 1) * GROUP_BLOCK_BYTES];
-        for r in 0..GROUP_ROWS {
-            let block = &src[r * row_bytes + b * BLOCK_BYTES..][..BLOCK_BYTES];
-            for (i, &byte) in block.iter().enumerate() {
-                out[position(r, i)] = byte;
+impl GroupFormat {
+    pub fn of(ty: GgmlType) -> Option<GroupFormat> {
+        Some(match ty {
+            GgmlType::Q4_K => GroupFormat::Q4K,
+            GgmlType::Q6_K => GroupFormat::Q6K,
+            _ => return None,
+        })
+    }
+
+    /// Bytes of one plain block.
+    pub fn block_bytes(self) -> usize {
+        match self {
+            GroupFormat::Q4K => 144,
+            GroupFormat::Q6K => 210,
+        }
+    }
+
+    /// Bytes of one block of a group.
+    pub fn group_block_bytes(self) -> usize {
+        GROUP_ROWS * self.block_bytes()
+    }
+
+    fn unpack_kind(self) -> UnpackKind {
+        match self {
+            GroupFormat::Q4K => UnpackKind::Q4K,
+            GroupFormat::Q6K => UnpackKind::Q6K,
+        }
+    }
+
+    /// Where byte `i` of row `r`'s block goes inside the group's block.
+    #[inline(always)]
+    fn position(self, r: usize, i: usize) -> usize {
+        // A field of 4-byte words at `start`: word w of row r at start + 32w + 4r.
+        let words = |start: usize, offset: usize| start + 32 * (offset / 4) + 4 * r + offset % 4;
+        match self {
+            GroupFormat::Q4K => match i {
+                0..2 => 2 * r + i,
+                2..4 => 16 + 2 * r + (i - 2),
+                4..16 => words(32, i - 4),
+                _ => words(128, i - 16),
+            },
+            // Plain Q6_K: ql [0, 128), qh [128, 192), scales [192, 208), d [208, 210).
+            // Per half h and step j (values 4j..4j+4 of each quarter), the
+            // three words the kernel reads together: ql[64h + 4j],
+            // ql[64h + 32 + 4j], qh[32h + 4j], in the order read.
+            GroupFormat::Q6K => {
+                let step = |h: usize, j: usize, word: usize| 144 + 768 * h + 96 * j + 32 * word;
+                match i {
+                    0..128 => step(i / 64, i % 32 / 4, i % 64 / 32) + 4 * r + i % 4,
+                    128..192 => step((i - 128) / 32, (i - 128) % 32 / 4, 2) + 4 * r + i % 4,
+                    192..208 => words(16, i - 192),
+                    _ => 2 * r + (i - 208),
+                }
             }
         }
     }
 }
 
-/// Copies row `r`'s block `b` out of an interleaved group (`[n_blocks, 1152]`).
-#[inline(always)]
-pub fn block_of(group: &[u8], r: usize, b: usize, out: &mut [u8; BLOCK_BYTES]) {
-    let src = &group[b * GROUP_BLOCK_BYTES..(b + 1) * GROUP_BLOCK_BYTES];
-    for (i, o) in out.iter_mut().enumerate() {
-        *o = src[position(r, i)];
+/// Interleaves 8 plain rows (`src`, `[8, n_blocks, block]`) into `dst` (same size).
+pub fn interleave_group(format: GroupFormat, src: &[u8], n_blocks: usize, dst: &mut [u8]) {
+    let (block_bytes, group_block) = (format.block_bytes(), format.group_block_bytes());
+    let row_bytes = n_blocks * block_bytes;
+    assert!(src.len() == GROUP_ROWS * row_bytes && dst.len() == src.len());
+    for b in 0..n_blocks {
+        let out = &mut dst[b * group_block..(b + 1) * group_block];
+        for r in 0..GROUP_ROWS {
+            let block = &src[r * row_bytes + b * block_bytes..][..block_bytes];
+            for (i, &byte) in block.iter().enumerate() {
+                out[format.position(r, i)] = byte;
+            }
+        }
+    }
+}
+
+/// Copies row `r`'s block `b` out of an interleaved group (`[n_blocks, group block]`).
+pub fn block_of(format: GroupFormat, group: &[u8], r: usize, b: usize, out: &mut [u8]) {
+    let group_block = format.group_block_bytes();
+    let src = &group[b * group_block..(b + 1) * group_block];
+    for (i, o) in out[..format.block_bytes()].iter_mut().enumerate() {
+        *o = src[format.position(r, i)];
     }
 }
 
@@ -86,10 +144,10 @@ pub fn interleaved_len(n_out: usize, row_bytes: usize) -> usize {
 /// ([`interleaved_len`] bytes) interleaved by groups of 8; the last group is
 /// padded with copies of the last row, so every row is read through the
 /// group kernel.
-pub fn interleave_matrix_into(data: &[u8], n_out: usize, row_bytes: usize, out: &mut [u8]) {
-    assert!(n_out > 0 && data.len() == n_out * row_bytes && row_bytes.is_multiple_of(BLOCK_BYTES));
+pub fn interleave_matrix_into(format: GroupFormat, data: &[u8], n_out: usize, row_bytes: usize, out: &mut [u8]) {
+    assert!(n_out > 0 && data.len() == n_out * row_bytes && row_bytes.is_multiple_of(format.block_bytes()));
     assert_eq!(out.len(), interleaved_len(n_out, row_bytes));
-    let n_blocks = row_bytes / BLOCK_BYTES;
+    let n_blocks = row_bytes / format.block_bytes();
     let group_bytes = GROUP_ROWS * row_bytes;
     let mut padded = Vec::new();
     for (g, dst) in out.chunks_exact_mut(group_bytes).enumerate() {
@@ -104,20 +162,21 @@ pub fn interleave_matrix_into(data: &[u8], n_out: usize, row_bytes: usize, out: 
             }
             &padded[..]
         };
-        interleave_group(src, n_blocks, dst);
+        interleave_group(format, src, n_blocks, dst);
     }
 }
 
 /// [`interleave_matrix_into`] a new buffer.
-pub fn interleave_matrix(data: &[u8], n_out: usize, row_bytes: usize) -> Vec<u8> {
+pub fn interleave_matrix(format: GroupFormat, data: &[u8], n_out: usize, row_bytes: usize) -> Vec<u8> {
     let mut out = vec![0u8; interleaved_len(n_out, row_bytes)];
-    interleave_matrix_into(data, n_out, row_bytes, &mut out);
+    interleave_matrix_into(format, data, n_out, row_bytes, &mut out);
     out
 }
 
-/// A tier's kernels over interleaved groups.
+/// A tier's kernels over interleaved groups of one format.
 #[derive(Clone, Copy)]
 pub struct GroupKernel {
+    pub format: GroupFormat,
     /// Decode: the group's 8 rows · one activation row.
     pub dot: GroupDotFn,
     /// Prefill: the group's 8 rows unpacked for the tiled kernels.
@@ -126,23 +185,34 @@ pub struct GroupKernel {
 
 /// The group kernels for weights of `ty` on `isa`, where that tier has them:
 /// the one list of interleaved formats and tiers.
-pub fn group_kernel(ty: crate::GgmlType, isa: super::Isa) -> Option<GroupKernel> {
+pub fn group_kernel(ty: GgmlType, isa: super::Isa) -> Option<GroupKernel> {
     #[cfg(target_arch = "x86_64")]
     {
         use super::x86_interleaved as x86;
         use super::Isa;
+        let format = GroupFormat::of(ty)?;
         // SAFETY (every closure): a tier is only chosen when `Isa::detect`
         // found its features (avx512f/bw/vl/vnni with avx2/fma/f16c; avx2, fma, f16c).
-        let unpack: GroupUnpackFn = |g, n, o| unsafe { x86::unpack_group_q4_k(g, n, o) };
-        match (ty, isa) {
-            (crate::GgmlType::Q4_K, Isa::Avx512Vnni) => {
-                Some(GroupKernel { dot: |g, a, o| unsafe { x86::group_dot_q4_k_vnni(g, a, o) }, unpack })
-            }
-            (crate::GgmlType::Q4_K, Isa::Avx2) => {
-                Some(GroupKernel { dot: |g, a, o| unsafe { x86::group_dot_q4_k_avx2(g, a, o) }, unpack })
-            }
-            _ => None,
-        }
+        let (dot, unpack): (GroupDotFn, GroupUnpackFn) = match (format, isa) {
+            (GroupFormat::Q4K, Isa::Avx512Vnni) => (
+                |g, a, o| unsafe { x86::group_dot_q4_k_vnni(g, a, o) },
+                |g, n, o| unsafe { x86::unpack_group_q4_k(g, n, o) },
+            ),
+            (GroupFormat::Q4K, Isa::Avx2) => (
+                |g, a, o| unsafe { x86::group_dot_q4_k_avx2(g, a, o) },
+                |g, n, o| unsafe { x86::unpack_group_q4_k(g, n, o) },
+            ),
+            (GroupFormat::Q6K, Isa::Avx512Vnni) => (
+                |g, a, o| unsafe { x86::group_dot_q6_k_vnni(g, a, o) },
+                |g, n, o| unsafe { x86::unpack_group_q6_k(g, n, o) },
+            ),
+            (GroupFormat::Q6K, Isa::Avx2) => (
+                |g, a, o| unsafe { x86::group_dot_q6_k_avx2(g, a, o) },
+                |g, n, o| unsafe { x86::unpack_group_q6_k(g, n, o) },
+            ),
+            _ => return None,
+        };
+        Some(GroupKernel { format, dot, unpack })
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
@@ -151,17 +221,19 @@ pub fn group_kernel(ty: crate::GgmlType, isa: super::Isa) -> Option<GroupKernel>
     }
 }
 
-/// Unpacks one group (`[n_blocks, 1152]`) into its 8 rows' blocks (`out`:
-/// `[8, n_blocks]`), each equal to `unpacked::unpack_q4_k` of the plain row.
+/// Unpacks one group (`[n_blocks, group block]`) into its 8 rows' blocks
+/// (`out`: `[8, n_blocks]`), each equal to `unpacked::unpack_all` of the plain row.
 pub type GroupUnpackFn = fn(group: &[u8], n_blocks: usize, out: &mut [UnpackedBlock]);
 
 /// The scalar definition of [`GroupUnpackFn`].
-pub fn unpack_group_scalar(group: &[u8], n_blocks: usize, out: &mut [UnpackedBlock]) {
-    let mut block = [0u8; BLOCK_BYTES];
+pub fn unpack_group_scalar(format: GroupFormat, group: &[u8], n_blocks: usize, out: &mut [UnpackedBlock]) {
+    let mut block = [0u8; 256];
+    let block = &mut block[..format.block_bytes()];
     for r in 0..GROUP_ROWS {
         for b in 0..n_blocks {
-            block_of(group, r, b, &mut block);
-            super::unpacked::unpack_q4_k(&block, &mut out[r * n_blocks + b]);
+            block_of(format, group, r, b, block);
+            let o = std::slice::from_mut(&mut out[r * n_blocks + b]);
+            unpacked::unpack_all(format.unpack_kind(), block, format.block_bytes(), o);
         }
     }
 }
@@ -171,18 +243,11 @@ pub fn unpack_group_scalar(group: &[u8], n_blocks: usize, out: &mut [UnpackedBlo
 pub type GroupDotFn = fn(group: &[u8], a: &[BlockQ8K], out: &mut [f32; GROUP_ROWS]);
 
 /// The scalar definition of [`GroupDotFn`] (tests compare every tier with it).
-pub fn group_dot_scalar(group: &[u8], a: &[BlockQ8K], out: &mut [f32; GROUP_ROWS]) {
-    let mut block = [0u8; BLOCK_BYTES];
-    let mut unpacked = super::unpacked::UnpackedBlock::default();
+pub fn group_dot_scalar(format: GroupFormat, group: &[u8], a: &[BlockQ8K], out: &mut [f32; GROUP_ROWS]) {
+    let mut rows = vec![UnpackedBlock::default(); GROUP_ROWS * a.len()];
+    unpack_group_scalar(format, group, a.len(), &mut rows);
     for (r, o) in out.iter_mut().enumerate() {
-        let mut acc = 0.0f32;
-        for (b, ab) in a.iter().enumerate() {
-            block_of(group, r, b, &mut block);
-            super::unpacked::unpack_q4_k(&block, &mut unpacked);
-            let (isum, msum) = super::unpacked::block_sums(&unpacked, ab);
-            acc = super::unpacked::epilogue(acc, isum, msum, &unpacked, ab.d);
-        }
-        *o = acc;
+        *o = unpacked::dot_fast(&rows[r * a.len()..(r + 1) * a.len()], a);
     }
 }
 
@@ -192,21 +257,23 @@ mod tests {
 
     #[test]
     fn every_byte_lands_once_and_comes_back() {
-        let n_blocks = 3;
-        let src: Vec<u8> = (0..GROUP_ROWS * n_blocks * BLOCK_BYTES).map(|i| (i * 7 % 251) as u8).collect();
-        let mut dst = vec![0u8; src.len()];
-        interleave_group(&src, n_blocks, &mut dst);
-        let mut seen = vec![false; GROUP_BLOCK_BYTES];
-        for r in 0..GROUP_ROWS {
-            for i in 0..BLOCK_BYTES {
-                assert!(!std::mem::replace(&mut seen[position(r, i)], true));
+        for format in [GroupFormat::Q4K, GroupFormat::Q6K] {
+            let (n_blocks, block_bytes) = (3, format.block_bytes());
+            let src: Vec<u8> = (0..GROUP_ROWS * n_blocks * block_bytes).map(|i| (i * 7 % 251) as u8).collect();
+            let mut dst = vec![0u8; src.len()];
+            interleave_group(format, &src, n_blocks, &mut dst);
+            let mut seen = vec![false; format.group_block_bytes()];
+            for r in 0..GROUP_ROWS {
+                for i in 0..block_bytes {
+                    assert!(!std::mem::replace(&mut seen[format.position(r, i)], true), "{format:?} {r} {i}");
+                }
             }
-        }
-        for r in 0..GROUP_ROWS {
-            for b in 0..n_blocks {
-                let mut block = [0u8; BLOCK_BYTES];
-                block_of(&dst, r, b, &mut block);
-                assert_eq!(&block[..], &src[(r * n_blocks + b) * BLOCK_BYTES..][..BLOCK_BYTES]);
+            for r in 0..GROUP_ROWS {
+                for b in 0..n_blocks {
+                    let mut block = vec![0u8; block_bytes];
+                    block_of(format, &dst, r, b, &mut block);
+                    assert_eq!(&block[..], &src[(r * n_blocks + b) * block_bytes..][..block_bytes]);
+                }
             }
         }
     }

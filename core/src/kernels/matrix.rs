@@ -133,7 +133,8 @@ impl<'a> WeightMatrix<'a> {
         let mut at = 0;
         for m in matrices.iter().filter(|m| wants(m)) {
             let len = interleaved::interleaved_len(m.n_out, m.row_bytes);
-            interleaved::interleave_matrix_into(m.stored(), m.n_out, m.row_bytes, &mut copies[at..at + len]);
+            let format = m.kernel.group.expect("filtered on group kernels").format;
+            interleaved::interleave_matrix_into(format, m.stored(), m.n_out, m.row_bytes, &mut copies[at..at + len]);
             starts.push(at);
             at += len;
         }

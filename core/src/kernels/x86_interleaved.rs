@@ -1,7 +1,7 @@
-//! Decode's Q4_K kernel over 8 interleaved rows (`interleaved.rs`), one row
-//! per 32-bit lane of a 256-bit register: AVX2 (`vpmaddubsw`) and AVX-512
-//! VNNI (`vpdpbusd` on 256-bit registers); and the tiled prefill's unpack of
-//! a group (an 8x8 transpose of 4-byte words per 64 values).
+//! Decode's Q4_K and Q6_K kernels over 8 interleaved rows (`interleaved.rs`),
+//! one row per 32-bit lane of a 256-bit register: AVX2 (`vpmaddubsw`) and
+//! AVX-512 VNNI (`vpdpbusd` on 256-bit registers); and the tiled prefill's
+//! unpack of a group (8x8 transposes of 4-byte words).
 //!
 //! Per block and group: the 8 rows' scales and mins come out of three words
 //! with shifts and masks, each 32-byte load of quants meets one broadcast of
@@ -19,10 +19,15 @@
 #[cfg(target_arch = "x86_64")]
 use std::arch::x86_64::*;
 
-use super::interleaved::{GROUP_BLOCK_BYTES, GROUP_ROWS};
+use super::interleaved::GROUP_ROWS;
 use super::unpacked::{set_k4_scales, UnpackedBlock};
 use crate::quant::q4_k::scales_mins_k4;
 use crate::quant::BlockQ8K;
+
+/// Bytes of one block of an interleaved Q4_K group (8 x 144).
+const Q4K_GROUP_BLOCK: usize = 1152;
+/// Bytes of one block of an interleaved Q6_K group (8 x 210).
+const Q6K_GROUP_BLOCK: usize = 1680;
 
 /// The sub-block products of one 64-value chunk for 8 rows: low nibbles ·
 /// activations 0..32 and high nibbles · activations 32..64, as i32 lanes.
@@ -59,11 +64,11 @@ unsafe fn chunk_sums<const VNNI: bool>(q: *const u8, act: *const i32) -> (__m256
 
 #[inline(always)]
 unsafe fn group_dot<const VNNI: bool>(group: &[u8], a: &[BlockQ8K], out: &mut [f32; GROUP_ROWS]) {
-    assert!(group.len() >= a.len() * GROUP_BLOCK_BYTES);
+    assert!(group.len() >= a.len() * Q4K_GROUP_BLOCK);
     let (m6, m4, m_hi) = (_mm256_set1_epi32(63), _mm256_set1_epi32(0x0F), _mm256_set1_epi32(0x30));
     let mut acc = _mm256_setzero_ps();
     for (b, ab) in a.iter().enumerate() {
-        let base = group.as_ptr().add(b * GROUP_BLOCK_BYTES);
+        let base = group.as_ptr().add(b * Q4K_GROUP_BLOCK);
         let dw = _mm256_cvtph_ps(_mm_loadu_si128(base as *const __m128i));
         let dm = _mm256_cvtph_ps(_mm_loadu_si128(base.add(16) as *const __m128i));
         let w: [__m256i; 3] = std::array::from_fn(|i| _mm256_loadu_si256(base.add(32 + 32 * i) as *const __m256i));
@@ -168,10 +173,10 @@ unsafe fn transpose_8x8(v: [__m256i; 8]) -> [__m256i; 8] {
 /// The CPU must support `avx2`, `fma` and `f16c`.
 #[target_feature(enable = "avx2,fma,f16c")]
 pub unsafe fn unpack_group_q4_k(group: &[u8], n_blocks: usize, out: &mut [UnpackedBlock]) {
-    assert!(group.len() >= n_blocks * GROUP_BLOCK_BYTES && out.len() >= GROUP_ROWS * n_blocks);
+    assert!(group.len() >= n_blocks * Q4K_GROUP_BLOCK && out.len() >= GROUP_ROWS * n_blocks);
     let low_mask = _mm256_set1_epi8(0x0F);
     for b in 0..n_blocks {
-        let src = group.as_ptr().add(b * GROUP_BLOCK_BYTES);
+        let src = group.as_ptr().add(b * Q4K_GROUP_BLOCK);
         let mut d = [0.0f32; GROUP_ROWS];
         let mut dmin = [0.0f32; GROUP_ROWS];
         _mm256_storeu_ps(d.as_mut_ptr(), _mm256_cvtph_ps(_mm_loadu_si128(src as *const __m128i)));
@@ -194,6 +199,148 @@ pub unsafe fn unpack_group_q4_k(group: &[u8], n_blocks: usize, out: &mut [Unpack
                 let q = out[r * n_blocks + b].q.as_mut_ptr().add(64 * c);
                 _mm256_storeu_si256(q as *mut __m256i, _mm256_and_si256(qs, low_mask));
                 _mm256_storeu_si256(q.add(32) as *mut __m256i, _mm256_and_si256(_mm256_srli_epi16::<4>(qs), low_mask));
+            }
+        }
+    }
+}
+
+/// The 8 rows' i8 scale `k` of a Q6_K group block (`base`), sign-extended.
+#[inline(always)]
+unsafe fn q6_k_scale(base: *const u8, k: usize) -> __m256i {
+    let word = _mm256_loadu_si256(base.add(16 + 32 * (k / 4)) as *const __m256i);
+    let byte = match k % 4 {
+        0 => _mm256_slli_epi32::<24>(word),
+        1 => _mm256_slli_epi32::<16>(word),
+        2 => _mm256_slli_epi32::<8>(word),
+        _ => word,
+    };
+    _mm256_srai_epi32::<24>(byte)
+}
+
+/// The four quarters' 6-bit quants of values 4j..4j+4 of a half, 8 rows:
+/// the low or high nibble of `ql_a` (`ql[64h + 4j]`, quarters 0, 2) or
+/// `ql_b` (`ql[64h + 32 + 4j]`, quarters 1, 3), with 2 bits of `qh`
+/// (`qh[32h + 4j]`) above it. 16-bit shifts: bits crossing into the other
+/// byte are masked off.
+#[inline(always)]
+unsafe fn q6_k_quarters(ql_a: __m256i, ql_b: __m256i, qh: __m256i) -> [__m256i; 4] {
+    let (m4, m_hi) = (_mm256_set1_epi8(0x0F), _mm256_set1_epi8(0x30));
+    let join = |low: __m256i, high: __m256i| _mm256_or_si256(_mm256_and_si256(low, m4), _mm256_and_si256(high, m_hi));
+    [
+        join(ql_a, _mm256_slli_epi16::<4>(qh)),
+        join(ql_b, _mm256_slli_epi16::<2>(qh)),
+        join(_mm256_srli_epi16::<4>(ql_a), qh),
+        join(_mm256_srli_epi16::<4>(ql_b), _mm256_srli_epi16::<2>(qh)),
+    ]
+}
+
+/// Offset of step j of half h's three words in a Q6_K group block.
+const fn q6_k_step(h: usize, j: usize) -> usize {
+    144 + 768 * h + 96 * j
+}
+
+/// Reads each block front to back (see `interleaved.rs`); per half and
+/// 16-value scale group, 4 steps of 3 loads feed the 4 quarters' sums, so
+/// only those 4 sums are live (holding all 16 scales and 8 sums at once
+/// spilled).
+#[inline(always)]
+unsafe fn group_dot_q6<const VNNI: bool>(group: &[u8], a: &[BlockQ8K], out: &mut [f32; GROUP_ROWS]) {
+    assert!(group.len() >= a.len() * Q6K_GROUP_BLOCK);
+    let ones = _mm256_set1_epi16(1);
+    let mut acc = _mm256_setzero_ps();
+    for (b, ab) in a.iter().enumerate() {
+        let base = group.as_ptr().add(b * Q6K_GROUP_BLOCK);
+        let d = _mm256_cvtph_ps(_mm_loadu_si128(base as *const __m128i));
+        let act = ab.qs.as_ptr() as *const i32;
+        let (mut isum, mut msum) = (_mm256_setzero_si256(), _mm256_setzero_si256());
+        for h in 0..2 {
+            for g in 0..2 {
+                let mut sums = [_mm256_setzero_si256(); 4];
+                let mut pairs = [_mm256_setzero_si256(); 4];
+                for j in 4 * g..4 * g + 4 {
+                    let at = base.add(q6_k_step(h, j));
+                    let word = |w: usize| _mm256_loadu_si256(at.add(32 * w) as *const __m256i);
+                    for (quarter, q) in q6_k_quarters(word(0), word(1), word(2)).into_iter().enumerate() {
+                        let x = _mm256_set1_epi32(act.add(32 * h + 8 * quarter + j).read_unaligned());
+                        if VNNI {
+                            sums[quarter] = _mm256_dpbusd_epi32(sums[quarter], q, x);
+                        } else if j % 2 == 0 {
+                            pairs[quarter] = _mm256_maddubs_epi16(q, x);
+                        } else {
+                            // i16 sums of 2 steps: |2·2·63·128| = 32256 fits.
+                            let p = _mm256_add_epi16(pairs[quarter], _mm256_maddubs_epi16(q, x));
+                            sums[quarter] = _mm256_add_epi32(sums[quarter], _mm256_madd_epi16(p, ones));
+                        }
+                    }
+                }
+                for (quarter, sum) in sums.into_iter().enumerate() {
+                    // Values 16g..16g+16 of the quarter: scale k.
+                    let k = 8 * h + 2 * quarter + g;
+                    let sc = q6_k_scale(base, k);
+                    isum = _mm256_add_epi32(isum, _mm256_mullo_epi32(sum, sc));
+                    // The −32 offset of every quant through the activation group sums.
+                    msum = _mm256_add_epi32(msum, _mm256_mullo_epi32(sc, _mm256_set1_epi32(ab.bsums[k] as i32)));
+                }
+            }
+        }
+        let msum = _mm256_slli_epi32::<5>(msum);
+        let t = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(msum), d, _mm256_mul_ps(_mm256_cvtepi32_ps(isum), d));
+        acc = _mm256_fmadd_ps(t, _mm256_set1_ps(ab.d), acc);
+    }
+    _mm256_storeu_ps(out.as_mut_ptr(), acc);
+}
+
+/// # Safety
+/// The CPU must support `avx2`, `fma` and `f16c`.
+#[target_feature(enable = "avx2,fma,f16c")]
+pub unsafe fn group_dot_q6_k_avx2(group: &[u8], a: &[BlockQ8K], out: &mut [f32; GROUP_ROWS]) {
+    group_dot_q6::<false>(group, a, out)
+}
+
+/// # Safety
+/// The CPU must support `avx512f`, `avx512vl`, `avx512vnni`, `avx2`, `fma` and `f16c`.
+#[target_feature(enable = "avx512f,avx512vl,avx512vnni,avx2,fma,f16c")]
+pub unsafe fn group_dot_q6_k_vnni(group: &[u8], a: &[BlockQ8K], out: &mut [f32; GROUP_ROWS]) {
+    group_dot_q6::<true>(group, a, out)
+}
+
+/// Unpacks one interleaved Q6_K group (`[n_blocks, 1680]`) into its 8 rows'
+/// [`UnpackedBlock`]s (`out`: `[8, n_blocks]`), equal to plain `unpack_q6_k`.
+///
+/// # Safety
+/// The CPU must support `avx2`, `fma` and `f16c`.
+#[target_feature(enable = "avx2,fma,f16c")]
+pub unsafe fn unpack_group_q6_k(group: &[u8], n_blocks: usize, out: &mut [UnpackedBlock]) {
+    assert!(group.len() >= n_blocks * Q6K_GROUP_BLOCK && out.len() >= GROUP_ROWS * n_blocks);
+    for b in 0..n_blocks {
+        let src = group.as_ptr().add(b * Q6K_GROUP_BLOCK);
+        let mut d = [0.0f32; GROUP_ROWS];
+        _mm256_storeu_ps(d.as_mut_ptr(), _mm256_cvtph_ps(_mm_loadu_si128(src as *const __m128i)));
+        for r in 0..GROUP_ROWS {
+            let o = &mut out[r * n_blocks + b];
+            for w in 0..4 {
+                let word = std::slice::from_raw_parts(src.add(16 + 32 * w + 4 * r), 4);
+                for (i, &s) in word.iter().enumerate() {
+                    o.sc[4 * w + i] = s as i8 as i32;
+                    o.mc[4 * w + i] = 32 * s as i8 as i16;
+                }
+            }
+            o.dw = d[r];
+            o.dm = d[r];
+        }
+        // Word w (ql_a, ql_b, qh) of steps 0..8: one row's 32 bytes of it.
+        let word_of_steps = |h: usize, w: usize| -> [__m256i; 8] {
+            let words =
+                std::array::from_fn(|j| _mm256_loadu_si256(src.add(q6_k_step(h, j) + 32 * w) as *const __m256i));
+            transpose_8x8(words)
+        };
+        for h in 0..2 {
+            let (ql_a, ql_b, qh) = (word_of_steps(h, 0), word_of_steps(h, 1), word_of_steps(h, 2));
+            for r in 0..GROUP_ROWS {
+                let q = out[r * n_blocks + b].q.as_mut_ptr().add(128 * h);
+                for (quarter, v) in q6_k_quarters(ql_a[r], ql_b[r], qh[r]).into_iter().enumerate() {
+                    _mm256_storeu_si256(q.add(32 * quarter) as *mut __m256i, v);
+                }
             }
         }
     }
