@@ -118,16 +118,14 @@ impl<'a> WeightMatrix<'a> {
     /// kernels into one new allocation, interleaved. One allocation, advised
     /// by the host (`memory_advice`), so that huge pages cover the copies
     /// whole: matrices of a few MB each covered themselves only in part, and
-    /// decode lost ~15% to it.
+    /// decode lost ~15% to it. Where the memory cannot be had, the matrices
+    /// stay plain and run the per-row kernels (slower, same results as
+    /// `exact`'s products) rather than failing the load.
     pub fn interleave_together(matrices: &mut [&mut WeightMatrix<'a>]) {
         let wants = |m: &WeightMatrix<'a>| m.kernel.group.is_some() && matches!(m.data, RowData::Plain(_));
         let total: usize =
             matrices.iter().filter(|m| wants(m)).map(|m| interleaved::interleaved_len(m.n_out, m.row_bytes)).sum();
-        if total == 0 {
-            return;
-        }
-        // Zeroed allocations this large come fresh from the OS, untouched.
-        let mut copies = vec![0u8; total];
+        let Some(mut copies) = fresh_zeroed(total) else { return };
         crate::memory_advice::advise_large_buffer(&mut copies);
         let mut starts = Vec::new();
         let mut at = 0;
@@ -314,5 +312,33 @@ impl<'a> WeightMatrix<'a> {
     #[cfg(not(feature = "parallel"))]
     fn for_row_chunks(&self, out: &mut [f32], _per_row: usize, f: impl Fn(usize, &mut [f32])) {
         f(0, out);
+    }
+}
+
+/// `len` zero bytes straight from the allocator (for a large `len`, fresh
+/// pages not yet touched, so that advice still applies), or `None` for an
+/// empty request or when the memory cannot be had (no abort).
+fn fresh_zeroed(len: usize) -> Option<Vec<u8>> {
+    let layout = std::alloc::Layout::array::<u8>(len).ok().filter(|_| len > 0)?;
+    // SAFETY: `layout` has a non-zero size; a non-null result is `len`
+    // zeroed bytes from the global allocator with u8's alignment, which is
+    // what a Vec<u8> of capacity `len` owns and later frees.
+    unsafe {
+        let ptr = std::alloc::alloc_zeroed(layout);
+        (!ptr.is_null()).then(|| Vec::from_raw_parts(ptr, len, len))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fresh_zeroed;
+
+    #[test]
+    fn copies_that_cannot_be_had_are_refused_not_aborts() {
+        assert!(fresh_zeroed(0).is_none());
+        assert!(fresh_zeroed(usize::MAX).is_none());
+        #[cfg(target_pointer_width = "64")]
+        assert!(fresh_zeroed(1 << 62).is_none());
+        assert_eq!(fresh_zeroed(4096).unwrap(), vec![0u8; 4096]);
     }
 }
