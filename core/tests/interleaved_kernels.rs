@@ -7,6 +7,9 @@
 //! `tiled::MIN_TOKENS` tokens on: `tiled_kernels.rs`). The tiers run are
 //! printed (`--nocapture`).
 
+mod common;
+
+use common::values;
 use fuselm_core::kernels::interleaved::{
     group_dot_scalar, group_kernel, interleave_matrix, unpack_group_scalar, GroupFormat, GROUP_ROWS,
 };
@@ -16,18 +19,6 @@ use fuselm_core::kernels::{ActFormat, Activations, Isa, KernelMode, WeightMatrix
 use fuselm_core::quant;
 use fuselm_core::GgmlType;
 use proptest::prelude::*;
-
-fn values(n: usize, seed: u64, scale: f32) -> Vec<f32> {
-    let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..n)
-        .map(|_| {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            ((s >> 40) as f32 / (1u64 << 24) as f32 - 0.5) * scale
-        })
-        .collect()
-}
 
 const FORMATS: [GgmlType; 2] = [GgmlType::Q4_K, GgmlType::Q6_K];
 

@@ -4,6 +4,9 @@
 //! within float rounding of the exact per-row kernels. The tiers run are
 //! printed (`--nocapture`): a tier missing from this CPU is not tested here.
 
+mod common;
+
+use common::values;
 use fuselm_core::kernels::tiled::{tiled_kernel, MIN_TOKENS};
 use fuselm_core::kernels::unpacked::{dot_fast_with, unpack_all, UnpackKind, UnpackedBlock};
 use fuselm_core::kernels::unpacked32::{dot_fast32_with, unpack_all32, Kind32, Unpacked32};
@@ -14,18 +17,6 @@ use proptest::prelude::*;
 
 const K_QUANTS: [GgmlType; 3] = [GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K];
 const BLOCK32: [GgmlType; 3] = [GgmlType::Q4_0, GgmlType::Q5_0, GgmlType::Q8_0];
-
-fn values(n: usize, seed: u64, scale: f32) -> Vec<f32> {
-    let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..n)
-        .map(|_| {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            ((s >> 40) as f32 / (1u64 << 24) as f32 - 0.5) * scale
-        })
-        .collect()
-}
 
 /// The tiers of this CPU with a tiled kernel for `ty`.
 fn tiled_tiers(ty: GgmlType) -> Vec<Isa> {
