@@ -90,7 +90,11 @@ impl ModelFile {
         if start < base || end > base + map.len() {
             return;
         }
-        let page = 4096;
+        // SAFETY: sysconf only reads a system constant.
+        let page = match unsafe { libc::sysconf(libc::_SC_PAGESIZE) } {
+            size if size > 0 => size as usize,
+            _ => return,
+        };
         let (first, last) = ((start - base).next_multiple_of(page), (end - base) / page * page);
         if last > first {
             // SAFETY: a read-only file map: dropped pages read back from the

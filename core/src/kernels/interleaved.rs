@@ -108,9 +108,7 @@ impl GroupFormat {
             }
         }
     }
-}
 
-impl GroupFormat {
     /// The plain block's fields as (start, end, piece size): f16 factors move
     /// as 2 bytes, everything else as 4-byte words (each lands whole, see
     /// `position`).
