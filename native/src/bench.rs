@@ -85,17 +85,20 @@ pub fn run(args: &BenchArgs) -> Result<()> {
             // Probed per (kernel set, threads), next to the decode tests it describes.
             let probe_gbs = (!args.no_probe && tests.iter().any(|t| t.2 > 0)).then(|| bandwidth::read_gbs(&pool));
             for test in &tests {
+                // On the pool, its other threads polling between products.
                 let row = pool.install(|| {
-                    bench::measure(&gguf, &model, mode.name(), n_threads, test, args.repetitions, |r| {
-                        if progress {
-                            eprint!(
-                                "\r{} {model_name} t={n_threads}: {} {}/{}   ",
-                                mode.name(),
-                                test.0,
-                                r + 1,
-                                args.repetitions
-                            );
-                        }
+                    fuselm_core::warm_pool::run_warm(|| {
+                        bench::measure(&gguf, &model, mode.name(), n_threads, test, args.repetitions, |r| {
+                            if progress {
+                                eprint!(
+                                    "\r{} {model_name} t={n_threads}: {} {}/{}   ",
+                                    mode.name(),
+                                    test.0,
+                                    r + 1,
+                                    args.repetitions
+                                );
+                            }
+                        })
                     })
                 })?;
                 rows.push(BenchRow { probe_gbs: probe_gbs.filter(|_| row.decode_gbs.is_some()), ..row });

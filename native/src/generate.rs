@@ -99,6 +99,12 @@ pub fn run(args: &GenerateArgs) -> Result<()> {
     fuselm_core::clock::install_std_clock();
     crate::memory::install();
     crate::host::set_threads(args.threads)?;
+    // On a thread of the pool, the others polling between products: the
+    // products' forks then wake no sleeping thread (one request at a time).
+    fuselm_core::warm_pool::run_warm(|| generate(args))
+}
+
+fn generate(args: &GenerateArgs) -> Result<()> {
     let prompt = match (&args.prompt, &args.file) {
         (Some(p), _) => p.clone(),
         (None, Some(f)) => crate::text_file::read_text(f, "prompt file")?,

@@ -32,6 +32,11 @@ pub struct PerplexityArgs {
 pub fn run(args: &PerplexityArgs) -> Result<()> {
     crate::memory::install();
     crate::host::set_threads(args.threads)?;
+    // As `generate` does: on the pool, its threads kept polling.
+    fuselm_core::warm_pool::run_warm(|| score(args))
+}
+
+fn score(args: &PerplexityArgs) -> Result<()> {
     let text = crate::text_file::read_text(&args.file, "text file")?;
     let file = ModelFile::open(&args.model, true)?;
     let name = file.display_name();

@@ -59,7 +59,6 @@ pub struct Context {
     pub(crate) proj: Vec<f32>,         // [n_batch, n_embd] block output before the residual add
     pub(crate) gate: Vec<f32>,         // [n_batch, n_ff]
     pub(crate) up: Vec<f32>,           // [n_batch, n_ff]
-    pub(crate) scores: Vec<f32>,       // [n_head, n_ctx] attention weights of one query
     pub(crate) rope_cos: Vec<f32>,     // [n_batch, n_rot / 2] global layers
     pub(crate) rope_sin: Vec<f32>,     // [n_batch, n_rot / 2]
     pub(crate) rope_cos_swa: Vec<f32>, // [n_batch, n_rot / 2] sliding-window layers
@@ -105,7 +104,6 @@ impl Context {
             proj: alloc_f32(n_batch * cfg.n_embd, "activations")?,
             gate: alloc_f32(n_batch * cfg.n_ff, "feed-forward activations")?,
             up: alloc_f32(n_batch * cfg.n_ff, "feed-forward activations")?,
-            scores: alloc_f32(cfg.n_head * n_ctx, "attention scores")?,
             rope_cos: alloc_f32(n_batch * half_rot, "RoPE tables")?,
             rope_sin: alloc_f32(n_batch * half_rot, "RoPE tables")?,
             rope_cos_swa: alloc_f32(n_batch * half_rot, "RoPE tables")?,

@@ -76,7 +76,7 @@ impl Model<'_> {
         let (n_embd, q_dim, k_dim, v_dim) = (cfg.n_embd, cfg.q_dim(), cfg.k_dim(), cfg.v_dim());
         let att_dim = cfg.n_head * cfg.head_dim_v;
         let n_ff = cfg.n_ff;
-        let Context { cache, x, xn, q, k, v, att, proj, gate, up, scores, acts, profile, .. } = ctx;
+        let Context { cache, x, xn, q, k, v, att, proj, gate, up, acts, profile, .. } = ctx;
         let x = &mut x[..n * n_embd]; // [n, n_embd]
         let xn = &mut xn[..n * n_embd]; // [n, n_embd]
         let q = &mut q[..n * q_dim]; // [n, q_dim]
@@ -167,7 +167,7 @@ impl Model<'_> {
                 if self.fast_attention && n >= attention_prefill::MIN_TOKENS {
                     attend_prefill(&shape, cache, il, pos0, q, att)
                 } else {
-                    attend(&shape, cache, il, pos0, q, scores, att)
+                    attend(&shape, cache, il, pos0, q, att)
                 }
             });
             project(acts, profile, att, &mut [(&layer.wo, &mut proj[..])]);

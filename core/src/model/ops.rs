@@ -69,6 +69,83 @@ pub fn round_to_f16(x: f32) -> f32 {
     }
 }
 
+/// `acc[i] = round_to_f16(fmadd(x[i], w, acc[i]))`: a value row added into an
+/// accumulator kept in f16 (attention's weighted sum).
+#[inline(always)]
+pub fn mad_round_f16(acc: &mut [f32], x: &[f32], w: f32) {
+    #[cfg(target_arch = "x86_64")]
+    if crate::kernels::Isa::detect().has_avx2_fma() {
+        // SAFETY: the CPU has AVX2, FMA and F16C.
+        return unsafe { f16c::mad_round(acc, x, w) };
+    }
+    for (a, &v) in acc.iter_mut().zip(x) {
+        *a = round_to_f16(fmadd(v, w, *a));
+    }
+}
+
+/// `acc[i] = round_to_f16(acc[i] * r)`.
+#[inline(always)]
+pub fn scale_round_f16(acc: &mut [f32], r: f32) {
+    #[cfg(target_arch = "x86_64")]
+    if crate::kernels::Isa::detect().has_avx2_fma() {
+        // SAFETY: the CPU has AVX2, FMA and F16C.
+        return unsafe { f16c::scale_round(acc, r) };
+    }
+    for a in acc.iter_mut() {
+        *a = round_to_f16(*a * r);
+    }
+}
+
+/// The f16 roundings above in hardware: `vcvtps2ph` rounds to nearest even
+/// with f16 subnormals and overflow to infinity, as [`round_to_f16`] does
+/// (tests compare them).
+#[cfg(target_arch = "x86_64")]
+mod f16c {
+    use std::arch::x86_64::*;
+
+    #[inline]
+    #[target_feature(enable = "avx2,fma,f16c")]
+    fn round8(x: __m256) -> __m256 {
+        _mm256_cvtph_ps(_mm256_cvtps_ph::<_MM_FROUND_TO_NEAREST_INT>(x))
+    }
+
+    #[inline]
+    #[target_feature(enable = "avx2,fma,f16c")]
+    pub unsafe fn mad_round(acc: &mut [f32], x: &[f32], w: f32) {
+        let n = acc.len().min(x.len());
+        let n8 = n / 8 * 8;
+        let wv = _mm256_set1_ps(w);
+        for i in (0..n8).step_by(8) {
+            // SAFETY: i + 8 <= n, within both slices.
+            unsafe {
+                let a = _mm256_loadu_ps(acc.as_ptr().add(i));
+                let v = _mm256_loadu_ps(x.as_ptr().add(i));
+                _mm256_storeu_ps(acc.as_mut_ptr().add(i), round8(_mm256_fmadd_ps(v, wv, a)));
+            }
+        }
+        for i in n8..n {
+            acc[i] = super::round_to_f16(x[i].mul_add(w, acc[i]));
+        }
+    }
+
+    #[inline]
+    #[target_feature(enable = "avx2,fma,f16c")]
+    pub unsafe fn scale_round(acc: &mut [f32], r: f32) {
+        let n8 = acc.len() / 8 * 8;
+        let rv = _mm256_set1_ps(r);
+        for i in (0..n8).step_by(8) {
+            // SAFETY: i + 8 <= acc.len().
+            unsafe {
+                let a = _mm256_loadu_ps(acc.as_ptr().add(i));
+                _mm256_storeu_ps(acc.as_mut_ptr().add(i), round8(_mm256_mul_ps(a, rv)));
+            }
+        }
+        for a in &mut acc[n8..] {
+            *a = super::round_to_f16(*a * r);
+        }
+    }
+}
+
 /// Dot product with eight independent accumulators, which the compiler turns
 /// into SIMD adds (a single running sum cannot be reordered without fast-math).
 #[inline(always)]
@@ -98,17 +175,18 @@ pub fn dot(a: &[f32], b: &[f32]) -> f32 {
 pub fn dot_ggml_order(a: &[f32], b: &[f32]) -> f32 {
     debug_assert_eq!(a.len(), b.len());
     let n64 = a.len() / 64 * 64;
-    let mut acc = [[0.0f32; 16]; 4];
+    // Accumulator j's lane l is acc[16 * j + l]: one flat array, so that the
+    // loop vectorizes into whole-register FMAs.
+    let mut acc = [0.0f32; 64];
     for (x, y) in a[..n64].chunks_exact(64).zip(b[..n64].chunks_exact(64)) {
-        for (j, accj) in acc.iter_mut().enumerate() {
-            for l in 0..16 {
-                accj[l] = fmadd(x[16 * j + l], y[16 * j + l], accj[l]);
-            }
+        let (x, y): (&[f32; 64], &[f32; 64]) = (x.try_into().unwrap(), y.try_into().unwrap());
+        for i in 0..64 {
+            acc[i] = fmadd(x[i], y[i], acc[i]);
         }
     }
     let mut v = [0.0f32; 16];
     for l in 0..16 {
-        v[l] = (acc[0][l] + acc[2][l]) + (acc[1][l] + acc[3][l]);
+        v[l] = (acc[l] + acc[32 + l]) + (acc[16 + l] + acc[48 + l]);
     }
     let mut t8 = [0.0f32; 8];
     for l in 0..8 {
@@ -368,6 +446,42 @@ mod tests {
         softmax_in_place(&mut x);
         assert!((x.iter().sum::<f32>() - 1.0).abs() < 1e-6);
         assert!(x[0] > x[1] && x[2] == 0.0);
+    }
+
+    #[test]
+    fn f16_accumulation_helpers_round_like_round_to_f16() {
+        // Hardware F16C where the CPU has it, the portable loop elsewhere:
+        // both must equal the scalar formula bit for bit (NaN stays NaN).
+        eprintln!("f16 rounding helpers: avx2/f16c path {}", crate::kernels::Isa::detect().has_avx2_fma());
+        let mut bits = 0x1234_5677u32;
+        let mut next = || {
+            bits = bits.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            bits
+        };
+        let specials = [0.0f32, -0.0, 65504.0, 65519.0, 65520.0, 6.1e-5, 3e-8, f32::INFINITY, f32::NAN, 1e30];
+        for len in [1usize, 7, 8, 9, 64, 77, 128] {
+            for round in 0..200 {
+                let x: Vec<f32> = (0..len)
+                    .map(|i| if round == 0 { specials[i % specials.len()] } else { f32::from_bits(next()) })
+                    .map(|v| if round % 2 == 1 { v } else { (v.to_bits() % 100_000) as f32 * 1e-3 - 50.0 })
+                    .collect();
+                let acc0: Vec<f32> = (0..len).map(|i| round_to_f16((i as f32 * 0.37).sin() * 40.0)).collect();
+                let w = f32::from_bits(next() % 0x4000_0000);
+                let same = |a: f32, b: f32| a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan());
+                let mut acc = acc0.clone();
+                mad_round_f16(&mut acc, &x, w);
+                for i in 0..len {
+                    let want = round_to_f16(fmadd(x[i], w, acc0[i]));
+                    assert!(same(acc[i], want), "mad len {len} [{i}]: {} vs {want}", acc[i]);
+                }
+                let mut acc = x.clone();
+                scale_round_f16(&mut acc, w);
+                for i in 0..len {
+                    let want = round_to_f16(x[i] * w);
+                    assert!(same(acc[i], want), "scale len {len} [{i}]: {} vs {want}", acc[i]);
+                }
+            }
+        }
     }
 
     #[test]
