@@ -13,6 +13,7 @@ pub mod gguf;
 pub mod kernels;
 pub mod memory_advice;
 pub mod model;
+pub mod parallel;
 pub mod perplexity;
 pub mod quant;
 pub mod sampler;

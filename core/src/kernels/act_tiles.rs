@@ -59,16 +59,20 @@ impl ActTiles {
         n_blocks: usize,
         width: usize,
         slots: usize,
-        put: impl Fn(&B, &mut Lane<'_>),
-    ) {
+        put: impl Fn(&B, &mut Lane<'_>) + Sync + Send,
+    ) where
+        B: Sync,
+    {
         let per_block = self.reset(n_rows, n_blocks, width, slots);
-        for (t, row) in rows.chunks_exact(n_blocks).take(n_rows).enumerate() {
-            let (tile, lane) = (t / width, t % width);
-            for (b, block) in row.iter().enumerate() {
-                let dst = &mut self.data[(tile * n_blocks + b) * per_block..][..per_block];
-                put(block, &mut Lane { dst, width, lane });
+        // Tiles are disjoint runs of `data`: one task each.
+        crate::parallel::for_each_chunk(&mut self.data, n_blocks * per_block, |tile, data| {
+            for lane in 0..width.min(n_rows - tile * width) {
+                let row = &rows[(tile * width + lane) * n_blocks..][..n_blocks];
+                for (block, dst) in row.iter().zip(data.chunks_exact_mut(per_block)) {
+                    put(block, &mut Lane { dst, width, lane });
+                }
             }
-        }
+        });
     }
 
     /// Sizes and zeroes the tiles; returns the u32 count per (tile, block).

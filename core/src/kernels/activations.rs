@@ -149,11 +149,18 @@ impl ActBlock for BlockQ8_1 {
     }
 }
 
-fn quantize_into<B: ActBlock>(x: &[f32], out: &mut Vec<B>, isa: Isa) {
+/// Blocks per parallel task: a prompt's activations are quantized on every
+/// thread, one token's (a few blocks) on the calling thread.
+const BLOCKS_PER_TASK: usize = 64;
+
+fn quantize_into<B: ActBlock + Send>(x: &[f32], out: &mut Vec<B>, isa: Isa) {
     let block_len = B::TYPE.block_len();
     let n_blocks = x.len() / block_len;
     out.resize(n_blocks, B::zeroed());
-    for (block, xs) in out.iter_mut().zip(x.chunks_exact(block_len)) {
-        B::quantize_simd(xs, block, isa);
-    }
+    crate::parallel::for_each_chunk(out, BLOCKS_PER_TASK, |i, blocks| {
+        let xs = &x[i * BLOCKS_PER_TASK * block_len..];
+        for (block, xs) in blocks.iter_mut().zip(xs.chunks_exact(block_len)) {
+            B::quantize_simd(xs, block, isa);
+        }
+    });
 }

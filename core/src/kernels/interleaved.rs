@@ -185,13 +185,7 @@ pub fn interleave_matrix_into(format: GroupFormat, data: &[u8], n_out: usize, ro
     };
     // Copying is bound by memory and page faults (~1 GB for Qwen2.5-1.5B):
     // every thread helps where there are threads.
-    #[cfg(feature = "parallel")]
-    {
-        use rayon::prelude::*;
-        out.par_chunks_exact_mut(group_bytes).enumerate().for_each(fill);
-    }
-    #[cfg(not(feature = "parallel"))]
-    out.chunks_exact_mut(group_bytes).enumerate().for_each(fill);
+    crate::parallel::for_each_chunk(out, group_bytes, |g, dst| fill((g, dst)));
 }
 
 /// [`interleave_matrix_into`] a new buffer.

@@ -263,12 +263,5 @@ fn matmul_tiled<B: bytemuck::Pod + Default + Sync, K: Copy + Sync>(
             }
         });
     };
-    let n_panels = n_out.div_ceil(PANEL_ROWS);
-    #[cfg(feature = "parallel")]
-    {
-        use rayon::prelude::*;
-        (0..n_panels).into_par_iter().for_each(panel);
-    }
-    #[cfg(not(feature = "parallel"))]
-    (0..n_panels).for_each(panel);
+    crate::parallel::for_each_index(n_out.div_ceil(PANEL_ROWS), panel);
 }

@@ -6,6 +6,7 @@ use super::kv_cache::KvCache;
 use super::ops::{
     axpy, dot, dot_ggml_order, fma_dispatch, fmadd, mad_round_f16, round_to_f16, scale_round_f16, softmax_in_place,
 };
+use crate::parallel;
 
 /// Head dimensions up to this size use stack buffers for a converted cache row.
 pub const MAX_HEAD_DIM: usize = 512;
@@ -29,9 +30,9 @@ const MAX_HEADS_PER_TASK: usize = 8;
 /// heads), as large as allows, while leaving every thread a task.
 fn heads_per_task(shape: &AttentionShape, n_tok: usize, threads: usize) -> usize {
     let group = shape.n_head / shape.n_head_kv;
-    let divisors = (1..=group.min(MAX_HEADS_PER_TASK)).rev().filter(|d| group % d == 0);
-    let mut fitting = divisors.clone().filter(|d| n_tok * shape.n_head / d >= threads);
-    fitting.next().or_else(|| divisors.last()).unwrap_or(1)
+    // Divisors of the group, largest first; 1 (the most tasks) when none leaves every thread a task.
+    let mut divisors = (1..=group.min(MAX_HEADS_PER_TASK)).rev().filter(|&d| group.is_multiple_of(d));
+    divisors.find(|d| n_tok * shape.n_head / d >= threads).unwrap_or(1)
 }
 
 /// For each of `n_tok` queries at positions `pos0..pos0 + n_tok` (their keys
@@ -54,7 +55,7 @@ pub fn attend(shape: &AttentionShape, cache: &KvCache, layer: usize, pos0: usize
         }
     }
     let q = &*q;
-    let per_task = heads_per_task(shape, n_tok, current_threads());
+    let per_task = heads_per_task(shape, n_tok, parallel::threads());
     let tasks_per_token = shape.n_head / per_task;
     let group = shape.n_head / shape.n_head_kv;
     let task = |i: usize, out_heads: &mut [f32]| {
@@ -78,7 +79,7 @@ pub fn attend(shape: &AttentionShape, cache: &KvCache, layer: usize, pos0: usize
             });
         }
     };
-    for_each_task(out, per_task * hv, task);
+    parallel::for_each_chunk(out, per_task * hv, task);
 }
 
 fma_dispatch! {
@@ -168,28 +169,6 @@ pub fn attend_heads_online_f16(
         acc.iter_mut().for_each(|v| *v *= inv);
     }
 }
-}
-
-#[cfg(feature = "parallel")]
-fn current_threads() -> usize {
-    rayon::current_num_threads()
-}
-
-#[cfg(not(feature = "parallel"))]
-fn current_threads() -> usize {
-    1
-}
-
-/// Runs `task(i, chunk)` for every `chunk_len` chunk of `out`.
-#[cfg(feature = "parallel")]
-fn for_each_task(out: &mut [f32], chunk_len: usize, task: impl Fn(usize, &mut [f32]) + Sync + Send) {
-    use rayon::prelude::*;
-    out.par_chunks_mut(chunk_len).enumerate().for_each(|(i, chunk)| task(i, chunk));
-}
-
-#[cfg(not(feature = "parallel"))]
-fn for_each_task(out: &mut [f32], chunk_len: usize, task: impl Fn(usize, &mut [f32])) {
-    out.chunks_mut(chunk_len).enumerate().for_each(|(i, chunk)| task(i, chunk));
 }
 
 #[cfg(test)]

@@ -81,13 +81,7 @@ pub fn attend_prefill(shape: &AttentionShape, cache: &KvCache, layer: usize, pos
                 }
             });
         };
-        #[cfg(feature = "parallel")]
-        {
-            use rayon::prelude::*;
-            (0..shape.n_head).into_par_iter().for_each(head);
-        }
-        #[cfg(not(feature = "parallel"))]
-        (0..shape.n_head).for_each(head);
+        crate::parallel::for_each_index(shape.n_head, head);
     });
 }
 

@@ -368,13 +368,8 @@ const ACTIVATION_CHUNK: usize = 32 * 1024;
 
 /// Runs `f` over matching chunks of `gate` and `up`, in parallel when large.
 fn for_gate_chunks(gate: &mut [f32], up: &[f32], f: impl Fn(&mut [f32], &[f32]) + Sync + Send) {
-    #[cfg(feature = "parallel")]
-    if gate.len() > ACTIVATION_CHUNK {
-        use rayon::prelude::*;
-        gate.par_chunks_mut(ACTIVATION_CHUNK).zip(up.par_chunks(ACTIVATION_CHUNK)).for_each(|(g, u)| f(g, u));
-        return;
-    }
-    f(gate, up)
+    assert_eq!(gate.len(), up.len());
+    crate::parallel::for_each_chunk(gate, ACTIVATION_CHUNK, |i, g| f(g, &up[i * ACTIVATION_CHUNK..][..g.len()]));
 }
 
 /// `silu(gate) * up`, into `gate`, with ggml's exp ([`ggml_expf`]).
