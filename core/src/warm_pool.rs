@@ -11,7 +11,10 @@
 //! kept inside rayon so that the products' code stays as it is.
 //!
 //! Only for passes that never overlap on one pool: the browser engine, which
-//! runs one request at a time, wraps its steps in it. A polling thread takes
+//! runs one request at a time, wraps its steps in it, and the CLI's
+//! `generate`, `perplexity` and `bench` their whole run (a `-t 1` run then
+//! also stops handing every fork from the main thread to the pool's one
+//! thread and back: futex wake-ups were ~10% of its samples). A polling thread takes
 //! any pending job, including another caller's whole pass, so overlapping
 //! passes nest on the pool's stacks; with four sessions on two threads next to
 //! a soak test, `tests/long_runs.rs` once stalled for over ten minutes that way
