@@ -1,6 +1,7 @@
 //! Causal multi-head attention over the KV cache, with grouped KV heads
-//! (GQA/MQA) and an optional sliding window. Query heads run in parallel with
-//! the `parallel` feature; every buffer is preallocated by the caller.
+//! (GQA/MQA) and an optional sliding window. Runs of query heads sharing a KV
+//! head run in parallel with the `parallel` feature; the f32 cache's scores
+//! use a scratch buffer per thread.
 
 use super::kv_cache::KvCache;
 use super::ops::{
