@@ -99,17 +99,19 @@ pub fn run(args: &GenerateArgs) -> Result<()> {
     fuselm_core::clock::install_std_clock();
     crate::memory::install();
     crate::host::set_threads(args.threads)?;
-    // On a thread of the pool, the others polling between products: the
-    // products' forks then wake no sleeping thread (one request at a time).
-    fuselm_core::warm_pool::run_warm(|| generate(args))
-}
-
-fn generate(args: &GenerateArgs) -> Result<()> {
+    // Read first: a prompt from a pipe (-f /dev/stdin) may take its time,
+    // and the polling threads below would spin all along.
     let prompt = match (&args.prompt, &args.file) {
         (Some(p), _) => p.clone(),
         (None, Some(f)) => crate::text_file::read_text(f, "prompt file")?,
         (None, None) => bail!("give a prompt with -p TEXT or -f FILE"),
     };
+    // On a thread of the pool, the others polling between products: the
+    // products' forks then wake no sleeping thread (one request at a time).
+    fuselm_core::warm_pool::run_warm(|| generate(args, prompt))
+}
+
+fn generate(args: &GenerateArgs, prompt: String) -> Result<()> {
     let load_start = Instant::now();
     let file = ModelFile::open(&args.model, !args.no_mmap)?;
     let name = file.display_name();

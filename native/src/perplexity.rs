@@ -32,12 +32,13 @@ pub struct PerplexityArgs {
 pub fn run(args: &PerplexityArgs) -> Result<()> {
     crate::memory::install();
     crate::host::set_threads(args.threads)?;
-    // As `generate` does: on the pool, its threads kept polling.
-    fuselm_core::warm_pool::run_warm(|| score(args))
+    // As `generate` does: the text read first, then on the pool, its
+    // threads kept polling.
+    let text = crate::text_file::read_text(&args.file, "text file")?;
+    fuselm_core::warm_pool::run_warm(|| score(args, &text))
 }
 
-fn score(args: &PerplexityArgs) -> Result<()> {
-    let text = crate::text_file::read_text(&args.file, "text file")?;
+fn score(args: &PerplexityArgs, text: &str) -> Result<()> {
     let file = ModelFile::open(&args.model, true)?;
     let name = file.display_name();
     let gguf = GgufFile::parse_named(&name, file.bytes())?;
@@ -45,7 +46,7 @@ fn score(args: &PerplexityArgs) -> Result<()> {
         .map_err(|e| e.in_file(&name))?;
     crate::memory::release_copied_tensors(&file, &model);
     crate::host::log_selections();
-    let tokens = model.tokenizer.encode(&text, true);
+    let tokens = model.tokenizer.encode(text, true);
     let json = args.json;
     let result = perplexity(&model, &tokens, args.ctx_size, args.chunks, |done, total, ppl| {
         if !json {

@@ -171,7 +171,7 @@ pub fn interleave_matrix_into(format: GroupFormat, data: &[u8], n_out: usize, ro
     assert_eq!(out.len(), interleaved_len(n_out, row_bytes));
     let n_blocks = row_bytes / format.block_bytes();
     let group_bytes = GROUP_ROWS * row_bytes;
-    let fill = |(g, dst): (usize, &mut [u8])| {
+    let fill = |g: usize, dst: &mut [u8]| {
         let first = g * GROUP_ROWS;
         if first + GROUP_ROWS <= n_out {
             interleave_group(format, &data[first * row_bytes..][..group_bytes], n_blocks, dst);
@@ -185,7 +185,7 @@ pub fn interleave_matrix_into(format: GroupFormat, data: &[u8], n_out: usize, ro
     };
     // Copying is bound by memory and page faults (~1 GB for Qwen2.5-1.5B):
     // every thread helps where there are threads.
-    crate::parallel::for_each_chunk(out, group_bytes, |g, dst| fill((g, dst)));
+    crate::parallel::for_each_chunk(out, group_bytes, fill);
 }
 
 /// [`interleave_matrix_into`] a new buffer.
