@@ -64,6 +64,18 @@ pub enum Error {
     #[error("tensor `{tensor}` data spans file bytes [{start}, {end}) but the file ends at byte {file_len} (truncated file?)")]
     TensorOutOfBounds { tensor: String, start: u64, end: u64, file_len: u64 },
 
+    #[error("tensor `{tensor}` data (file bytes [{start}, {end})) is not within one loaded segment of the file")]
+    TensorNotLoaded { tensor: String, start: u64, end: u64 },
+
+    #[error("split model: {why}")]
+    Split { why: String },
+
+    #[error("{why}")]
+    Stream { why: String },
+
+    #[error("the header (metadata and tensor infos) does not parse within the first {limit} bytes: {why}")]
+    HeaderTooLarge { limit: u64, why: String },
+
     #[error("tensors `{first}` (data bytes [{first_start}, {first_end})) and `{second}` (starting at {second_start}) overlap")]
     TensorsOverlap { first: String, first_start: u64, first_end: u64, second: String, second_start: u64 },
 

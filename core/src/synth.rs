@@ -93,6 +93,8 @@ impl FromStr for SynthShape {
 /// A llama.cpp file type (`llama-quantize` name).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SynthQuant {
+    Q2K,
+    Q3KS,
     Q4KM,
     Q5KM,
     Q6K,
@@ -103,6 +105,8 @@ impl FromStr for SynthQuant {
     type Err = Error;
     fn from_str(s: &str) -> Result<SynthQuant> {
         match s.to_ascii_lowercase().as_str() {
+            "q2_k" => Ok(SynthQuant::Q2K),
+            "q3_k_s" => Ok(SynthQuant::Q3KS),
             "q4_k_m" => Ok(SynthQuant::Q4KM),
             "q5_k_m" => Ok(SynthQuant::Q5KM),
             "q6_k" => Ok(SynthQuant::Q6K),
@@ -110,7 +114,7 @@ impl FromStr for SynthQuant {
             _ => Err(Error::BadOption {
                 option: "quant",
                 value: s.to_string(),
-                expected: "q4_k_m, q5_k_m, q6_k or q8_0",
+                expected: "q2_k, q3_k_s, q4_k_m, q5_k_m, q6_k or q8_0",
             }),
         }
     }
@@ -119,6 +123,8 @@ impl FromStr for SynthQuant {
 impl SynthQuant {
     pub fn name(self) -> &'static str {
         match self {
+            SynthQuant::Q2K => "Q2_K",
+            SynthQuant::Q3KS => "Q3_K_S",
             SynthQuant::Q4KM => "Q4_K_M",
             SynthQuant::Q5KM => "Q5_K_M",
             SynthQuant::Q6K => "Q6_K",
@@ -129,6 +135,8 @@ impl SynthQuant {
     /// `general.file_type` (llama_ftype).
     fn file_type(self) -> u32 {
         match self {
+            SynthQuant::Q2K => 10,
+            SynthQuant::Q3KS => 11,
             SynthQuant::Q4KM => 15,
             SynthQuant::Q5KM => 17,
             SynthQuant::Q6K => 18,
@@ -137,13 +145,19 @@ impl SynthQuant {
     }
 
     /// The type llama-quantize gives a weight of `role` in `layer` (llama.cpp's
-    /// `llama_tensor_get_type` for these file types and a dense llama model).
-    pub fn tensor_type(self, role: &str, layer: usize, n_layer: usize) -> GgmlType {
+    /// `llama_tensor_get_type` for these file types and a dense llama model
+    /// whose query heads share each KV head `n_gqa` ways).
+    pub fn tensor_type(self, role: &str, layer: usize, n_layer: usize, n_gqa: usize) -> GgmlType {
         // llama.cpp's use_more_bits: the first and last eighth, and every third layer between.
         let more_bits =
             layer < n_layer / 8 || layer >= 7 * n_layer / 8 || (layer as isize - (n_layer / 8) as isize) % 3 == 2;
         match (self, role) {
             (SynthQuant::Q8_0, _) => GgmlType::Q8_0,
+            (SynthQuant::Q2K, "attn_v") if n_gqa >= 4 => GgmlType::Q4_K,
+            (SynthQuant::Q2K, "attn_v" | "attn_output" | "ffn_down") => GgmlType::Q3_K,
+            (SynthQuant::Q2K | SynthQuant::Q3KS, "output") => GgmlType::Q6_K,
+            (SynthQuant::Q2K, _) => GgmlType::Q2_K,
+            (SynthQuant::Q3KS, _) => GgmlType::Q3_K,
             (SynthQuant::Q6K, _) | (_, "output") => GgmlType::Q6_K,
             (SynthQuant::Q4KM | SynthQuant::Q5KM, "attn_v" | "ffn_down") if more_bits => GgmlType::Q6_K,
             (SynthQuant::Q4KM, _) => GgmlType::Q4_K,
@@ -265,7 +279,7 @@ pub fn synthesize(
     let total = plan.len();
     let ones = |n: usize| -> Vec<u8> { (0..n).flat_map(|_| 1.0f32.to_le_bytes()).collect() };
     for (done, (name, role, layer, [n_in, n_out])) in plan.into_iter().enumerate() {
-        let ty = quant.tensor_type(role, layer, shape.n_layer);
+        let ty = quant.tensor_type(role, layer, shape.n_layer, shape.n_head / shape.n_head_kv);
         let data = random_tensor(ty, n_out, n_in, name_seed(seed, &name))?;
         w.add_tensor(&name, ty, &[n_in as u64, n_out as u64], data)?;
         if role == "token_embd" {

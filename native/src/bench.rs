@@ -8,7 +8,6 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
 use fuselm_core::bench::{self, BenchRow};
-use fuselm_core::gguf::GgufFile;
 use fuselm_core::kernels::KernelMode;
 use fuselm_core::model::{LoadOptions, Model};
 
@@ -70,7 +69,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     }
     let file = ModelFile::open(&args.model, !args.no_mmap)?;
     let name = file.display_name();
-    let gguf = GgufFile::parse_named(&name, file.bytes())?;
+    let gguf = file.parse()?;
     let tests = bench::tests(&args.n_prompt, &args.n_gen);
     let progress = std::io::stderr().is_terminal();
     let mut rows = Vec::new();

@@ -10,7 +10,6 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use fuselm_core::chat::ChatMessage;
 use fuselm_core::generation::GenerateOptions;
-use fuselm_core::gguf::GgufFile;
 use fuselm_core::kernels::stats;
 use fuselm_core::model::{ContextOptions, KvType, LoadOptions, Model};
 use fuselm_core::sampler::SamplerConfig;
@@ -115,7 +114,7 @@ fn generate(args: &GenerateArgs, prompt: String) -> Result<()> {
     let load_start = Instant::now();
     let file = ModelFile::open(&args.model, !args.no_mmap)?;
     let name = file.display_name();
-    let gguf = GgufFile::parse_named(&name, file.bytes())?;
+    let gguf = file.parse()?;
     let options = LoadOptions { kernel_mode: crate::host::kernel_mode_from_env()?, isa: None };
     let model = Model::load(&gguf, options).map_err(|e| e.in_file(&name))?;
     crate::memory::release_copied_tensors(&file, &model);

@@ -96,7 +96,7 @@ struct Totals {
 
 pub fn run(args: &InspectArgs) -> Result<()> {
     let model = ModelFile::open(&args.model, !args.no_mmap)?;
-    let gguf = GgufFile::parse_named(&model.display_name(), model.bytes())?;
+    let gguf = model.parse()?;
     if args.dispatch {
         print!("{}", crate::dispatch::render(&model.display_name(), &gguf, args.json)?);
         return Ok(());
@@ -224,7 +224,7 @@ fn build_report(file: &str, gguf: &GgufFile<'_>, full: bool) -> Report {
     by_type.sort_by_key(|t| std::cmp::Reverse(t.bytes));
     Report {
         file: file.to_string(),
-        file_bytes: gguf.bytes().len() as u64,
+        file_bytes: gguf.file_len,
         version: gguf.version,
         alignment: gguf.alignment,
         data_offset: gguf.data_offset,

@@ -6,11 +6,13 @@ mod bandwidth;
 mod bench;
 mod dispatch;
 mod generate;
+mod gguf_output;
 mod host;
 mod inspect;
 mod memory;
 mod model_file;
 mod perplexity;
+mod split;
 mod synth;
 mod text_file;
 
@@ -37,6 +39,8 @@ enum Command {
     Inspect(inspect::InspectArgs),
     /// Perplexity of a text file, as llama-perplexity measures it.
     Perplexity(perplexity::PerplexityArgs),
+    /// Split a model into several files (llama-gguf-split's layout).
+    Split(split::SplitArgs),
     /// Write a shape-exact synthetic model with random weights.
     Synth(synth::SynthArgs),
 }
@@ -52,9 +56,9 @@ impl Cli {
         Cli::try_parse_from(args)
     }
 
-    /// Whether this command writes files (`synth`); the rest only read.
+    /// Whether this command writes files (`synth`, `split`); the rest only read.
     pub fn writes_files(&self) -> bool {
-        matches!(self.command, Command::Synth(_))
+        matches!(self.command, Command::Synth(_) | Command::Split(_))
     }
 
     /// Runs the command.
@@ -64,6 +68,7 @@ impl Cli {
             Command::Generate(args) => generate::run(args),
             Command::Inspect(args) => inspect::run(args),
             Command::Perplexity(args) => perplexity::run(args),
+            Command::Split(args) => split::run(args),
             Command::Synth(args) => synth::run(args),
         }
     }

@@ -3,7 +3,6 @@
 use std::path::PathBuf;
 
 use anyhow::Result;
-use fuselm_core::gguf::GgufFile;
 use fuselm_core::model::{LoadOptions, Model};
 use fuselm_core::perplexity::perplexity;
 
@@ -41,7 +40,7 @@ pub fn run(args: &PerplexityArgs) -> Result<()> {
 fn score(args: &PerplexityArgs, text: &str) -> Result<()> {
     let file = ModelFile::open(&args.model, true)?;
     let name = file.display_name();
-    let gguf = GgufFile::parse_named(&name, file.bytes())?;
+    let gguf = file.parse()?;
     let model = Model::load(&gguf, LoadOptions { kernel_mode: crate::host::kernel_mode_from_env()?, isa: None })
         .map_err(|e| e.in_file(&name))?;
     crate::memory::release_copied_tensors(&file, &model);

@@ -1,12 +1,12 @@
 //! `fuselm synth`: write a shape-exact synthetic model (see fuselm_core::synth).
 
-use std::io::{BufWriter, IsTerminal, Write};
+use std::io::IsTerminal;
 use std::path::PathBuf;
 
-use anyhow::{Context, Result};
-use fuselm_core::gguf::GgufFile;
+use anyhow::Result;
 use fuselm_core::synth::{synthesize, SynthQuant, SynthShape};
 
+use crate::gguf_output::write_gguf;
 use crate::model_file::ModelFile;
 
 #[derive(clap::Args)]
@@ -14,7 +14,7 @@ pub struct SynthArgs {
     /// tiny, tinyllama-1.1b, llama-2-7b or mistral-7b.
     #[arg(long)]
     pub shape: String,
-    /// q4_k_m, q5_k_m, q6_k or q8_0 (llama.cpp's recipe for that file type).
+    /// q2_k, q3_k_s, q4_k_m, q5_k_m, q6_k or q8_0 (llama.cpp's recipe for that file type).
     #[arg(long, default_value = "q4_k_m")]
     pub quant: String,
     /// Copy the tokenizer from this GGUF file (default: a built-in byte vocabulary).
@@ -35,7 +35,7 @@ pub fn run(args: &SynthArgs) -> Result<()> {
     let quant: SynthQuant = args.quant.parse()?;
     let vocab_file = args.vocab_from.as_ref().map(|p| ModelFile::open(p, true)).transpose()?;
     let vocab_gguf = match &vocab_file {
-        Some(f) => Some(GgufFile::parse_named(&f.display_name(), f.bytes())?),
+        Some(f) => Some(f.parse()?),
         None => None,
     };
     let show_progress = std::io::stderr().is_terminal();
@@ -47,23 +47,7 @@ pub fn run(args: &SynthArgs) -> Result<()> {
     if show_progress {
         eprintln!();
     }
-    // Write to a temporary name, then rename: a failure leaves nothing half-written.
-    let tmp = args.output.with_extension("gguf.partial");
-    let written = (|| {
-        let file = std::fs::File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
-        let mut out = BufWriter::new(file);
-        writer
-            .write_to(&mut out)
-            .and_then(|_| out.flush())
-            .with_context(|| format!("cannot write {}", tmp.display()))?;
-        drop(out);
-        std::fs::rename(&tmp, &args.output)
-            .with_context(|| format!("cannot rename {} to {}", tmp.display(), args.output.display()))
-    })();
-    if written.is_err() {
-        let _ = std::fs::remove_file(&tmp); // nothing half-written stays behind
-    }
-    written?;
+    write_gguf(&writer, &args.output)?;
     eprintln!("wrote {}", args.output.display());
     Ok(())
 }

@@ -267,3 +267,30 @@ fn truncating_a_mapped_model_explains_the_crash() {
     assert!(err.contains("the model file changed while it was mapped") && err.contains("--no-mmap"), "{err}");
     assert_eq!(out.status.code(), Some(128 + libc::SIGBUS), "exit status {:?}", out.status.signal());
 }
+
+#[test]
+fn a_split_model_generates_what_the_whole_file_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = tiny_model(dir.path());
+    let prefix = dir.path().join("parts").to_str().unwrap().to_string();
+    let split = fuselm(&["split", model.to_str().unwrap(), "--max-size", "300K", "-o", &prefix]);
+    assert!(split.status.success(), "{}", stderr(&split));
+    let n = std::fs::read_dir(dir.path())
+        .unwrap()
+        .filter(|e| e.as_ref().unwrap().file_name().to_str().unwrap().starts_with("parts-"))
+        .count();
+    assert!(n >= 3, "{n} parts");
+    let first = format!("{prefix}-00001-of-{n:05}.gguf");
+    let generate = |m: &str| fuselm(&["generate", "-m", m, "-p", "Hello", "-n", "8", "--temp", "0"]);
+    let (whole, parts) = (generate(model.to_str().unwrap()), generate(&first));
+    assert!(parts.status.success(), "{}", stderr(&parts));
+    assert_eq!(whole.stdout, parts.stdout);
+    let second = format!("{prefix}-00002-of-{n:05}.gguf");
+    let err = stderr(&generate(&second));
+    assert!(err.contains(&format!("is file 2 of {n} of a split model: give the first, {first}")), "{err}");
+    let again = fuselm(&["split", &first, "--max-size", "1G", "-o", &format!("{prefix}-again")]);
+    assert!(stderr(&again).contains("a part of a split model already"), "{}", stderr(&again));
+    std::fs::remove_file(format!("{prefix}-{n:05}-of-{n:05}.gguf")).unwrap();
+    let err = stderr(&generate(&first));
+    assert!(err.contains(&format!("cannot open model file {prefix}-{n:05}-of-{n:05}.gguf")), "{err}");
+}

@@ -25,7 +25,17 @@ const MIN_KV_BYTES: u64 = 8 + 4 + 1;
 /// Smallest on-disk size of one tensor info: name length, n_dims, type, offset.
 const MIN_TENSOR_INFO_BYTES: u64 = 8 + 4 + 4 + 8;
 
-/// A parsed GGUF file borrowing the bytes it was parsed from.
+/// A stretch of a file held in memory: the file's bytes from `offset` on.
+/// A file too large for one allocation (2 GiB - 1 in wasm32) is held as
+/// several, cut between tensors (see `stream.rs`).
+#[derive(Clone, Copy, Debug)]
+pub struct Segment<'a> {
+    pub offset: u64,
+    pub bytes: &'a [u8],
+}
+
+/// A parsed GGUF file borrowing the bytes it was parsed from (one slice, or
+/// segments; or the files of a split model, see `split.rs`).
 #[derive(Clone, Debug)]
 pub struct GgufFile<'a> {
     pub version: u32,
@@ -35,13 +45,95 @@ pub struct GgufFile<'a> {
     pub tensors: Vec<TensorInfo<'a>>,
     /// Byte offset of the data section in the file.
     pub data_offset: u64,
-    bytes: &'a [u8],
+    /// Bytes of the file (of all its files, for a split model).
+    pub file_len: u64,
+    /// Each tensor's data, parallel to `tensors`.
+    data: Vec<&'a [u8]>,
+    tensor_index: HashMap<&'a str, usize>,
+}
+
+/// What the header says: everything but the tensors' data.
+struct Header<'a> {
+    version: u32,
+    alignment: u64,
+    metadata: Metadata<'a>,
+    tensors: Vec<TensorInfo<'a>>,
+    data_offset: u64,
     tensor_index: HashMap<&'a str, usize>,
 }
 
 impl<'a> GgufFile<'a> {
     /// Parses and validates `bytes`. Errors carry no file name; see [`GgufFile::parse_named`].
     pub fn parse(bytes: &'a [u8]) -> Result<Self> {
+        Self::parse_segments(&[Segment { offset: 0, bytes }], bytes.len() as u64)
+    }
+
+    /// Parses a file of `file_len` bytes held as `segments` in file order, the
+    /// first from offset 0 holding the whole header; every tensor's data must
+    /// lie within one segment.
+    pub fn parse_segments(segments: &[Segment<'a>], file_len: u64) -> Result<Self> {
+        let first = segments.first().filter(|s| s.offset == 0).map_or(&[][..], |s| s.bytes);
+        let header = Header::parse(first)?;
+        header.check_data_ranges(file_len)?;
+        let data = header
+            .tensors
+            .iter()
+            .map(|t| {
+                let (start, end) = (header.data_offset + t.offset, header.data_offset + t.offset + t.n_bytes);
+                segment_slice(segments, start, end).ok_or_else(|| Error::TensorNotLoaded {
+                    tensor: t.name.to_string(),
+                    start,
+                    end,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let Header { version, alignment, metadata, tensors, data_offset, tensor_index } = header;
+        Ok(GgufFile { version, alignment, metadata, tensors, data_offset, file_len, data, tensor_index })
+    }
+
+    /// Where the tensors' data lies in a file of `file_len` bytes whose first
+    /// bytes are `prefix`: `[start, end)` per tensor, in file order. Fails when
+    /// the prefix does not hold the whole header (or the header is bad).
+    pub fn tensor_ranges(prefix: &[u8], file_len: u64) -> Result<Vec<(u64, u64)>> {
+        let header = Header::parse(prefix)?;
+        header.check_data_ranges(file_len)?;
+        let at = header.data_offset;
+        Ok(header.tensors.iter().map(|t| (at + t.offset, at + t.offset + t.n_bytes)).collect())
+    }
+
+    /// Like [`GgufFile::parse`], with `name` (a path or URL) put in front of any error.
+    pub fn parse_named(name: &str, bytes: &'a [u8]) -> Result<Self> {
+        Self::parse(bytes).map_err(|e| e.in_file(name))
+    }
+
+    /// This file followed by the tensors of `rest` (the later files of a
+    /// split model, checked by the caller); the metadata stays this file's.
+    pub(crate) fn append_splits(mut self, rest: Vec<GgufFile<'a>>) -> Result<Self> {
+        for file in rest {
+            self.file_len += file.file_len;
+            for (t, data) in file.tensors.into_iter().zip(file.data) {
+                if self.tensor_index.insert(t.name, self.tensors.len()).is_some() {
+                    return Err(Error::DuplicateTensor { tensor: t.name.to_string() });
+                }
+                self.tensors.push(t);
+                self.data.push(data);
+            }
+        }
+        Ok(self)
+    }
+}
+
+/// The bytes `[start, end)` of the file, when one segment holds them all.
+fn segment_slice<'a>(segments: &[Segment<'a>], start: u64, end: u64) -> Option<&'a [u8]> {
+    // The last segment starting at or before `start`.
+    let i = segments.partition_point(|s| s.offset <= start).checked_sub(1)?;
+    let s = &segments[i];
+    let (from, to) = (start - s.offset, end - s.offset);
+    (to <= s.bytes.len() as u64).then(|| &s.bytes[from as usize..to as usize])
+}
+
+impl<'a> Header<'a> {
+    fn parse(bytes: &'a [u8]) -> Result<Self> {
         let mut cur = Cursor::new(bytes);
         let magic: [u8; 4] = cur.array(&|| "magic".to_string())?;
         if magic != MAGIC {
@@ -81,19 +173,11 @@ impl<'a> GgufFile<'a> {
         }
 
         let data_offset = cur.pos().next_multiple_of(alignment);
-        let file = GgufFile { version, alignment, metadata, tensors, data_offset, bytes, tensor_index };
-        file.check_data_ranges()?;
-        Ok(file)
-    }
-
-    /// Like [`GgufFile::parse`], with `name` (a path or URL) put in front of any error.
-    pub fn parse_named(name: &str, bytes: &'a [u8]) -> Result<Self> {
-        Self::parse(bytes).map_err(|e| e.in_file(name))
+        Ok(Header { version, alignment, metadata, tensors, data_offset, tensor_index })
     }
 
     /// Every tensor's data lies inside the file and no two tensors share bytes.
-    fn check_data_ranges(&self) -> Result<()> {
-        let file_len = self.bytes.len() as u64;
+    fn check_data_ranges(&self, file_len: u64) -> Result<()> {
         for t in &self.tensors {
             let start = self.data_offset.checked_add(t.offset);
             let end = start.and_then(|s| s.checked_add(t.n_bytes));
@@ -125,12 +209,9 @@ impl<'a> GgufFile<'a> {
         }
         Ok(())
     }
+}
 
-    /// The bytes the file was parsed from.
-    pub fn bytes(&self) -> &'a [u8] {
-        self.bytes
-    }
-
+impl<'a> GgufFile<'a> {
     pub fn tensor(&self, name: &str) -> Option<&TensorInfo<'a>> {
         self.tensor_index.get(name).map(|&i| &self.tensors[i])
     }
@@ -139,10 +220,10 @@ impl<'a> GgufFile<'a> {
         self.tensor(name).ok_or_else(|| Error::MissingTensor { tensor: name.to_string() })
     }
 
-    /// The data of a tensor of this file, borrowed (bounds were checked at parse).
+    /// The data of a tensor of this file, borrowed (bounds were checked at
+    /// parse). `info` is one of this file's tensors.
     pub fn tensor_data(&self, info: &TensorInfo<'_>) -> &'a [u8] {
-        let start = (self.data_offset + info.offset) as usize;
-        &self.bytes[start..start + info.n_bytes as usize]
+        self.tensor_index.get(info.name).map_or(&[], |&i| self.data[i])
     }
 
     /// Total bytes of tensor data.
