@@ -5,7 +5,7 @@
 // usage: node tests/web/npm-package.mjs      (after scripts/web/build and a release build)
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -58,13 +58,37 @@ for (const [bytes, message] of [
 // Errors are JS exceptions with clear messages, and the engine stays usable.
 const engine = new simd.Engine();
 assert.throws(() => engine.startCompletion('x', '{}'), /no model is loaded/);
+// A bad header is an error as soon as its bytes arrive.
 engine.beginLoad('broken.gguf', 8);
-engine.appendChunk(new Uint8Array([0x47, 0x47, 0x4d, 0x4c, 3, 0, 0, 0]));
-assert.throws(() => engine.finishLoad(''), /broken\.gguf: not a GGUF file/);
+assert.throws(() => engine.appendChunk(new Uint8Array([0x47, 0x47, 0x4d, 0x4c, 3, 0, 0, 0])), /broken\.gguf: not a GGUF file/);
+assert.throws(() => engine.finishLoad(''), /no load in progress/);
 assert.throws(() => engine.beginLoad('huge.gguf', 2 ** 33), /huge\.gguf: a 8589934592-byte file does not fit in wasm32's 4 GiB/);
-// One allocation on wasm32 is at most isize::MAX (2 GiB - 1): a larger file is
-// an out-of-memory error naming the bytes, and the engine stays usable.
-assert.throws(() => engine.beginLoad('big.gguf', 2 ** 31), /big\.gguf: could not allocate 2147483648 bytes for the model file/);
+// A file is held in segments cut between tensors, planned once its header
+// has arrived: a file of two 1.2 GB tensors fits (two segments), one tensor
+// past an allocation's limit on wasm32 (isize::MAX = 2 GiB - 1) is an
+// out-of-memory error naming the bytes, and the engine stays usable.
+const header = (tensorBytes) => {
+  const parts = [new TextEncoder().encode('GGUF'), u32(3), u64(tensorBytes.length), u64(0)];
+  let offset = 0;
+  for (const [i, n] of tensorBytes.entries()) {
+    parts.push(u64(1), new TextEncoder().encode(String(i)), u32(1), u64(n / 4), u32(0), u64(offset));
+    offset += n;
+  }
+  const bytes = new Uint8Array(Math.ceil(parts.reduce((n, p) => n + p.length, 0) / 32) * 32);
+  let at = 0;
+  for (const p of parts) (bytes.set(p, at), (at += p.length));
+  return { bytes, size: bytes.length + offset };
+};
+function u32(n) { return new Uint8Array(new Uint32Array([n]).buffer); }
+function u64(n) { return new Uint8Array(new BigUint64Array([BigInt(n)]).buffer); }
+const twoLarge = header([1.2e9, 1.2e9]);
+engine.beginLoad('two-large.gguf', twoLarge.size);
+engine.appendChunk(twoLarge.bytes);
+engine.unload();
+const oneHuge = header([2 ** 31]);
+engine.beginLoad('big.gguf', oneHuge.size);
+assert.throws(() => engine.appendChunk(oneHuge.bytes), (e) =>
+  e.code === 'MODEL_TOO_LARGE' && /big\.gguf: could not allocate 2147483648 bytes for file bytes \[64, 2147483712\)/.test(e.message));
 assert.throws(() => engine.appendChunk(new Uint8Array(1)), /no load in progress/);
 // A download that does not match its announced length.
 engine.beginLoad('long.gguf', 4);
@@ -114,6 +138,31 @@ assert.deepEqual(result.tokens, native.tokens, 'the packaged wasm generates diff
 assert.equal(streamed + result.tail, native.text);
 assert.deepEqual(Array.from(engine.tokenize(prompt)), native.prompt_tokens);
 console.log(`npm package: imported from the tarball; ${info.name}: ${result.tokens.length} ids equal to native`);
+
+// The same model split in files (as llama-gguf-split writes them), fed in
+// interleaved chunks: the same ids. A load missing a file is a clear error.
+const splitDir = join(scratch, 'split');
+mkdirSync(splitDir, { recursive: true });
+execFileSync(fuselmBin, ['split', model, '--max-size', String(Math.ceil(bytes.length / 3)), '-o', join(splitDir, 'model')]);
+const splitFiles = readdirSync(splitDir).sort().map((f) => readFileSync(join(splitDir, f)));
+assert.ok(splitFiles.length >= 3, `${splitFiles.length} files`);
+const feedSplit = (files) => {
+  engine.beginLoad('model-00001.gguf', files[0].length);
+  for (const [i, f] of files.entries()) if (i > 0) assert.equal(engine.addFile(`model-0000${i + 1}.gguf`, f.length), i);
+  const step = 1 << 20;
+  for (let at = 0; files.some((f) => at < f.length); at += step) {
+    for (const [i, f] of files.entries()) if (at < f.length) engine.appendChunk(f.subarray(at, at + step), i);
+  }
+  return JSON.parse(engine.finishLoad('{}'));
+};
+const splitInfo = feedSplit(splitFiles);
+assert.equal(splitInfo.fileBytes, splitFiles.reduce((n, f) => n + f.length, 0));
+engine.startCompletion(prompt, JSON.stringify({ maxTokens: 16, temperature: 0 }));
+while (engine.step() !== undefined);
+assert.deepEqual(JSON.parse(engine.finishCompletion()).tokens, native.tokens, 'a split model generates different ids');
+assert.throws(() => feedSplit(splitFiles.slice(0, 2)), new RegExp(`model-00001\\.gguf: split model: .split\\.count. says the model has ${splitFiles.length} files; the load has 2`));
+assert.throws(() => engine.appendChunk(new Uint8Array(1), 5), /no load in progress/);
+console.log(`npm package: the model split in ${splitFiles.length} files generates the same ids`);
 
 // The same through the package's main API in Node.js ('fuselm' resolves to
 // node.js there: the worker on a worker_threads thread), and the version

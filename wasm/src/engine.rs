@@ -4,6 +4,8 @@
 use fuselm_core::bench;
 use fuselm_core::generation::{Generation, StopReason};
 use fuselm_core::generator::Generator;
+use fuselm_core::gguf::split::merge_splits;
+use fuselm_core::gguf::stream::{SegmentedFile, StreamedFile, DEFAULT_MAX_SEGMENT};
 use fuselm_core::gguf::GgufFile;
 use fuselm_core::model::{LoadOptions, Model};
 use fuselm_core::session::Session;
@@ -25,11 +27,13 @@ pub(crate) struct Parsed<'a> {
     pub model: Model<'a>,
 }
 
-// The model borrows its weights from the file's bytes, which live in the
-// same struct; self_cell keeps the two together without unsafe code.
+// The model borrows its weights from the files' bytes (each file held in
+// segments of at most 256 MiB: one wasm32 allocation is at most 2 GiB - 1),
+// which live in the same struct; self_cell keeps the two together without
+// unsafe code.
 self_cell!(
     pub(crate) struct LoadedModel {
-        owner: Vec<u8>,
+        owner: Vec<SegmentedFile>,
         #[not_covariant]
         dependent: Parsed,
     }
@@ -45,8 +49,8 @@ struct Completion {
 #[wasm_bindgen]
 #[derive(Default)]
 pub struct Engine {
-    /// The file being streamed in: (name, bytes so far, expected size).
-    incoming: Option<(String, Vec<u8>, usize)>,
+    /// The files being streamed in (one, or the files of a split model).
+    incoming: Vec<StreamedFile>,
     model: Option<LoadedModel>,
     name: String,
     /// The context and the tokens in it, kept between completions: a prompt
@@ -131,9 +135,9 @@ impl Engine {
         Engine::default()
     }
 
-    /// Starts loading a file of `size` bytes: frees any loaded model, then
-    /// reserves the whole file in wasm memory (an error, not a trap, when it
-    /// does not fit).
+    /// Starts loading a file of `size` bytes: frees any loaded model. Bytes
+    /// go into segments cut between tensors, reserved once the header has
+    /// arrived (an error, not a trap, when they do not fit).
     #[wasm_bindgen(js_name = beginLoad)]
     pub fn begin_load(
         &mut self,
@@ -142,67 +146,76 @@ impl Engine {
     ) -> Result<(), JsValue> {
         let name = args::text(&name, "beginLoad: the file name")?;
         self.unload();
-        if !(size.is_finite() && size >= 0.0 && size <= usize::MAX as f64) {
-            return Err(coded_error(
-                format!("{name}: a {size}-byte file does not fit in wasm32's 4 GiB address space"),
-                "MODEL_TOO_LARGE",
-            ));
-        }
-        let size = size as usize;
-        let mut bytes = Vec::new();
-        bytes.try_reserve_exact(size).map_err(|_| {
-            let e = Error::OutOfMemory { what: "the model file".into(), bytes: size as u64 }.in_file(&name);
-            coded_error(e, "MODEL_TOO_LARGE")
-        })?;
-        self.incoming = Some((name, bytes, size));
+        let file = incoming_file(&name, size, 0)?;
+        self.incoming.push(file);
         Ok(())
     }
 
-    /// Appends the next chunk of the file; returns the bytes received so far.
+    /// Adds the next file of a split model to the load begun by `beginLoad`
+    /// (which took the first); returns its index for `appendChunk`.
+    #[wasm_bindgen(js_name = addFile)]
+    pub fn add_file(
+        &mut self,
+        #[wasm_bindgen(unchecked_param_type = "string")] name: JsValue,
+        size: f64,
+    ) -> Result<u32, JsValue> {
+        let name = args::text(&name, "addFile: the file name")?;
+        if self.incoming.is_empty() {
+            return Err(coded_error("addFile: no load in progress (call beginLoad first)", "BAD_STATE"));
+        }
+        let before: u64 = self.incoming.iter().map(|f| f.file_len()).sum();
+        let file = incoming_file(&name, size, before)?;
+        self.incoming.push(file);
+        Ok(self.incoming.len() as u32 - 1)
+    }
+
+    /// Appends the next chunk of file `file` (default 0, the first); returns
+    /// the bytes received so far over all files.
     #[wasm_bindgen(js_name = appendChunk)]
     pub fn append_chunk(
         &mut self,
         #[wasm_bindgen(unchecked_param_type = "Uint8Array")] chunk: JsValue,
+        file: Option<u32>,
     ) -> Result<f64, JsValue> {
         let chunk = args::bytes(&chunk, "appendChunk: the chunk")?;
-        let Some((name, bytes, size)) = self.incoming.as_mut() else {
+        if self.incoming.is_empty() {
             return Err(coded_error("appendChunk: no load in progress (call beginLoad first)", "BAD_STATE"));
-        };
-        let start = bytes.len();
-        let n = chunk.length() as usize;
-        if start + n > *size {
-            let message = format!("{name}: more bytes arrived than the announced size of {size}");
-            self.incoming = None;
-            return Err(coded_error(message, "BAD_FILE"));
         }
-        // Within the capacity reserved by beginLoad: no reallocation.
-        bytes.resize(start + n, 0);
-        chunk.copy_to(&mut bytes[start..]);
-        Ok(bytes.len() as f64)
+        let index = file.unwrap_or(0) as usize;
+        let Some(target) = self.incoming.get_mut(index) else {
+            let n = self.incoming.len();
+            return Err(coded_error(format!("appendChunk: no file {index} in this load (it has {n})"), "BAD_ARGUMENT"));
+        };
+        let received = target.receive(chunk.length() as usize, |from, dst| {
+            chunk.subarray(from as u32, (from + dst.len()) as u32).copy_to(dst)
+        });
+        if let Err(e) = received {
+            self.incoming.clear();
+            return Err(load_error(e));
+        }
+        Ok(self.incoming.iter().map(|f| f.received()).sum::<u64>() as f64)
     }
 
-    /// Parses the streamed file and binds its weights to kernels; returns the
-    /// model's info as JSON. On error the bytes are freed and the engine is
-    /// ready for the next load.
+    /// Parses the streamed file (or files) and binds the weights to kernels;
+    /// returns the model's info as JSON. On error the bytes are freed and the
+    /// engine is ready for the next load.
     #[wasm_bindgen(js_name = finishLoad)]
     pub fn finish_load(
         &mut self,
         #[wasm_bindgen(unchecked_param_type = "string")] options_json: JsValue,
     ) -> Result<String, JsValue> {
         let options_json = args::text(&options_json, "finishLoad: the load options")?;
-        let Some((name, bytes, size)) = self.incoming.take() else {
+        let incoming = std::mem::take(&mut self.incoming);
+        let Some(name) = incoming.first().map(|f| f.name().to_string()) else {
             return Err(coded_error("finishLoad: no load in progress (call beginLoad first)", "BAD_STATE"));
         };
-        if bytes.len() != size {
-            return Err(coded_error(
-                format!("{name}: file is truncated: received {} of {size} bytes", bytes.len()),
-                "BAD_FILE",
-            ));
-        }
+        let files =
+            incoming.into_iter().map(StreamedFile::finish).collect::<Result<Vec<_>, _>>().map_err(load_error)?;
         let load: LoadOptionsJs = options::parse("load options", &options_json).map_err(bad_option)?;
         let kernel_mode = load.kernel_mode().map_err(bad_option)?;
-        let loaded = LoadedModel::try_new(bytes, |bytes| -> Result<Parsed<'_>, Error> {
-            let file = GgufFile::parse_named(&name, bytes)?;
+        let loaded = LoadedModel::try_new(files, |files| -> Result<Parsed<'_>, Error> {
+            let parsed = files.iter().map(|f| Ok((f.name.clone(), f.parse()?))).collect::<Result<Vec<_>, Error>>()?;
+            let file = merge_splits(parsed)?;
             let model = Model::load(&file, LoadOptions { kernel_mode, isa: None }).map_err(|e| e.in_file(&name))?;
             Ok(Parsed { file, model })
         })
@@ -217,7 +230,7 @@ impl Engine {
         self.completion = None;
         self.session = None;
         self.model = None;
-        self.incoming = None;
+        self.incoming.clear();
     }
 
     #[wasm_bindgen(js_name = isLoaded)]
@@ -229,7 +242,7 @@ impl Engine {
     pub fn info(&self) -> Result<String, JsValue> {
         let model = self.loaded()?;
         model
-            .with_dependent(|bytes, parsed| info::model_info(&self.name, bytes.len(), &parsed.file, &parsed.model))
+            .with_dependent(|_, parsed| info::model_info(&self.name, parsed.file.file_len, &parsed.file, &parsed.model))
             .map_err(internal_error)
     }
 
@@ -416,6 +429,29 @@ const MAX_DETOKENIZE_IDS: u32 = 1 << 24;
 
 fn lengths(counts: Vec<u32>) -> Vec<usize> {
     counts.into_iter().map(|n| n as usize).collect()
+}
+
+/// A file of `size` bytes to receive, when it can fit in wasm32 memory
+/// beside the `before` bytes of the load's other files.
+fn incoming_file(name: &str, size: f64, before: u64) -> Result<StreamedFile, JsValue> {
+    const ADDRESS_SPACE: f64 = 4294967296.0;
+    if !(size.is_finite() && size >= 0.0 && size + before as f64 <= ADDRESS_SPACE) {
+        let what = if before > 0 { format!(" (after {before} bytes of other files)") } else { String::new() };
+        return Err(coded_error(
+            format!("{name}: a {size}-byte file{what} does not fit in wasm32's 4 GiB address space"),
+            "MODEL_TOO_LARGE",
+        ));
+    }
+    Ok(StreamedFile::new(name, size as u64, DEFAULT_MAX_SEGMENT))
+}
+
+/// A load's error for JavaScript: memory that cannot be had is
+/// `MODEL_TOO_LARGE`, the rest keeps the core's code.
+fn load_error(e: Error) -> JsValue {
+    match e.root() {
+        Error::OutOfMemory { .. } => coded_error(&e, "MODEL_TOO_LARGE"),
+        _ => core_error(e),
+    }
 }
 
 fn no_model() -> JsValue {

@@ -24,7 +24,7 @@ struct ModelInfo<'a> {
     architecture: &'static str,
     build: String,
     file: &'a str,
-    file_bytes: usize,
+    file_bytes: u64,
     formats: Vec<FormatInfo<'a>>,
     has_chat_template: bool,
     kernels: Vec<KernelInfo>,
@@ -67,7 +67,7 @@ enum MetaEntry {
 /// The loaded model's info as JSON.
 pub fn model_info(
     file_name: &str,
-    file_bytes: usize,
+    file_bytes: u64,
     file: &GgufFile<'_>,
     model: &Model<'_>,
 ) -> serde_json::Result<String> {

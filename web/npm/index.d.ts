@@ -20,6 +20,8 @@ export function defaultBuild(): Build;
 /** Threads the threads builds use unless told: half the logical processors from 4 on, all below. */
 export function defaultThreads(logical?: number): number;
 export function availableBuilds(): Build[];
+/** Absolute URLs of a model's files: every file of a split model when `url` names its first (`-00001-of-00003.gguf`). */
+export function modelUrls(url: string | URL | (string | URL)[]): string[];
 
 /** What kind of failure an error is; docs/troubleshooting.md explains each and what to do. */
 export type FuselmErrorCode =
@@ -288,7 +290,8 @@ export class Fuselm {
   threads?: number;
   /** The loaded model; null before a load, after a failed one and after unload or a restart. */
   model: ModelInfo | null;
-  loadModelFromUrl(url: string | URL, options?: LoadOptions & UrlLoadOptions): Promise<ModelInfo>;
+  /** A split model (`name-00001-of-00003.gguf`) loads from its first file's URL, or from every file's. */
+  loadModelFromUrl(url: string | URL | (string | URL)[], options?: LoadOptions & UrlLoadOptions): Promise<ModelInfo>;
   /** The download cache in the Origin Private File System. */
   readonly cache: {
     /** The complete cached models. */
@@ -299,7 +302,8 @@ export class Fuselm {
     /** Removes every cached file (partial ones too); how many. */
     clear(): Promise<number>;
   };
-  loadModelFromFile(file: File | Blob, options?: LoadOptions): Promise<ModelInfo>;
+  /** A split model: every file, in order. */
+  loadModelFromFile(file: File | Blob | (File | Blob)[], options?: LoadOptions): Promise<ModelInfo>;
   loadModelFromBytes(bytes: ArrayBuffer | Uint8Array, options?: LoadOptions & { name?: string }): Promise<ModelInfo>;
   info(): Promise<ModelInfo>;
   /** Token ids; `addSpecial` (default true) adds BOS where the model wants one. */

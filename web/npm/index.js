@@ -82,6 +82,27 @@ function absoluteUrl(url) {
   return new URL(url, globalThis.location?.href).href;
 }
 
+/// The last part of a URL's path, decoded: the file's name.
+function urlName(url) {
+  return decodeURIComponent(new URL(url).pathname.split('/').pop() || url);
+}
+
+/// The files of a model at `url` (or `url`s): the URL as given, or, when it
+/// names the first file of a split model (`name-00001-of-00003.gguf`, as
+/// llama-gguf-split writes them), every file of it.
+export function modelUrls(url) {
+  if (Array.isArray(url)) return url.map(absoluteUrl);
+  const first = new URL(absoluteUrl(url));
+  const split = /-00001-of-(\d{5})\.gguf$/.exec(first.pathname);
+  if (!split) return [first.href];
+  const count = Number(split[1]);
+  return Array.from({ length: count }, (_, i) => {
+    const part = new URL(first.href);
+    part.pathname = first.pathname.slice(0, split.index) + `-${String(i + 1).padStart(5, '0')}-of-${split[1]}.gguf`;
+    return part.href;
+  });
+}
+
 /// Asks once that the origin's storage not be evicted under pressure (the
 /// browser may decline silently); only a window can ask.
 let persistenceRequested = false;
@@ -250,17 +271,22 @@ export class Fuselm {
   /// `fetchInit` goes to fetch (headers, credentials). When the cache cannot
   /// take the file (quota), the load goes on uncached and `onWarning` (default:
   /// console.warn) says so.
+  ///
+  /// A model split in several files (`name-00001-of-00003.gguf`, as
+  /// llama-gguf-split writes them) loads from the URL of its first file, or
+  /// from an array of every file's URL: the files download in parallel, each
+  /// into memory of its own, so models past 2 GiB fit in wasm32's 4 GiB.
   loadModelFromUrl(url, { onProgress, onWarning, signal, cache = true, cacheKey, fetchInit, kernels } = {}) {
-    const absolute = absoluteUrl(url);
-    const name = decodeURIComponent(new URL(absolute).pathname.split('/').pop() || absolute);
+    const parts = modelUrls(url).map((href) => ({ url: href, name: urlName(href) }));
     if (cache) requestPersistence();
     const init = fetchInit && { ...fetchInit, headers: fetchInit.headers && Object.fromEntries(new Headers(fetchInit.headers)), signal: undefined };
-    return this.#load('loadUrl', { url: absolute, name, cache, cacheKey, fetchInit: init }, { onProgress, onWarning, signal, kernels });
+    return this.#load('loadUrl', { parts, cache, cacheKey, fetchInit: init }, { onProgress, onWarning, signal, kernels });
   }
 
-  /// Loads a local `File` (from an <input type=file> or drag and drop).
+  /// Loads a local `File` (from an <input type=file> or drag and drop), or
+  /// every file of a split model in order.
   loadModelFromFile(file, { onProgress, signal, kernels } = {}) {
-    return this.#load('loadFile', { file }, { onProgress, signal, kernels });
+    return this.#load('loadFile', { files: Array.isArray(file) ? file : [file] }, { onProgress, signal, kernels });
   }
 
   /// Loads a model from bytes (an ArrayBuffer or typed array; the buffer is copied).

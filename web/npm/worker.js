@@ -1,7 +1,8 @@
 // The engine's Web Worker: owns one wasm instance (one of the builds in
 // dist/), streams model bytes into it, and runs completions and benchmarks
 // off the main thread. Protocol (index.js is the other side):
-//   main → worker  {id, op, args}           ops: init, loadUrl, loadFile, loadBytes,
+//   main → worker  {id, op, args}           ops: init, loadUrl, loadFile, loadBytes (loadUrl and
+//                                            loadFile take every file of a split model),
 //                                            info, tokenize, detokenize, applyChatTemplate,
 //                                            complete, bench, unload,
 //                                            cacheList, cacheHas, cacheDelete, cacheClear (these
@@ -90,31 +91,54 @@ async function init({ build, threads }) {
   return { build: wasm.buildName(), threads: threaded ? threads : 1 };
 }
 
-/// Feeds a stream of byte chunks into the engine with progress, then loads.
-async function loadStream(id, { name, size, reader, signal, phase, sink, load }) {
-  guard(() => engine.beginLoad(name, size));
+/// Feeds the files of a model into the engine with progress, then loads.
+/// `parts`: [{name, size, reader, sink}], one per file (several for a split
+/// model, read in parallel; each goes into segments of its own in wasm memory).
+/// `stop` ends the other readers when one fails.
+async function loadParts(id, { parts, signal, phase, load, stop }) {
+  const total = parts.reduce((n, p) => n + p.size, 0);
+  guard(() => engine.beginLoad(parts[0].name, parts[0].size));
   let loaded = 0;
   let lastReport = 0;
-  try {
+  let failed = false;
+  const pump = async ({ reader, sink }, index) => {
     for (;;) {
       if (signal.aborted) throw new DOMException('loading was aborted', 'AbortError');
+      if (failed) return;
       const { done, value } = await reader.read();
-      if (done) break;
-      loaded = guard(() => engine.appendChunk(value));
+      if (done || failed) return;
+      loaded = guard(() => engine.appendChunk(value, index));
       if (sink) await sink.write(value);
       const now = performance.now();
       if (now - lastReport > 50) {
         lastReport = now;
-        post(id, 'progress', { phase, loaded, total: size });
+        post(id, 'progress', { phase, loaded, total });
       }
     }
+  };
+  try {
+    for (const part of parts.slice(1)) guard(() => engine.addFile(part.name, part.size));
+    await Promise.all(
+      parts.map((part, index) =>
+        pump(part, index).catch((e) => {
+          failed = true;
+          stop?.();
+          throw e;
+        }),
+      ),
+    );
   } catch (e) {
     guard(() => engine.unload());
     throw e;
   }
-  post(id, 'progress', { phase, loaded, total: size });
-  post(id, 'progress', { phase: 'load', loaded, total: size });
+  post(id, 'progress', { phase, loaded, total });
+  post(id, 'progress', { phase: 'load', loaded, total });
   return JSON.parse(guard(() => engine.finishLoad(JSON.stringify(load ?? {}))));
+}
+
+/// Local files (or blobs) of a model.
+function fileParts(files) {
+  return files.map((file, i) => ({ name: file.name ?? (files.length > 1 ? `model-${i + 1}.gguf` : 'model.gguf'), size: file.size, reader: fileReader(file) }));
 }
 
 function fileReader(blob) {
@@ -236,15 +260,13 @@ class CacheWriter {
   }
 }
 
-async function loadUrl(id, { url, name, cache, cacheKey: explicit, fetchInit, load }, signal) {
+/// Where the bytes of one file of a model come from: the cache, or a
+/// download written into the cache as it arrives.
+async function openUrl(id, { url, name, cacheKey: explicit, dir, fetchInit }, signal) {
   const warn = (message) => post(id, 'warning', { message, code: 'CACHE_NOT_WRITTEN' });
-  const dir = cache === false ? null : await cacheDir();
   const key = dir && (await cacheKey({ url, cacheKey: explicit }));
   const cached = dir && (await cachedFile(dir, key));
-  if (cached) {
-    const info = await loadStream(id, { name, size: cached.size, reader: fileReader(cached), signal, phase: 'cache', load });
-    return { ...info, source: 'cache' };
-  }
+  if (cached) return { name, size: cached.size, reader: fileReader(cached), source: 'cache' };
   let response;
   try {
     response = await fetch(url, { ...fetchInit, signal });
@@ -259,21 +281,41 @@ async function loadUrl(id, { url, name, cache, cacheKey: explicit, fetchInit, lo
   if (length > 0 && !response.headers.get('content-encoding')) {
     reader = response.body.getReader();
   } else {
-    // Without a usable length the engine cannot reserve the file up front.
+    // Without a usable length the engine cannot plan the file's memory up front.
     const blob = await response.blob();
     size = blob.size;
     reader = fileReader(blob);
   }
-  const writer = dir && (await CacheWriter.open(dir, key, warn));
-  let info;
+  const sink = dir && (await CacheWriter.open(dir, key, warn));
+  const meta = { url, cacheKey: explicit ?? null, size };
+  return { name, size, reader, sink, meta, source: 'network' };
+}
+
+/// Downloads a model (one file, or the files of a split model in parallel)
+/// and loads it; each file is cached on its own.
+async function loadUrl(id, { parts: urls, cache, cacheKey: explicit, fetchInit, load }, signal) {
+  const dir = cache === false ? null : await cacheDir();
+  // One controller for every download: a failure in one stops the others.
+  const downloads = new AbortController();
+  const onAbort = () => downloads.abort(signal.reason);
+  signal.addEventListener('abort', onAbort, { once: true });
+  const parts = [];
   try {
-    info = await loadStream(id, { name, size, reader, signal, phase: 'download', sink: writer, load });
+    for (const [i, { url, name }] of urls.entries()) {
+      const key = explicit != null && urls.length > 1 ? `${explicit}#${i + 1}-of-${urls.length}` : explicit;
+      parts.push(await openUrl(id, { url, name, cacheKey: key, dir, fetchInit }, downloads.signal));
+    }
+    const source = parts.every((p) => p.source === 'cache') ? 'cache' : 'network';
+    const info = await loadParts(id, { parts, signal, phase: source === 'cache' ? 'cache' : 'download', load, stop: () => downloads.abort() });
+    for (const p of parts) await p.sink?.commit({ ...p.meta, cachedAt: Date.now() });
+    return { ...info, source };
   } catch (e) {
-    await writer?.abandon();
+    downloads.abort();
+    for (const p of parts) await p.sink?.abandon();
     throw e;
+  } finally {
+    signal.removeEventListener('abort', onAbort);
   }
-  await writer?.commit({ url, cacheKey: explicit ?? null, size, cachedAt: Date.now() });
-  return { ...info, source: 'network' };
 }
 
 /// The complete cached models: [{url, cacheKey, size, cachedAt}].
@@ -335,11 +377,10 @@ async function complete(id, { prompt, options }, signal) {
 const ops = {
   init: (id, args) => init(args),
   loadUrl,
-  loadFile: (id, { file, load }, signal) =>
-    loadStream(id, { name: file.name, size: file.size, reader: fileReader(file), signal, phase: 'read', load }),
+  loadFile: (id, { files, load }, signal) => loadParts(id, { parts: fileParts(files), signal, phase: 'read', load }),
   loadBytes: (id, { name, bytes, load }, signal) => {
     const blob = new Blob([bytes]);
-    return loadStream(id, { name, size: blob.size, reader: fileReader(blob), signal, phase: 'read', load });
+    return loadParts(id, { parts: [{ name, size: blob.size, reader: fileReader(blob) }], signal, phase: 'read', load });
   },
   info: () => JSON.parse(guard(() => engine.info())),
   tokenize: (id, { text, addSpecial }) => Array.from(guard(() => engine.tokenize(text, addSpecial))),

@@ -51,7 +51,7 @@ pub fn merge_splits<'a>(files: Vec<(String, GgufFile<'a>)>) -> Result<GgufFile<'
     }
     let count = count.unwrap_or(1);
     if count != files.len() as u64 {
-        let why = format!("`{SPLIT_COUNT_KEY}` says the model has {count} files, {} were given", files.len());
+        let why = format!("`{SPLIT_COUNT_KEY}` says the model has {count} files; the load has {}", files.len());
         return Err(Error::Split { why }.in_file(&first_name));
     }
     let announced = first
@@ -192,7 +192,7 @@ mod tests {
         let bytes = model(3);
         let p = parts(&bytes, 1);
         let e = merge(&p[..2]).unwrap_err().to_string();
-        assert_eq!(e, "p0: split model: `split.count` says the model has 3 files, 2 were given");
+        assert_eq!(e, "p0: split model: `split.count` says the model has 3 files; the load has 2");
         let e = merge(&[p[0].clone(), p[2].clone(), p[1].clone()]).unwrap_err().to_string();
         assert_eq!(e, "p1: split model: `split.no` is 2, expected 1 (file 2 of 3)");
         let again = split_writers(&merge(&p).unwrap(), 1).unwrap_err().to_string();

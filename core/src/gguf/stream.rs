@@ -21,9 +21,10 @@ pub const DEFAULT_MAX_SEGMENT: u64 = 256 << 20;
 /// vocabularies take ~20 MB).
 pub const MAX_HEADER_BYTES: u64 = 256 << 20;
 
-/// The first parse of the gathered header is tried at this size (or the end
-/// of the file), then at every doubling.
-const FIRST_HEADER_ATTEMPT: usize = 64 << 10;
+/// The gathered header is parsed at the first chunk, then once at least this
+/// many bytes have come, then at every doubling (or at the end of the file):
+/// linear work in all for a header of any size.
+const SECOND_HEADER_ATTEMPT: usize = 64 << 10;
 
 /// A file being received.
 #[derive(Debug)]
@@ -55,12 +56,17 @@ pub struct SegmentedFile {
 impl StreamedFile {
     /// Starts receiving `name`, `file_len` bytes long.
     pub fn new(name: &str, file_len: u64, max_segment: u64) -> StreamedFile {
-        let state = State::Header { head: Vec::new(), next_attempt: FIRST_HEADER_ATTEMPT };
+        let state = State::Header { head: Vec::new(), next_attempt: 0 };
         StreamedFile { name: name.to_string(), file_len, max_segment: max_segment.max(1), received: 0, state }
     }
 
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// The announced size.
+    pub fn file_len(&self) -> u64 {
+        self.file_len
     }
 
     /// Bytes received so far.
@@ -86,7 +92,7 @@ impl StreamedFile {
                 head.resize(start + n, 0);
                 fill(0, &mut head[start..]);
                 if head.len() >= *next_attempt || self.received == self.file_len {
-                    *next_attempt = head.len().saturating_mul(2);
+                    *next_attempt = head.len().saturating_mul(2).max(SECOND_HEADER_ATTEMPT);
                     self.try_header()?;
                 }
                 Ok(())
@@ -115,7 +121,7 @@ impl StreamedFile {
             {
                 return Ok(())
             }
-            Err(e) if (head.len() as u64) < self.file_len => {
+            Err(e @ (Error::Truncated { .. } | Error::CountTooLarge { .. })) if (head.len() as u64) < self.file_len => {
                 let why = e.to_string();
                 return Err(Error::HeaderTooLarge { limit: MAX_HEADER_BYTES, why }.in_file(&self.name));
             }
