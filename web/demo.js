@@ -110,6 +110,10 @@ async function generate() {
 }
 
 $('load-url').onclick = () => load($('model-url').value);
-$('model-file').onchange = () => $('model-file').files[0] && load($('model-file').files[0]);
+// Several files: the parts of a split model, in name order (-00001-of-, ...).
+$('model-file').onchange = () => {
+  const files = [...$('model-file').files].sort((a, b) => (a.name < b.name ? -1 : 1));
+  if (files.length) load(files.length === 1 ? files[0] : files);
+};
 $('generate').onclick = generate;
 $('stop').onclick = () => running?.abort();

@@ -248,7 +248,7 @@ if (typed > 0) {
   const { exercise } = await import(pathToFileURL(process.argv[typed + 1]).href);
   const seen = await exercise(tiny);
   const expected = [
-    /^builds 5 true$/, /^threads 4 2 true false$/, /^ready simd$/, /^loaded typed\.gguf 2 typed\.gguf$/, /^info 512$/, /^tokens \d+ string true$/,
+    /^builds 5 true$/, /^threads 4 2 true false$/, /^ready simd$/, /^loaded typed\.gguf 2 typed\.gguf$/, /^info 512$/, /^split 3 https:\/\/models\.example\/m-00003-of-00003\.gguf\?sig=1 true$/, /^files model\.gguf true$/, /^tokens \d+ string true$/,
     /^completion \d+ (maxTokens|stopString) number true$/, /^chat 2$/, /^abort AbortError typed cancelled$/,
     /^openai chat\.completion (length|stop) \d true$/, /^stream [3-6]$/, /^bench pp4,tg2$/, /^error true false null$/, /^cache true false false number$/,
   ];

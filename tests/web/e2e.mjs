@@ -6,14 +6,15 @@
 //    tiny model, and Gemma 3 270M when fetched; the long prompt takes the
 //    relaxed builds' tiled prefill);
 //  - a broken file is a clear error on the page and the engine loads the next file;
-//  - a second load of the same URL comes from the OPFS cache;
+//  - a second load of the same URL comes from the OPFS cache, a split model's
+//    files too (loaded from the first file's URL);
 //  - the timing page reports t/s for every build and thread count, and the
 //    wasm instance's peak memory within 1.2x the file plus the KV cache.
 // Screenshots go to target/web-e2e/. Needs: scripts/web/build, target/release/fuselm.
 // usage: node tests/web/e2e.mjs
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
@@ -29,6 +30,13 @@ const TINY = 'synth-tiny-q4_k_m.gguf';
 if (!existsSync(join(models, TINY))) {
   execFileSync(fuselm, ['synth', '--shape', 'tiny', '--quant', 'q4_k_m', '-o', join(models, TINY)], { stdio: 'inherit' });
 }
+// The tiny model split in files, as llama-gguf-split writes them.
+const SPLIT_TINY = join(models, 'split-tiny');
+mkdirSync(SPLIT_TINY, { recursive: true });
+if (!readdirSync(SPLIT_TINY).some((f) => f.endsWith('.gguf'))) {
+  execFileSync(fuselm, ['split', join(models, TINY), '--max-size', '200K', '-o', join(SPLIT_TINY, 'tiny')], { stdio: 'inherit' });
+}
+const splitTiny = readdirSync(SPLIT_TINY).filter((f) => f.endsWith('.gguf')).sort();
 const cases = [{ file: TINY, prompt: 'Hello, browser', maxTokens: 24 }];
 if (existsSync(join(models, 'gemma-3-270m-q4_k_m.gguf'))) {
   cases.push({ file: 'gemma-3-270m-q4_k_m.gguf', prompt: 'The three primary colours are', maxTokens: 24 });
@@ -127,7 +135,7 @@ try {
   // A broken file is a clear error; the same engine then loads a good one, and
   // a second load of a URL comes from the OPFS cache.
   await page.goto(`${base}/index.html?build=simd`);
-  const errors = await page.evaluate(async ([tiny, bigModel]) => {
+  const errors = await page.evaluate(async ([tiny, bigModel, splitFirst]) => {
     const { Fuselm } = await import('./pkg/index.js');
     const engine = new Fuselm({ build: 'simd' });
     const results = {};
@@ -168,6 +176,11 @@ try {
       (await engine.loadModelFromUrl(signed('b'), { cacheKey: 'tiny-model' })).source,
       await engine.cache.has(signed('c'), { cacheKey: 'tiny-model' }),
     ];
+    // A split model from its first file's URL: every file downloaded and
+    // cached, then read back from the cache.
+    const splitUrl = `models/split-tiny/${splitFirst}`;
+    const splitLoads = [await engine.loadModelFromUrl(splitUrl), await engine.loadModelFromUrl(splitUrl)];
+    results.split = [...splitLoads.map((i) => i.source), (await engine.cache.list()).filter((e) => e.url.includes('/split-tiny/')).length];
     const files = async () => {
       const dir = await (await navigator.storage.getDirectory()).getDirectoryHandle('fuselm-models');
       const names = [];
@@ -192,7 +205,7 @@ try {
     results.abort = { name: r?.name, domException: r instanceof DOMException, stopReason: r?.result?.stopReason, tokens: r?.result?.tokens.length };
     engine.terminate();
     return results;
-  }, [TINY, BIG]);
+  }, [TINY, BIG, splitTiny[0]]);
   assert.match(errors.broken, /FuselmError: style\.css: not a GGUF file/);
   assert.equal(errors.brokenCode, 'BAD_FILE');
   assert.deepEqual(errors.missing, ['HTTP_ERROR', 404]);
@@ -204,6 +217,7 @@ try {
   assert.deepEqual(errors.deleted, [true, false]);
   assert.equal(errors.third, 'network', 'a deleted model came from the cache');
   assert.deepEqual(errors.keyed, ['network', 'cache', true], 'an explicit cache key did not survive a changed URL');
+  assert.deepEqual(errors.split, ['network', 'cache', splitTiny.length], 'a split model was not downloaded and cached file by file');
   assert.match(errors.abortedDownload, /^AbortError: /);
   assert.deepEqual(errors.leftBehind, [], 'an aborted download left files in the cache');
   assert.ok(errors.cleared, 'cache.clear left entries');

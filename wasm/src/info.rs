@@ -11,7 +11,7 @@ use serde::Serialize;
 use serde_json::Value as Json;
 use wasm_bindgen::prelude::*;
 
-use crate::host::{build_name, core_error, internal_error};
+use crate::host::{build_name, core_error, internal_error, memory_bytes};
 
 /// Arrays (vocabularies, merges) longer than this show their length and first items.
 const ARRAY_HEAD: usize = 8;
@@ -38,6 +38,8 @@ struct ModelInfo<'a> {
     n_vocab: usize,
     name: &'a str,
     tensor_bytes: u64,
+    /// The instance's linear memory now: its peak so far, as it never shrinks.
+    wasm_memory_bytes: u64,
 }
 
 /// The tensors stored in one format.
@@ -116,6 +118,7 @@ pub fn model_info(
         n_vocab: model.n_vocab(),
         name: &model.name,
         tensor_bytes: file.total_tensor_bytes(),
+        wasm_memory_bytes: memory_bytes(),
     };
     serde_json::to_string(&info)
 }

@@ -123,6 +123,8 @@ export interface ModelInfo {
   formats: { type: string; tensors: number; bytes: number }[];
   kernels: { kernel: string; matrices: number }[];
   metadata: Record<string, unknown>;
+  /** The wasm instance's memory when the info was taken: its peak so far (it never shrinks). */
+  wasmMemoryBytes: number;
   /** loadModelFromUrl only: where the bytes came from. */
   source?: 'network' | 'cache';
 }

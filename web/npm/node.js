@@ -5,7 +5,7 @@
 import { Worker as ThreadWorker } from 'node:worker_threads';
 import * as web from './index.js';
 
-export { BUILDS, buildSupport, defaultThreads, FuselmError } from './index.js';
+export { BUILDS, buildSupport, defaultThreads, FuselmError, modelUrls } from './index.js';
 
 /// A Web Worker's interface over a worker_threads thread.
 class ThreadAsWebWorker {

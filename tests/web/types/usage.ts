@@ -13,6 +13,7 @@ import {
   defaultThreads,
   Fuselm,
   FuselmError,
+  modelUrls,
   type AbortErrorWithResult,
   type Build,
   type ChatCompletion,
@@ -34,6 +35,10 @@ export async function exercise(model: Uint8Array): Promise<string[]> {
   const info: ModelInfo = await engine.loadModelFromBytes(model, { name: 'typed.gguf', onProgress: ({ phase, loaded, total }) => void [phase, loaded, total] });
   seen.push(`loaded ${info.file} ${info.nLayer} ${engine.model?.file}`);
   seen.push(`info ${(await engine.info()).nVocab}`);
+  const urls: string[] = modelUrls(new URL('https://models.example/m-00001-of-00003.gguf?sig=1'));
+  seen.push(`split ${urls.length} ${urls[2]} ${info.wasmMemoryBytes > info.fileBytes}`);
+  const fromFiles: ModelInfo = await engine.loadModelFromFile([new Blob([model.slice()])]);
+  seen.push(`files ${fromFiles.file} ${fromFiles.fileBytes === info.fileBytes}`);
 
   const ids: number[] = await engine.tokenize('Hello', { addSpecial: false });
   const text: string = await engine.detokenize(new Uint32Array(ids));
