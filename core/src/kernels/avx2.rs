@@ -15,7 +15,9 @@ use std::arch::x86_64::*;
 
 use crate::quant::kquant_search::unpack_scales_mins_k4;
 use crate::quant::scalar_math::F16Bytes;
-use crate::quant::{BlockQ4K, BlockQ4_0, BlockQ4_1, BlockQ5K, BlockQ5_0, BlockQ6K, BlockQ8K, BlockQ8_0, BlockQ8_1};
+use crate::quant::{
+    BlockQ2K, BlockQ3K, BlockQ4K, BlockQ4_0, BlockQ4_1, BlockQ5K, BlockQ5_0, BlockQ6K, BlockQ8K, BlockQ8_0, BlockQ8_1,
+};
 
 #[inline(always)]
 pub(super) unsafe fn hsum_f32(v: __m256) -> f32 {
@@ -267,6 +269,83 @@ pub unsafe fn vec_dot_q6_k(w: &[BlockQ6K], a: &[BlockQ8K]) -> f32 {
         let total = _mm256_cvtepi32_ps(_mm256_sub_epi32(sumi, offset));
         let d = _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(u16::from_le_bytes(wb.d.0) as i32)));
         acc = _mm256_fmadd_ps(_mm256_set1_ps(ab.d * d), total, acc);
+    }
+    hsum_f32(acc)
+}
+
+/// The integer part of a 2-bit-plane K-quant block (Q2_K, Q3_K) against
+/// Q8_K activations in 8 i32 lanes, grouped as llama.cpp's AVX2 kernels group
+/// it: the block's 32-byte rows (two halves of `qs`, four 2-bit planes each)
+/// times 32 activations, lane k summing bytes 4k..4k+4 of every row, scaled by
+/// the row's 16-value group scale (`scales`, 16 values). `minus(half,
+/// plane)`: per byte, what to subtract from the 2-bit value (Q3_K's missing
+/// high bit: 4), or None.
+#[inline(always)]
+unsafe fn k2_planes_dot(
+    qs: &[u8; 64],
+    acts: &[i8; 256],
+    scales: &[i16; 16],
+    minus: impl Fn(usize, usize) -> Option<__m256i>,
+) -> __m256i {
+    let m3 = _mm256_set1_epi8(3);
+    let mut sumi = _mm256_setzero_si256();
+    for half in 0..2 {
+        let bits = load(&qs[32 * half..]);
+        for plane in 0..4 {
+            let q = _mm256_and_si256(_mm256_srl_epi16(bits, _mm_cvtsi32_si128(2 * plane as i32)), m3);
+            let a = load_i8(&acts[128 * half + 32 * plane..]);
+            let mut p16 = _mm256_maddubs_epi16(q, a);
+            if let Some(m) = minus(half, plane) {
+                p16 = _mm256_sub_epi16(p16, _mm256_maddubs_epi16(m, a));
+            }
+            // Bytes 0..16 of the row are group 8·half + 2·plane, 16..32 the next.
+            let group = 8 * half + 2 * plane;
+            let scale = _mm256_set_m128i(_mm_set1_epi16(scales[group + 1]), _mm_set1_epi16(scales[group]));
+            sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p16, scale));
+        }
+    }
+    sumi
+}
+
+/// Q2_K · Q8_K in llama.cpp's AVX2 order: per block, the mins (through the
+/// activation sums, in 8 lanes) times −d_a·dmin, then the quants times
+/// d_a·d, each fused into an 8-lane accumulator; one horizontal sum at the
+/// end. Integer sums equal the scalar twin's.
+#[target_feature(enable = "avx2,fma,f16c")]
+pub unsafe fn vec_dot_q2_k(w: &[BlockQ2K], a: &[BlockQ8K]) -> f32 {
+    let mut acc = _mm256_setzero_ps();
+    for (wb, ab) in w.iter().zip(a) {
+        let (d, dmin) = f16_pair(wb.d, wb.dmin);
+        let packed = _mm_loadu_si128(wb.scales.as_ptr() as *const __m128i);
+        let mins = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(packed, 4), _mm_set1_epi8(0x0F)));
+        let bsums = _mm256_loadu_si256(ab.bsums.as_ptr() as *const __m256i);
+        let summs = _mm256_madd_epi16(mins, bsums);
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(-ab.d * dmin), _mm256_cvtepi32_ps(summs), acc);
+        let scales = wb.scales.map(|s| (s & 0x0F) as i16);
+        let sumi = k2_planes_dot(&wb.qs, &ab.qs, &scales, |_, _| None);
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(ab.d * d), _mm256_cvtepi32_ps(sumi), acc);
+    }
+    hsum_f32(acc)
+}
+
+/// Q3_K · Q8_K in llama.cpp's AVX2 order: per block, the quants times d_a·d
+/// fused into an 8-lane accumulator; one horizontal sum at the end. The −4 of
+/// a quant whose high bit is clear is a second `maddubs` subtracted.
+#[target_feature(enable = "avx2,fma,f16c")]
+pub unsafe fn vec_dot_q3_k(w: &[BlockQ3K], a: &[BlockQ8K]) -> f32 {
+    let mut acc = _mm256_setzero_ps();
+    for (wb, ab) in w.iter().zip(a) {
+        let hmask = load(&wb.hmask);
+        let missing_high = |half: usize, plane: usize| {
+            let bit = _mm256_set1_epi8((1u8 << (4 * half + plane)) as i8);
+            // 4 where the bit is clear, 0 where it is set.
+            let clear = _mm256_cmpeq_epi8(_mm256_and_si256(hmask, bit), _mm256_setzero_si256());
+            Some(_mm256_and_si256(clear, _mm256_set1_epi8(4)))
+        };
+        let scales = wb.signed_scales().map(i16::from);
+        let sumi = k2_planes_dot(&wb.qs, &ab.qs, &scales, missing_high);
+        let d = _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(u16::from_le_bytes(wb.d.0) as i32)));
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(ab.d * d), _mm256_cvtepi32_ps(sumi), acc);
     }
     hsum_f32(acc)
 }
