@@ -10,7 +10,9 @@
 use std::arch::wasm32::*;
 
 use crate::quant::scalar_math::F16Bytes;
-use crate::quant::{BlockQ4K, BlockQ4_0, BlockQ4_1, BlockQ5K, BlockQ5_0, BlockQ6K, BlockQ8K, BlockQ8_0, BlockQ8_1};
+use crate::quant::{
+    BlockQ2K, BlockQ3K, BlockQ4K, BlockQ4_0, BlockQ4_1, BlockQ5K, BlockQ5_0, BlockQ6K, BlockQ8K, BlockQ8_0, BlockQ8_1,
+};
 
 #[inline(always)]
 pub(super) fn ld(x: &[u8]) -> v128 {
@@ -207,6 +209,70 @@ pub fn vec_dot_q6_k(w: &[BlockQ6K], a: &[BlockQ8K]) -> f32 {
     sum
 }
 
+/// The integer sum of a 2-bit-plane K-quant block (Q2_K, Q3_K) against Q8_K
+/// activations: each 16-value group's dot times its scale (`scales`), as the
+/// scalar twins sum it (integers: any order gives the same). `minus(half,
+/// plane, part)`: per byte, what to subtract from the 2-bit value (Q3_K's
+/// missing high bit: 4).
+#[inline(always)]
+fn k2_planes_sumi(
+    qs: &[u8; 64],
+    acts: &[i8; 256],
+    scales: &[i8; 16],
+    minus: impl Fn(usize, usize, usize) -> v128,
+) -> i32 {
+    let three = u8x16_splat(3);
+    let mut sumi = i32x4_splat(0);
+    for half in 0..2 {
+        let bits = [ld(&qs[32 * half..]), ld(&qs[32 * half + 16..])];
+        for plane in 0..4 {
+            for (part, &b) in bits.iter().enumerate() {
+                let q = i8x16_sub(v128_and(u16x8_shr(b, 2 * plane as u32), three), minus(half, plane, part));
+                let group = 8 * half + 2 * plane + part;
+                let dot = dot16(q, ld_i8(&acts[128 * half + 32 * plane + 16 * part..]));
+                sumi = i32x4_add(sumi, i32x4_mul(dot, i32x4_splat(scales[group] as i32)));
+            }
+        }
+    }
+    hsum_i32(sumi)
+}
+
+/// Q2_K · Q8_K, bit-equal to the scalar twin (the same integer sums, the
+/// same float expression per block).
+pub fn vec_dot_q2_k(w: &[BlockQ2K], a: &[BlockQ8K]) -> f32 {
+    let zero = u8x16_splat(0);
+    let mut sum = 0.0f32;
+    for (wb, ab) in w.iter().zip(a) {
+        let scales = wb.scales.map(|s| (s & 0x0F) as i8);
+        let sumi = k2_planes_sumi(&wb.qs, &ab.qs, &scales, |_, _, _| zero);
+        let mins = hi4(ld(&wb.scales));
+        let bsums = [ld_i8(bytemuck::cast_slice(&ab.bsums[..8])), ld_i8(bytemuck::cast_slice(&ab.bsums[8..]))];
+        let summ = i32x4_add(
+            i32x4_dot_i16x8(u16x8_extend_low_u8x16(mins), bsums[0]),
+            i32x4_dot_i16x8(u16x8_extend_high_u8x16(mins), bsums[1]),
+        );
+        let summ = hsum_i32(summ);
+        sum += ab.d * wb.d.to_f32() * sumi as f32 - ab.d * wb.dmin.to_f32() * summ as f32;
+    }
+    sum
+}
+
+/// Q3_K · Q8_K, bit-equal to the scalar twin.
+pub fn vec_dot_q3_k(w: &[BlockQ3K], a: &[BlockQ8K]) -> f32 {
+    let mut sum = 0.0f32;
+    for (wb, ab) in w.iter().zip(a) {
+        let hmask = [ld(&wb.hmask), ld(&wb.hmask[16..])];
+        // 4 where the quant's high bit is clear.
+        let missing_high = |half: usize, plane: usize, part: usize| {
+            let bit = u8x16_splat(1 << (4 * half + plane));
+            v128_and(i8x16_eq(v128_and(hmask[part], bit), u8x16_splat(0)), u8x16_splat(4))
+        };
+        let sumi = k2_planes_sumi(&wb.qs, &ab.qs, &wb.signed_scales(), missing_high);
+        sum += ab.d * wb.d.to_f32() * sumi as f32;
+    }
+    sum
+}
+
 fn signed_absmax(x: &[f32]) -> (f32, f32) {
     let mut m = f32x4_splat(0.0);
     let chunks = x.chunks_exact(4);
@@ -282,4 +348,29 @@ pub fn quantize_q8_1(x: &[f32], out: &mut BlockQ8_1) {
     let sum = quantize_32(x, id, &mut out.qs);
     out.d = F16Bytes::from_f32(d);
     out.s = F16Bytes::from_f32(sum as f32 * d);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::quant::{q2_k, q3_k, quantize_blocks};
+    use crate::sampler::Rng;
+
+    fn values(rng: &mut Rng, n: usize, scale: f64) -> Vec<f32> {
+        (0..n).map(|_| ((rng.next_f64() * 2.0 - 1.0) * scale) as f32).collect()
+    }
+
+    #[test]
+    fn q2_k_and_q3_k_equal_their_scalar_twins_bit_for_bit() {
+        let mut rng = Rng::new(7);
+        for round in 0..50 {
+            let scale = [0.01, 1.0, 300.0][round % 3];
+            let x = values(&mut rng, 1024, 1.0);
+            let acts: Vec<BlockQ8K> = quantize_blocks(&values(&mut rng, 1024, scale));
+            let w2: Vec<BlockQ2K> = quantize_blocks(&x);
+            assert_eq!(vec_dot_q2_k(&w2, &acts).to_bits(), q2_k::vec_dot(&w2, &acts).to_bits(), "round {round}");
+            let w3: Vec<BlockQ3K> = quantize_blocks(&x);
+            assert_eq!(vec_dot_q3_k(&w3, &acts).to_bits(), q3_k::vec_dot(&w3, &acts).to_bits(), "round {round}");
+        }
+    }
 }

@@ -151,6 +151,8 @@ fn simd128_kernel(ty: GgmlType) -> Option<DotFn> {
         GgmlType::Q5_0 => DotFn::Q8_0(|w, a| simd128::vec_dot_q5_0(as_blocks::<BlockQ5_0>(w), a)),
         GgmlType::Q8_0 => DotFn::Q8_0(|w, a| simd128::vec_dot_q8_0(as_blocks::<BlockQ8_0>(w), a)),
         GgmlType::Q4_1 => DotFn::Q8_1(|w, a| simd128::vec_dot_q4_1(as_blocks::<BlockQ4_1>(w), a)),
+        GgmlType::Q2_K => DotFn::Q8K(|w, a| simd128::vec_dot_q2_k(as_blocks::<BlockQ2K>(w), a)),
+        GgmlType::Q3_K => DotFn::Q8K(|w, a| simd128::vec_dot_q3_k(as_blocks::<BlockQ3K>(w), a)),
         GgmlType::Q4_K => DotFn::Q8K(|w, a| simd128::vec_dot_q4_k(as_blocks::<BlockQ4K>(w), a)),
         GgmlType::Q5_K => DotFn::Q8K(|w, a| simd128::vec_dot_q5_k(as_blocks::<BlockQ5K>(w), a)),
         GgmlType::Q6_K => DotFn::Q8K(|w, a| simd128::vec_dot_q6_k(as_blocks::<BlockQ6K>(w), a)),
