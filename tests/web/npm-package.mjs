@@ -64,7 +64,7 @@ assert.throws(() => engine.appendChunk(new Uint8Array([0x47, 0x47, 0x4d, 0x4c, 3
 assert.throws(() => engine.finishLoad(''), /no load in progress/);
 assert.throws(() => engine.beginLoad('huge.gguf', 2 ** 33), /huge\.gguf: a 8589934592-byte file does not fit in wasm32's 4 GiB/);
 // A file is held in segments cut between tensors, planned once its header
-// has arrived: a file of two 1.2 GB tensors fits (two segments), one tensor
+// has arrived: a file of three 1.15 GB tensors (3.45 GB) fits, one tensor
 // past an allocation's limit on wasm32 (isize::MAX = 2 GiB - 1) is an
 // out-of-memory error naming the bytes, and the engine stays usable.
 const header = (tensorBytes) => {
@@ -81,9 +81,9 @@ const header = (tensorBytes) => {
 };
 function u32(n) { return new Uint8Array(new Uint32Array([n]).buffer); }
 function u64(n) { return new Uint8Array(new BigUint64Array([BigInt(n)]).buffer); }
-const twoLarge = header([1.2e9, 1.2e9]);
-engine.beginLoad('two-large.gguf', twoLarge.size);
-engine.appendChunk(twoLarge.bytes);
+const threeLarge = header([1.15e9, 1.15e9, 1.15e9]);
+engine.beginLoad('three-large.gguf', threeLarge.size);
+engine.appendChunk(threeLarge.bytes);
 engine.unload();
 const oneHuge = header([2 ** 31]);
 engine.beginLoad('big.gguf', oneHuge.size);
