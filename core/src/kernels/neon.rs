@@ -9,7 +9,9 @@
 use std::arch::aarch64::*;
 
 use crate::quant::scalar_math::F16Bytes;
-use crate::quant::{BlockQ4K, BlockQ4_0, BlockQ4_1, BlockQ5K, BlockQ5_0, BlockQ6K, BlockQ8K, BlockQ8_0, BlockQ8_1};
+use crate::quant::{
+    BlockQ2K, BlockQ3K, BlockQ4K, BlockQ4_0, BlockQ4_1, BlockQ5K, BlockQ5_0, BlockQ6K, BlockQ8K, BlockQ8_0, BlockQ8_1,
+};
 
 /// acc += Σ over groups of four of a_i·b_i (i8 × i8 → i32 lanes).
 pub trait ByteDot {
@@ -223,6 +225,64 @@ unsafe fn q6_k<D: ByteDot>(w: &[BlockQ6K], a: &[BlockQ8K]) -> f32 {
     sum
 }
 
+/// The integer sum of a 2-bit-plane K-quant block (Q2_K, Q3_K) against Q8_K
+/// activations: each 16-value group's dot times its scale, as the scalar
+/// twins sum it. `minus(half, plane, part)`: per byte, what to subtract from
+/// the 2-bit value (Q3_K's missing high bit: 4).
+#[inline(always)]
+unsafe fn k2_planes_sumi<D: ByteDot>(
+    qs: &[u8; 64],
+    acts: &[i8; 256],
+    scales: &[i8; 16],
+    minus: impl Fn(usize, usize, usize) -> uint8x16_t,
+) -> i32 {
+    let three = vdupq_n_u8(3);
+    let mut sumi = 0i32;
+    for half in 0..2 {
+        let bits = [ld_u8(&qs[32 * half..]), ld_u8(&qs[32 * half + 16..])];
+        for plane in 0..4 {
+            for (part, &b) in bits.iter().enumerate() {
+                let low = vandq_u8(vshlq_u8(b, vdupq_n_s8(-2 * plane as i8)), three);
+                let q = vreinterpretq_s8_u8(vsubq_u8(low, minus(half, plane, part)));
+                let start = 128 * half + 32 * plane + 16 * part;
+                let dot = vaddvq_s32(D::dot(vdupq_n_s32(0), q, ld_i8(&acts[start..])));
+                sumi += scales[8 * half + 2 * plane + part] as i32 * dot;
+            }
+        }
+    }
+    sumi
+}
+
+#[inline(always)]
+unsafe fn q2_k<D: ByteDot>(w: &[BlockQ2K], a: &[BlockQ8K]) -> f32 {
+    let zero = vdupq_n_u8(0);
+    let mut sum = 0.0f32;
+    for (wb, ab) in w.iter().zip(a) {
+        let scales = wb.scales.map(|s| (s & 0x0F) as i8);
+        let sumi = k2_planes_sumi::<D>(&wb.qs, &ab.qs, &scales, |_, _, _| zero);
+        let summ: i32 = (0..16).map(|j| (wb.scales[j] >> 4) as i32 * ab.bsums[j] as i32).sum();
+        sum += ab.d * wb.d.to_f32() * sumi as f32 - ab.d * wb.dmin.to_f32() * summ as f32;
+    }
+    sum
+}
+
+#[inline(always)]
+unsafe fn q3_k<D: ByteDot>(w: &[BlockQ3K], a: &[BlockQ8K]) -> f32 {
+    let (zero, four) = (vdupq_n_u8(0), vdupq_n_u8(4));
+    let mut sum = 0.0f32;
+    for (wb, ab) in w.iter().zip(a) {
+        let hmask = [ld_u8(&wb.hmask), ld_u8(&wb.hmask[16..])];
+        // 4 where the quant's high bit is clear.
+        let missing_high = |half: usize, plane: usize, part: usize| {
+            let bit = vdupq_n_u8(1 << (4 * half + plane));
+            vandq_u8(vceqq_u8(vandq_u8(hmask[part], bit), zero), four)
+        };
+        let sumi = k2_planes_sumi::<D>(&wb.qs, &ab.qs, &wb.signed_scales(), missing_high);
+        sum += ab.d * wb.d.to_f32() * sumi as f32;
+    }
+    sum
+}
+
 macro_rules! entry_points {
     ($($name:ident, $dot_name:ident: $inner:ident($w:ty, $a:ty);)*) => {
         $(
@@ -244,6 +304,8 @@ entry_points! {
     vec_dot_q4_0, vec_dot_q4_0_dotprod: q4_0(BlockQ4_0, BlockQ8_0);
     vec_dot_q5_0, vec_dot_q5_0_dotprod: q5_0(BlockQ5_0, BlockQ8_0);
     vec_dot_q4_1, vec_dot_q4_1_dotprod: q4_1(BlockQ4_1, BlockQ8_1);
+    vec_dot_q2_k, vec_dot_q2_k_dotprod: q2_k(BlockQ2K, BlockQ8K);
+    vec_dot_q3_k, vec_dot_q3_k_dotprod: q3_k(BlockQ3K, BlockQ8K);
     vec_dot_q4_k, vec_dot_q4_k_dotprod: q4_k(BlockQ4K, BlockQ8K);
     vec_dot_q5_k, vec_dot_q5_k_dotprod: q5_k(BlockQ5K, BlockQ8K);
     vec_dot_q6_k, vec_dot_q6_k_dotprod: q6_k(BlockQ6K, BlockQ8K);
@@ -321,4 +383,38 @@ pub unsafe fn quantize_q8_1(x: &[f32], out: &mut BlockQ8_1) {
     let sum = quantize_32(x, id, &mut out.qs);
     out.d = F16Bytes::from_f32(d);
     out.s = F16Bytes::from_f32(sum as f32 * d);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::quant::{q2_k, q3_k, quantize_blocks};
+    use crate::sampler::Rng;
+
+    fn values(rng: &mut Rng, n: usize, scale: f64) -> Vec<f32> {
+        (0..n).map(|_| ((rng.next_f64() * 2.0 - 1.0) * scale) as f32).collect()
+    }
+
+    #[test]
+    fn q2_k_and_q3_k_equal_their_scalar_twins_bit_for_bit() {
+        let dotprod = std::arch::is_aarch64_feature_detected!("dotprod");
+        let mut rng = Rng::new(7);
+        for round in 0..50 {
+            let scale = [0.01, 1.0, 300.0][round % 3];
+            let x = values(&mut rng, 1024, 1.0);
+            let acts: Vec<BlockQ8K> = quantize_blocks(&values(&mut rng, 1024, scale));
+            let w2: Vec<BlockQ2K> = quantize_blocks(&x);
+            let w3: Vec<BlockQ3K> = quantize_blocks(&x);
+            let (want2, want3) = (q2_k::vec_dot(&w2, &acts).to_bits(), q3_k::vec_dot(&w3, &acts).to_bits());
+            // SAFETY: neon is part of aarch64; dotprod only where detected.
+            unsafe {
+                assert_eq!(vec_dot_q2_k(&w2, &acts).to_bits(), want2, "round {round}");
+                assert_eq!(vec_dot_q3_k(&w3, &acts).to_bits(), want3, "round {round}");
+                if dotprod {
+                    assert_eq!(vec_dot_q2_k_dotprod(&w2, &acts).to_bits(), want2, "round {round}");
+                    assert_eq!(vec_dot_q3_k_dotprod(&w3, &acts).to_bits(), want3, "round {round}");
+                }
+            }
+        }
+    }
 }

@@ -134,6 +134,8 @@ fn neon_kernel(ty: GgmlType, dotprod: bool) -> Option<DotFn> {
         GgmlType::Q5_0 => pick!(Q8_0, BlockQ5_0, neon::vec_dot_q5_0, neon::vec_dot_q5_0_dotprod),
         GgmlType::Q8_0 => pick!(Q8_0, BlockQ8_0, neon::vec_dot_q8_0, neon::vec_dot_q8_0_dotprod),
         GgmlType::Q4_1 => pick!(Q8_1, BlockQ4_1, neon::vec_dot_q4_1, neon::vec_dot_q4_1_dotprod),
+        GgmlType::Q2_K => pick!(Q8K, BlockQ2K, neon::vec_dot_q2_k, neon::vec_dot_q2_k_dotprod),
+        GgmlType::Q3_K => pick!(Q8K, BlockQ3K, neon::vec_dot_q3_k, neon::vec_dot_q3_k_dotprod),
         GgmlType::Q4_K => pick!(Q8K, BlockQ4K, neon::vec_dot_q4_k, neon::vec_dot_q4_k_dotprod),
         GgmlType::Q5_K => pick!(Q8K, BlockQ5K, neon::vec_dot_q5_k, neon::vec_dot_q5_k_dotprod),
         GgmlType::Q6_K => pick!(Q8K, BlockQ6K, neon::vec_dot_q6_k, neon::vec_dot_q6_k_dotprod),
