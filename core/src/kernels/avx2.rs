@@ -277,16 +277,11 @@ pub unsafe fn vec_dot_q6_k(w: &[BlockQ6K], a: &[BlockQ8K]) -> f32 {
 /// Q8_K activations in 8 i32 lanes, grouped as llama.cpp's AVX2 kernels group
 /// it: the block's 32-byte rows (two halves of `qs`, four 2-bit planes each)
 /// times 32 activations, lane k summing bytes 4k..4k+4 of every row, scaled by
-/// the row's 16-value group scale (`scales`, 16 values). `minus(half,
-/// plane)`: per byte, what to subtract from the 2-bit value (Q3_K's missing
-/// high bit: 4), or None.
+/// the row's 16-value group scale (`scales`, 16 values). `hmask`: Q3_K's high
+/// bits (a quant whose bit is clear is 4 less: a second `maddubs` subtracted).
+/// No closures here: they would not inherit the caller's target features.
 #[inline(always)]
-unsafe fn k2_planes_dot(
-    qs: &[u8; 64],
-    acts: &[i8; 256],
-    scales: &[i16; 16],
-    minus: impl Fn(usize, usize) -> Option<__m256i>,
-) -> __m256i {
+unsafe fn k2_planes_dot(qs: &[u8; 64], acts: &[i8; 256], scales: &[i16; 16], hmask: Option<__m256i>) -> __m256i {
     let m3 = _mm256_set1_epi8(3);
     let mut sumi = _mm256_setzero_si256();
     for half in 0..2 {
@@ -295,8 +290,10 @@ unsafe fn k2_planes_dot(
             let q = _mm256_and_si256(_mm256_srl_epi16(bits, _mm_cvtsi32_si128(2 * plane as i32)), m3);
             let a = load_i8(&acts[128 * half + 32 * plane..]);
             let mut p16 = _mm256_maddubs_epi16(q, a);
-            if let Some(m) = minus(half, plane) {
-                p16 = _mm256_sub_epi16(p16, _mm256_maddubs_epi16(m, a));
+            if let Some(h) = hmask {
+                let bit = _mm256_set1_epi8((1u8 << (4 * half + plane)) as i8);
+                let clear = _mm256_cmpeq_epi8(_mm256_and_si256(h, bit), _mm256_setzero_si256());
+                p16 = _mm256_sub_epi16(p16, _mm256_maddubs_epi16(_mm256_and_si256(clear, _mm256_set1_epi8(4)), a));
             }
             // Bytes 0..16 of the row are group 8·half + 2·plane, 16..32 the next.
             let group = 8 * half + 2 * plane;
@@ -307,43 +304,46 @@ unsafe fn k2_planes_dot(
     sumi
 }
 
+/// 16 bytes widened to 16 i16 (sign-extended or zero-extended).
+#[inline(always)]
+unsafe fn widen_16(bytes: __m128i, signed: bool) -> [i16; 16] {
+    let wide = if signed { _mm256_cvtepi8_epi16(bytes) } else { _mm256_cvtepu8_epi16(bytes) };
+    let mut out = [0i16; 16];
+    _mm256_storeu_si256(out.as_mut_ptr() as *mut __m256i, wide);
+    out
+}
+
 /// Q2_K · Q8_K in llama.cpp's AVX2 order: per block, the mins (through the
 /// activation sums, in 8 lanes) times −d_a·dmin, then the quants times
 /// d_a·d, each fused into an 8-lane accumulator; one horizontal sum at the
 /// end. Integer sums equal the scalar twin's.
 #[target_feature(enable = "avx2,fma,f16c")]
 pub unsafe fn vec_dot_q2_k(w: &[BlockQ2K], a: &[BlockQ8K]) -> f32 {
+    let low = _mm_set1_epi8(0x0F);
     let mut acc = _mm256_setzero_ps();
     for (wb, ab) in w.iter().zip(a) {
         let (d, dmin) = f16_pair(wb.d, wb.dmin);
         let packed = _mm_loadu_si128(wb.scales.as_ptr() as *const __m128i);
-        let mins = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(packed, 4), _mm_set1_epi8(0x0F)));
+        let mins = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(packed, 4), low));
         let bsums = _mm256_loadu_si256(ab.bsums.as_ptr() as *const __m256i);
         let summs = _mm256_madd_epi16(mins, bsums);
         acc = _mm256_fmadd_ps(_mm256_set1_ps(-ab.d * dmin), _mm256_cvtepi32_ps(summs), acc);
-        let scales = wb.scales.map(|s| (s & 0x0F) as i16);
-        let sumi = k2_planes_dot(&wb.qs, &ab.qs, &scales, |_, _| None);
+        let scales = widen_16(_mm_and_si128(packed, low), false);
+        let sumi = k2_planes_dot(&wb.qs, &ab.qs, &scales, None);
         acc = _mm256_fmadd_ps(_mm256_set1_ps(ab.d * d), _mm256_cvtepi32_ps(sumi), acc);
     }
     hsum_f32(acc)
 }
 
 /// Q3_K · Q8_K in llama.cpp's AVX2 order: per block, the quants times d_a·d
-/// fused into an 8-lane accumulator; one horizontal sum at the end. The −4 of
-/// a quant whose high bit is clear is a second `maddubs` subtracted.
+/// fused into an 8-lane accumulator; one horizontal sum at the end.
 #[target_feature(enable = "avx2,fma,f16c")]
 pub unsafe fn vec_dot_q3_k(w: &[BlockQ3K], a: &[BlockQ8K]) -> f32 {
     let mut acc = _mm256_setzero_ps();
     for (wb, ab) in w.iter().zip(a) {
-        let hmask = load(&wb.hmask);
-        let missing_high = |half: usize, plane: usize| {
-            let bit = _mm256_set1_epi8((1u8 << (4 * half + plane)) as i8);
-            // 4 where the bit is clear, 0 where it is set.
-            let clear = _mm256_cmpeq_epi8(_mm256_and_si256(hmask, bit), _mm256_setzero_si256());
-            Some(_mm256_and_si256(clear, _mm256_set1_epi8(4)))
-        };
-        let scales = wb.signed_scales().map(i16::from);
-        let sumi = k2_planes_dot(&wb.qs, &ab.qs, &scales, missing_high);
+        let signed = wb.signed_scales();
+        let scales = widen_16(_mm_loadu_si128(signed.as_ptr() as *const __m128i), true);
+        let sumi = k2_planes_dot(&wb.qs, &ab.qs, &scales, Some(load(&wb.hmask)));
         let d = _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(u16::from_le_bytes(wb.d.0) as i32)));
         acc = _mm256_fmadd_ps(_mm256_set1_ps(ab.d * d), _mm256_cvtepi32_ps(sumi), acc);
     }
