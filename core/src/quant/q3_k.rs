@@ -19,13 +19,26 @@ pub struct BlockQ3K {
 const _: () = assert!(std::mem::size_of::<BlockQ3K>() == 110);
 
 impl BlockQ3K {
-    /// The sixteen signed scales (already minus 32).
+    /// The sixteen signed scales (already minus 32). Scale j has its low
+    /// nibble in byte j (j < 8, low half) or j − 8 (high half) and its top
+    /// two bits in byte 8 + j % 4 at bit 2·(j / 4); four at a time in u32 words.
+    #[inline]
     pub fn signed_scales(&self) -> [i8; 16] {
+        const LOW: u32 = 0x0F0F_0F0F;
+        const TOP: u32 = 0x0303_0303;
+        let word = |i: usize| u32::from_le_bytes(self.scales[4 * i..4 * i + 4].try_into().expect("4 bytes"));
+        let (a0, a1, a2) = (word(0), word(1), word(2));
+        let words = [
+            (a0 & LOW) | ((a2 & TOP) << 4),
+            (a1 & LOW) | (((a2 >> 2) & TOP) << 4),
+            ((a0 >> 4) & LOW) | (((a2 >> 4) & TOP) << 4),
+            ((a1 >> 4) & LOW) | (((a2 >> 6) & TOP) << 4),
+        ];
         let mut out = [0i8; 16];
-        for (j, o) in out.iter_mut().enumerate() {
-            let low = if j < 8 { self.scales[j] & 0xF } else { self.scales[j - 8] >> 4 };
-            let high = (self.scales[8 + j % 4] >> (2 * (j / 4))) & 3;
-            *o = ((low | (high << 4)) as i32 - 32) as i8;
+        for (o, w) in out.chunks_exact_mut(4).zip(words) {
+            for (b, byte) in o.iter_mut().zip(w.to_le_bytes()) {
+                *b = (byte as i32 - 32) as i8;
+            }
         }
         out
     }
@@ -126,4 +139,37 @@ pub fn vec_dot(w: &[BlockQ3K], a: &[BlockQ8K]) -> f32 {
         sum += ab.d * wb.d.to_f32() * sumi as f32;
     }
     sum
+}
+
+#[cfg(test)]
+mod scale_tests {
+    use super::*;
+    use crate::sampler::Rng;
+
+    /// The scales one at a time, as the format describes them.
+    fn signed_scales_one_by_one(b: &BlockQ3K) -> [i8; 16] {
+        let mut out = [0i8; 16];
+        for (j, o) in out.iter_mut().enumerate() {
+            let low = if j < 8 { b.scales[j] & 0xF } else { b.scales[j - 8] >> 4 };
+            let high = (b.scales[8 + j % 4] >> (2 * (j / 4))) & 3;
+            *o = ((low | (high << 4)) as i32 - 32) as i8;
+        }
+        out
+    }
+
+    #[test]
+    fn scales_unpacked_by_words_equal_the_format() {
+        let mut rng = Rng::new(3);
+        let mut block = BlockQ3K { hmask: [0; 32], qs: [0; 64], scales: [0; 12], d: F16Bytes::from_f32(1.0) };
+        for round in 0..2000 {
+            for s in block.scales.iter_mut() {
+                *s = match round {
+                    0 => 0,
+                    1 => 0xFF,
+                    _ => (rng.next_f64() * 256.0) as u8,
+                };
+            }
+            assert_eq!(block.signed_scales(), signed_scales_one_by_one(&block), "{:?}", block.scales);
+        }
+    }
 }
