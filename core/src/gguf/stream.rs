@@ -154,12 +154,9 @@ impl StreamedFile {
             let why = format!("file is truncated: received {} of {} bytes", self.received, self.file_len);
             return Err(Error::Stream { why }.in_file(&self.name));
         }
-        if matches!(self.state, State::Header { .. }) {
-            // Only an empty file gets here without a parse attempt.
-            let State::Header { head, .. } = &self.state else { unreachable!() };
-            GgufFile::tensor_ranges(head, self.file_len).map_err(|e| e.in_file(&self.name))?;
-            self.try_header()?;
-        }
+        // Only an empty file gets here without a parse attempt; with every
+        // byte in hand, this one either parses or fails.
+        self.try_header()?;
         let State::Body { segments, .. } = self.state else { unreachable!("the header parsed") };
         Ok(SegmentedFile { name: self.name, file_len: self.file_len, segments })
     }
@@ -215,15 +212,6 @@ pub fn plan_segments(tensors: &[(u64, u64)], file_len: u64, max: u64) -> Vec<(u6
 }
 
 impl SegmentedFile {
-    /// Bytes held.
-    pub fn len(&self) -> u64 {
-        self.file_len
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.file_len == 0
-    }
-
     /// The segments, for [`GgufFile::parse_segments`].
     pub fn segments(&self) -> Vec<Segment<'_>> {
         self.segments.iter().map(|(offset, bytes)| Segment { offset: *offset, bytes }).collect()
