@@ -12,12 +12,14 @@
 // another first token here, so ids are not compared with the native engine's
 // (the real models' e2e tests do that); the prompt's tokens are. The wasm
 // instance's peak memory must stay within 1.1x the file plus the KV cache.
-// Writes the model files into models/ when missing (about 6 minutes on two
-// cores). Needs: scripts/web/build, target/release/fuselm.
+// Writes the model into models/ when missing (about 6 minutes on two cores);
+// the split files are written for the run and removed after it (2.4 GB of
+// disk a CI machine needs for later steps). Needs: scripts/web/build,
+// target/release/fuselm.
 // usage: node tests/web/large-model.mjs
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
@@ -31,15 +33,14 @@ const PROMPT = 'Hi';
 const MAX_TOKENS = 3;
 const N_CTX = 64;
 
-mkdirSync(join(models, SPLIT_DIR), { recursive: true });
 if (!existsSync(join(models, FILE))) {
   execFileSync(fuselm, ['synth', '--shape', 'llama-2-7b', '--quant', 'q2_k', '-o', join(models, FILE)], { stdio: 'inherit' });
 }
-const splitFiles = () => readdirSync(join(models, SPLIT_DIR)).filter((f) => f.endsWith('.gguf')).sort();
-if (splitFiles().length === 0) {
-  execFileSync(fuselm, ['split', join(models, FILE), '--max-size', '1G', '-o', join(models, SPLIT_DIR, 'model')], { stdio: 'inherit' });
-}
-const parts = splitFiles();
+const splitDir = join(models, SPLIT_DIR);
+rmSync(splitDir, { recursive: true, force: true });
+mkdirSync(splitDir, { recursive: true });
+execFileSync(fuselm, ['split', join(models, FILE), '--max-size', '1G', '-o', join(splitDir, 'model')], { stdio: 'inherit' });
+const parts = readdirSync(splitDir).filter((f) => f.endsWith('.gguf')).sort();
 const fileBytes = statSync(join(models, FILE)).size;
 assert.ok(fileBytes > 2 ** 31, `${FILE} is ${fileBytes} bytes: not past 2 GiB`);
 assert.ok(parts.length >= 3, `${parts.length} split files`);
@@ -103,12 +104,13 @@ try {
   assert.deepEqual(runs[0].tokens, runs[1].tokens, 'the split and the single file give different ids');
   assert.equal(runs[0].text, runs[1].text, 'the split and the single file give different text');
   console.log(`ok: both loads give ids ${JSON.stringify(runs[0].tokens)}; the prompt's tokens are native's`);
-  assert.equal(runs[0].fileBytes, parts.reduce((n, f) => n + statSync(join(models, SPLIT_DIR, f)).size, 0));
+  assert.equal(runs[0].fileBytes, parts.reduce((n, f) => n + statSync(join(splitDir, f)).size, 0));
 } catch (e) {
   failed = true;
   console.error(e);
 } finally {
   await browser.close();
   server.kill();
+  rmSync(splitDir, { recursive: true, force: true });
 }
 process.exit(failed ? 1 : 0);
