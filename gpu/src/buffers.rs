@@ -1,0 +1,109 @@
+//! Buffer creation, uniform parameters and read-back.
+
+use wgpu::util::DeviceExt;
+
+use crate::device::Gpu;
+use crate::error::Result;
+
+/// A storage buffer of `bytes` (rounded up to a word), zeroed.
+pub fn storage(gpu: &Gpu, label: &str, bytes: u64) -> wgpu::Buffer {
+    gpu.device.create_buffer(&wgpu::BufferDescriptor {
+        label: Some(label),
+        size: bytes.max(4).next_multiple_of(4),
+        usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST | wgpu::BufferUsages::COPY_SRC,
+        mapped_at_creation: false,
+    })
+}
+
+/// A storage buffer holding `data`, padded with zeros to a whole word.
+pub fn storage_init(gpu: &Gpu, label: &str, data: &[u8]) -> wgpu::Buffer {
+    let usage = wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST | wgpu::BufferUsages::COPY_SRC;
+    if data.len().is_multiple_of(4) && !data.is_empty() {
+        return gpu.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+            label: Some(label),
+            contents: data,
+            usage,
+        });
+    }
+    let size = (data.len() as u64).max(4).next_multiple_of(4);
+    let buffer =
+        gpu.device.create_buffer(&wgpu::BufferDescriptor { label: Some(label), size, usage, mapped_at_creation: true });
+    {
+        let mut view = buffer.slice(..).get_mapped_range_mut().expect("mapped at creation");
+        view.slice(..data.len()).copy_from_slice(data);
+    }
+    buffer.unmap();
+    buffer
+}
+
+/// A uniform buffer of u32 parameters (padded to 16 bytes as WGSL structs are).
+pub fn uniform(gpu: &Gpu, label: &str, params: &[u32]) -> wgpu::Buffer {
+    let mut words = params.to_vec();
+    words.resize(params.len().next_multiple_of(4), 0);
+    gpu.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+        label: Some(label),
+        contents: bytemuck::cast_slice(&words),
+        usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+    })
+}
+
+/// A bind group of whole buffers at bindings 0, 1, 2, ...
+pub fn bind_group(gpu: &Gpu, pipeline: &wgpu::ComputePipeline, buffers: &[&wgpu::Buffer]) -> wgpu::BindGroup {
+    let entries: Vec<wgpu::BindGroupEntry<'_>> = buffers
+        .iter()
+        .enumerate()
+        .map(|(i, b)| wgpu::BindGroupEntry { binding: i as u32, resource: b.as_entire_binding() })
+        .collect();
+    gpu.device.create_bind_group(&wgpu::BindGroupDescriptor {
+        label: None,
+        layout: &pipeline.get_bind_group_layout(0),
+        entries: &entries,
+    })
+}
+
+/// `len` f32 values of `src` from element `offset`, after the work submitted so far.
+#[cfg(not(target_arch = "wasm32"))]
+pub fn read_f32(gpu: &Gpu, src: &wgpu::Buffer, offset: u64, len: usize) -> Result<Vec<f32>> {
+    Ok(bytemuck::cast_slice(&read_bytes(gpu, src, offset * 4, len as u64 * 4)?).to_vec())
+}
+
+/// `len` u32 words of `src` from word `offset`.
+#[cfg(not(target_arch = "wasm32"))]
+pub fn read_u32(gpu: &Gpu, src: &wgpu::Buffer, offset: u64, len: usize) -> Result<Vec<u32>> {
+    Ok(bytemuck::cast_slice(&read_bytes(gpu, src, offset * 4, len as u64 * 4)?).to_vec())
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+fn read_bytes(gpu: &Gpu, src: &wgpu::Buffer, offset: u64, bytes: u64) -> Result<Vec<u8>> {
+    let staging = gpu.device.create_buffer(&wgpu::BufferDescriptor {
+        label: Some("read-back"),
+        size: bytes.max(4),
+        usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+        mapped_at_creation: false,
+    });
+    let mut encoder = gpu.device.create_command_encoder(&Default::default());
+    encoder.copy_buffer_to_buffer(src, offset, &staging, 0, bytes);
+    gpu.queue.submit([encoder.finish()]);
+    let slice = staging.slice(..bytes);
+    let (tx, rx) = std::sync::mpsc::channel();
+    slice.map_async(wgpu::MapMode::Read, move |r| {
+        let _ = tx.send(r);
+    });
+    gpu.device
+        .poll(wgpu::PollType::wait_indefinitely())
+        .map_err(|e| crate::GpuError::Driver { adapter: gpu.describe(), why: e.to_string() })?;
+    gpu.check()?;
+    match rx.recv() {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => return Err(crate::GpuError::Driver { adapter: gpu.describe(), why: e.to_string() }),
+        Err(_) => {
+            return Err(crate::GpuError::Driver { adapter: gpu.describe(), why: "mapping never completed".into() })
+        }
+    }
+    let out = slice
+        .get_mapped_range()
+        .map_err(|e| crate::GpuError::Driver { adapter: gpu.describe(), why: e.to_string() })?
+        .to_vec();
+    staging.unmap();
+    Ok(out)
+}

@@ -1,0 +1,20 @@
+//! fuselm's GPU backend: the same fused block kernels as the CPU's, in WGSL,
+//! run through wgpu (WebGPU in the browser; Vulkan, Metal or DX12 natively;
+//! Mesa's lavapipe or SwiftShader on machines without a GPU). Weights stay in
+//! their GGUF blocks (`array<u32>`), activations are quantized on the GPU to
+//! the blocks the CPU kernels use, so each block's integer sum is the CPU's
+//! exactly; only the order of float additions differs.
+
+pub mod buffers;
+pub mod device;
+pub mod error;
+pub mod formats;
+pub mod kernels;
+pub mod matrix;
+mod shader_source;
+
+pub use device::Gpu;
+pub use error::{GpuError, Result};
+pub use formats::{GpuAct, GpuFormat, FORMATS};
+pub use kernels::Kernels;
+pub use matrix::{BoundMatvec, BoundQuantize, GpuMatrix};
