@@ -143,6 +143,10 @@ pub enum Error {
 
     #[error("chat template: {0}")]
     ChatTemplate(String),
+
+    /// A forward pass run by another backend (the GPU) failed there.
+    #[error("{backend}: {why}")]
+    Offload { backend: String, why: String },
 }
 
 impl Error {

@@ -49,16 +49,31 @@ pub fn uniform(gpu: &Gpu, label: &str, params: &[u32]) -> wgpu::Buffer {
 
 /// A bind group of whole buffers at bindings 0, 1, 2, ...
 pub fn bind_group(gpu: &Gpu, pipeline: &wgpu::ComputePipeline, buffers: &[&wgpu::Buffer]) -> wgpu::BindGroup {
-    let entries: Vec<wgpu::BindGroupEntry<'_>> = buffers
+    let ranges: Vec<wgpu::BufferBinding<'_>> = buffers.iter().map(|b| b.as_entire_buffer_binding()).collect();
+    bind_group_ranges(gpu, pipeline, &ranges)
+}
+
+/// A bind group of buffer ranges at bindings 0, 1, 2, ...
+pub fn bind_group_ranges(
+    gpu: &Gpu,
+    pipeline: &wgpu::ComputePipeline,
+    ranges: &[wgpu::BufferBinding<'_>],
+) -> wgpu::BindGroup {
+    let entries: Vec<wgpu::BindGroupEntry<'_>> = ranges
         .iter()
         .enumerate()
-        .map(|(i, b)| wgpu::BindGroupEntry { binding: i as u32, resource: b.as_entire_binding() })
+        .map(|(i, r)| wgpu::BindGroupEntry { binding: i as u32, resource: wgpu::BindingResource::Buffer(r.clone()) })
         .collect();
     gpu.device.create_bind_group(&wgpu::BindGroupDescriptor {
         label: None,
         layout: &pipeline.get_bind_group_layout(0),
         entries: &entries,
     })
+}
+
+/// `size` bytes of `buffer` from `offset`, as a binding.
+pub fn range(buffer: &wgpu::Buffer, offset: u64, size: u64) -> wgpu::BufferBinding<'_> {
+    wgpu::BufferBinding { buffer, offset, size: std::num::NonZeroU64::new(size) }
 }
 
 /// `len` f32 values of `src` from element `offset`, after the work submitted so far.

@@ -17,6 +17,8 @@ pub enum GpuError {
     UnsupportedFormat { tensor: String, ggml_type: GgmlType, supported: String },
     #[error("{what}: {bytes} bytes in one GPU buffer, but the adapter {adapter} allows at most {limit}")]
     TooLarge { what: String, bytes: u64, limit: u64, adapter: String },
+    #[error("the GPU backend does not run {0}")]
+    Unsupported(String),
     #[error("the GPU adapter {adapter} reported: {why}")]
     Driver { adapter: String, why: String },
     #[error(transparent)]

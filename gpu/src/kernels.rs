@@ -11,6 +11,79 @@ pub struct Kernels {
     matvec: Vec<wgpu::ComputePipeline>,
     /// One quantizer per [`GpuAct::ALL`], in its order.
     quantize: Vec<wgpu::ComputePipeline>,
+    pub rms_norm: wgpu::ComputePipeline,
+    pub rms_norm_in_place: wgpu::ComputePipeline,
+    /// elementwise.wgsl's entry points, sharing one layout.
+    pub elementwise: Elementwise,
+    pub rope: wgpu::ComputePipeline,
+    pub kv_store: wgpu::ComputePipeline,
+    pub attention: wgpu::ComputePipeline,
+}
+
+/// The element-wise kernels; each binds (a, b, c, parameters), unused ones to any buffer.
+pub struct Elementwise {
+    pub add: wgpu::ComputePipeline,
+    pub add_bias: wgpu::ComputePipeline,
+    pub scale: wgpu::ComputePipeline,
+    pub softcap: wgpu::ComputePipeline,
+    pub swiglu: wgpu::ComputePipeline,
+    pub geglu: wgpu::ComputePipeline,
+}
+
+impl Elementwise {
+    fn new(gpu: &Gpu) -> Elementwise {
+        let storage = |binding, read_only| wgpu::BindGroupLayoutEntry {
+            binding,
+            visibility: wgpu::ShaderStages::COMPUTE,
+            ty: wgpu::BindingType::Buffer {
+                ty: wgpu::BufferBindingType::Storage { read_only },
+                has_dynamic_offset: false,
+                min_binding_size: None,
+            },
+            count: None,
+        };
+        let uniform = wgpu::BindGroupLayoutEntry {
+            binding: 3,
+            visibility: wgpu::ShaderStages::COMPUTE,
+            ty: wgpu::BindingType::Buffer {
+                ty: wgpu::BufferBindingType::Uniform,
+                has_dynamic_offset: false,
+                min_binding_size: None,
+            },
+            count: None,
+        };
+        let group_layout = gpu.device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+            label: Some("elementwise"),
+            entries: &[storage(0, false), storage(1, true), storage(2, true), uniform],
+        });
+        let layout = gpu.device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+            label: Some("elementwise"),
+            bind_group_layouts: &[Some(&group_layout)],
+            immediate_size: 0,
+        });
+        let module = gpu.device.create_shader_module(wgpu::ShaderModuleDescriptor {
+            label: Some("elementwise"),
+            source: wgpu::ShaderSource::Wgsl(shader_source::elementwise().into()),
+        });
+        let make = |entry: &str| {
+            gpu.device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                label: Some(entry),
+                layout: Some(&layout),
+                module: &module,
+                entry_point: Some(entry),
+                compilation_options: Default::default(),
+                cache: None,
+            })
+        };
+        Elementwise {
+            add: make("add"),
+            add_bias: make("add_bias"),
+            scale: make("scale"),
+            softcap: make("softcap"),
+            swiglu: make("swiglu"),
+            geglu: make("geglu"),
+        }
+    }
 }
 
 pub(crate) fn pipeline(gpu: &Gpu, label: &str, source: &str, entry: &str) -> wgpu::ComputePipeline {
@@ -37,8 +110,18 @@ impl Kernels {
             .collect();
         let source = shader_source::quantize();
         let quantize = GpuAct::ALL.iter().map(|a| pipeline(gpu, a.entry_point(), &source, a.entry_point())).collect();
+        let kernels = Kernels {
+            matvec,
+            quantize,
+            rms_norm: pipeline(gpu, "rms_norm", &shader_source::rms_norm(false), "main"),
+            rms_norm_in_place: pipeline(gpu, "rms_norm_in_place", &shader_source::rms_norm(true), "main"),
+            elementwise: Elementwise::new(gpu),
+            rope: pipeline(gpu, "rope", shader_source::ROPE, "main"),
+            kv_store: pipeline(gpu, "kv_store", &shader_source::kv_store(), "main"),
+            attention: pipeline(gpu, "attention", &shader_source::attention(), "main"),
+        };
         gpu.check()?;
-        Ok(Kernels { matvec, quantize })
+        Ok(kernels)
     }
 
     pub fn matvec(&self, ggml_type: GgmlType) -> Option<&wgpu::ComputePipeline> {

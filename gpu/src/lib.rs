@@ -7,14 +7,20 @@
 
 pub mod buffers;
 pub mod device;
+pub mod dispatch;
 pub mod error;
 pub mod formats;
+pub mod forward;
 pub mod kernels;
 pub mod matrix;
+#[cfg(not(target_arch = "wasm32"))]
+mod offload;
 mod shader_source;
 
 pub use device::Gpu;
+pub use dispatch::Dispatch;
 pub use error::{GpuError, Result};
 pub use formats::{GpuAct, GpuFormat, FORMATS};
+pub use forward::GpuForward;
 pub use kernels::Kernels;
-pub use matrix::{BoundMatvec, BoundQuantize, GpuMatrix};
+pub use matrix::GpuMatrix;

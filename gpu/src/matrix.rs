@@ -7,6 +7,7 @@ use fuselm_core::GgmlType;
 
 use crate::buffers;
 use crate::device::Gpu;
+use crate::dispatch::Dispatch;
 use crate::error::{GpuError, Result};
 use crate::formats::{self, GpuAct};
 use crate::kernels::Kernels;
@@ -74,20 +75,19 @@ impl GpuMatrix {
 
     /// The product reading activations from `act` (rows of `act_stride`
     /// words from word `act_offset`, quantized to [`GpuMatrix::act`]) and
-    /// writing `y` (`[n_tok, n_out]`).
-    pub fn bind(
+    /// writing `y` (`[n_tok, n_out]`): a dispatch per part.
+    pub fn dispatches(
         &self,
         gpu: &Gpu,
         kernels: &Kernels,
         act: &wgpu::Buffer,
         act_offset: usize,
         act_stride: usize,
-        y: &wgpu::Buffer,
-    ) -> BoundMatvec {
-        let pipeline = kernels.matvec(self.ggml_type).expect("upload checked the format").clone();
+        y: wgpu::BufferBinding<'_>,
+    ) -> Vec<Dispatch> {
+        let pipeline = kernels.matvec(self.ggml_type).expect("upload checked the format");
         let n_blocks = self.n_in / self.act.block_values();
-        let parts = self
-            .parts
+        self.parts
             .iter()
             .map(|part| {
                 let params = buffers::uniform(
@@ -103,51 +103,18 @@ impl GpuMatrix {
                         act_offset as u32,
                     ],
                 );
-                let group = buffers::bind_group(gpu, &pipeline, &[&part.weights, act, y, &params]);
-                (group, part.n_rows.div_ceil(ROWS_PER_WORKGROUP) as u32)
+                let workgroups = part.n_rows.div_ceil(ROWS_PER_WORKGROUP) as u32;
+                let ranges = [
+                    part.weights.as_entire_buffer_binding(),
+                    act.as_entire_buffer_binding(),
+                    y.clone(),
+                    params.as_entire_buffer_binding(),
+                ];
+                Dispatch::with_ranges(gpu, pipeline, &ranges, [workgroups, 1, 1], 2)
             })
-            .collect();
-        BoundMatvec { pipeline, parts }
+            .collect()
     }
 }
 
 /// matvec.wgsl's ROWS.
 const ROWS_PER_WORKGROUP: usize = 8;
-
-/// A matrix-vector product with its buffers bound, ready to encode.
-pub struct BoundMatvec {
-    pipeline: wgpu::ComputePipeline,
-    parts: Vec<(wgpu::BindGroup, u32)>,
-}
-
-impl BoundMatvec {
-    pub fn encode(&self, pass: &mut wgpu::ComputePass<'_>, n_tok: u32) {
-        pass.set_pipeline(&self.pipeline);
-        for (group, workgroups) in &self.parts {
-            pass.set_bind_group(0, group, &[]);
-            pass.dispatch_workgroups(*workgroups, 1, n_tok);
-        }
-    }
-}
-
-/// Quantizes `[n_tok, n]` f32 rows of `src` into `act` for `act` format.
-pub struct BoundQuantize {
-    pipeline: wgpu::ComputePipeline,
-    group: wgpu::BindGroup,
-    workgroups: u32,
-}
-
-impl BoundQuantize {
-    pub fn new(gpu: &Gpu, kernels: &Kernels, format: GpuAct, n: usize, src: &wgpu::Buffer, act: &wgpu::Buffer) -> Self {
-        let pipeline = kernels.quantize(format).clone();
-        let params = buffers::uniform(gpu, "quantize", &[n as u32, format.row_words(n) as u32]);
-        let group = buffers::bind_group(gpu, &pipeline, &[src, act, &params]);
-        BoundQuantize { pipeline, group, workgroups: format.workgroups(n) }
-    }
-
-    pub fn encode(&self, pass: &mut wgpu::ComputePass<'_>, n_tok: u32) {
-        pass.set_pipeline(&self.pipeline);
-        pass.set_bind_group(0, &self.group, &[]);
-        pass.dispatch_workgroups(self.workgroups, n_tok, 1);
-    }
-}

@@ -14,7 +14,7 @@
 use fuselm_core::kernels::{Activations, Isa, KernelMode, WeightMatrix};
 use fuselm_core::quant::{self, BlockQ8K, BlockQ8_0, BlockQ8_1};
 use fuselm_core::GgmlType;
-use fuselm_gpu::{buffers, GpuAct, GpuMatrix, Kernels, FORMATS};
+use fuselm_gpu::{buffers, dispatch, GpuAct, GpuMatrix, Kernels, FORMATS};
 
 struct Rng(u64);
 impl Rng {
@@ -87,13 +87,13 @@ fn run_gpu(gpu: &fuselm_gpu::Gpu, kernels: &Kernels, m: &GpuMatrix, x: &[f32], n
     let stride = m.act.row_words(m.n_in);
     let act = buffers::storage(gpu, "act", (n_tok * stride * 4) as u64);
     let y = buffers::storage(gpu, "y", (n_tok * m.n_out * 4) as u64);
-    let quantize = fuselm_gpu::BoundQuantize::new(gpu, kernels, m.act, m.n_in, &src, &act);
-    let matvec = m.bind(gpu, kernels, &act, 0, stride, &y);
+    let quantize = dispatch::quantize(gpu, kernels, m.act, m.n_in, &src, &act);
+    let matvec = m.dispatches(gpu, kernels, &act, 0, stride, y.as_entire_buffer_binding());
     let mut encoder = gpu.device.create_command_encoder(&Default::default());
     {
         let mut pass = encoder.begin_compute_pass(&Default::default());
         quantize.encode(&mut pass, n_tok as u32);
-        matvec.encode(&mut pass, n_tok as u32);
+        dispatch::encode_all(&matvec, &mut pass, n_tok as u32);
     }
     gpu.queue.submit([encoder.finish()]);
     let words = buffers::read_u32(gpu, &act, 0, n_tok * stride).unwrap();

@@ -154,6 +154,16 @@ impl<'a> WeightMatrix<'a> {
         }
     }
 
+    /// The rows as the file holds them (`[n_out, row_bytes]`), whether this
+    /// matrix reads them there or from an interleaved copy: what another
+    /// backend uploads.
+    pub fn file_rows(&self) -> &'a [u8] {
+        match self.data {
+            RowData::Plain(data) => data,
+            RowData::Interleaved { source, .. } => source,
+        }
+    }
+
     /// The stored bytes, plain or interleaved.
     fn stored(&self) -> &[u8] {
         match &self.data {

@@ -3,6 +3,7 @@
 
 use super::config::ModelConfig;
 use super::kv_cache::{KvCache, KvType};
+use super::offload::ForwardOffload;
 use super::profile::OpProfile;
 use crate::error::{Error, Result};
 use crate::kernels::Activations;
@@ -66,6 +67,8 @@ pub struct Context {
     pub(crate) acts: Activations,      // quantized copy of the current matmul input
     /// Time by operation, when enabled (`--profile`).
     pub profile: OpProfile,
+    /// The backend that runs the forward pass instead of the CPU kernels.
+    pub(crate) offload: Option<Box<dyn ForwardOffload>>,
 }
 
 impl Context {
@@ -110,11 +113,24 @@ impl Context {
             rope_sin_swa: alloc_f32(n_batch * half_rot, "RoPE tables")?,
             acts: Activations::default(),
             profile: OpProfile::default(),
+            offload: None,
         })
     }
 
     pub fn n_ctx(&self) -> usize {
         self.cache.n_ctx
+    }
+
+    /// Runs every later forward pass in `offload` (the GPU backend) from
+    /// position 0: the context is cleared.
+    pub fn set_offload(&mut self, offload: Box<dyn ForwardOffload>) {
+        self.clear();
+        self.offload = Some(offload);
+    }
+
+    /// The backend the forward pass runs on, if not the CPU.
+    pub fn offload_name(&self) -> Option<String> {
+        self.offload.as_ref().map(|o| o.describe())
     }
 
     /// Tokens in the cache.

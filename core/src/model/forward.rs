@@ -60,6 +60,19 @@ impl Model<'_> {
                 why: format!("{bad} is outside the vocabulary of {n_vocab} tokens"),
             });
         }
+        if let Some(offload) = ctx.offload.as_mut() {
+            let n_vocab = ctx.n_vocab;
+            for batch in tokens.chunks(ctx.n_batch) {
+                let pos0 = ctx.cache.len;
+                let rows = if ctx.logits_all { batch.len() } else { 1 };
+                let logits = &mut ctx.logits[..rows * n_vocab];
+                offload.forward_batch(self, batch, pos0, ctx.logits_all, logits)?;
+                ctx.cache.len = pos0 + batch.len();
+                ctx.n_logit_rows = rows;
+                check_finite(logits, n_vocab, pos0 + batch.len() - rows)?;
+            }
+            return Ok(());
+        }
         // The cache grows as positions are used; its memory error comes before any state changes.
         ctx.cache.reserve(ctx.cache.len + tokens.len())?;
         for batch in tokens.chunks(ctx.n_batch) {
@@ -211,13 +224,18 @@ impl Model<'_> {
             ops::softcap_in_place(logits, cap);
         }
         ctx.n_logit_rows = rows;
-        // One pass over the vocabulary per row: a NaN block scale anywhere
-        // makes every logit NaN, and a sampler would then pick an arbitrary id.
-        for (r, row) in logits.chunks_exact(n_vocab).enumerate() {
-            if let Some(&value) = row.iter().find(|v| !v.is_finite()) {
-                return Err(Error::NonFiniteLogits { position: pos0 + first + r, value });
-            }
-        }
-        Ok(())
+        check_finite(logits, n_vocab, pos0 + first)
     }
+}
+
+/// One pass over the vocabulary per row (`[rows, n_vocab]`, the first at
+/// `position`): a NaN block scale anywhere makes every logit NaN, and a
+/// sampler would then pick an arbitrary id.
+fn check_finite(logits: &[f32], n_vocab: usize, position: usize) -> Result<()> {
+    for (r, row) in logits.chunks_exact(n_vocab).enumerate() {
+        if let Some(&value) = row.iter().find(|v| !v.is_finite()) {
+            return Err(Error::NonFiniteLogits { position: position + r, value });
+        }
+    }
+    Ok(())
 }

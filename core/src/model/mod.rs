@@ -17,6 +17,7 @@ mod config;
 mod context;
 mod forward;
 mod kv_cache;
+mod offload;
 pub mod ops;
 pub mod profile;
 mod prompt;
@@ -25,6 +26,7 @@ mod weights;
 pub use config::{Arch, FfnActivation, ModelConfig, RopeConfig, RopeKind, SUPPORTED_ARCHITECTURES};
 pub use context::{Context, ContextOptions, DEFAULT_BATCH, DEFAULT_CTX_CAP};
 pub use kv_cache::{KvCache, KvType};
+pub use offload::ForwardOffload;
 pub use weights::{Embedding, LayerWeights, ModelWeights};
 
 use crate::error::{Error, Result};

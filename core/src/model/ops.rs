@@ -357,7 +357,7 @@ fn gelu_tanh_of_f16(x: f32) -> f32 {
 /// [`gelu_tanh`] of every f16 value, by its bits, as ggml keeps it: the
 /// GeGLU then costs a conversion and a load per value instead of a `tanh`.
 /// Built once per process (65,536 `tanh`s, about a millisecond; 256 KiB).
-fn gelu_table() -> &'static [f32] {
+pub fn gelu_table() -> &'static [f32] {
     static TABLE: std::sync::OnceLock<Vec<f32>> = std::sync::OnceLock::new();
     TABLE.get_or_init(|| (0..=u16::MAX).map(|bits| gelu_tanh_of_f16(half::f16::from_bits(bits).to_f32())).collect())
 }

@@ -5,8 +5,9 @@ const BLOCK_BYTES: u32 = 144u;
 const ACT_WORDS: u32 = Q8K_WORDS;
 
 fn block_dot(o: u32, a: u32) -> f32 {
-    let d = w_f16(o);
-    let dmin = w_f16(o + 2u);
+    let dm = w[o / 4u]; // blocks are word-aligned
+    let d = f16_bits_to_f32(dm & 0xffffu);
+    let dmin = f16_bits_to_f32(dm >> 16u);
     var sumi = 0;
     var summ = 0;
     for (var c = 0u; c < 4u; c++) {

@@ -1,0 +1,27 @@
+//! A forward pass run outside the CPU kernels: a backend (the GPU crate)
+//! installs itself in a [`Context`](super::Context) and
+//! [`Model::forward`](super::Model::forward) hands it each batch, after the
+//! same checks as the CPU path (token ids, context room). The context's
+//! position counter still advances, so sessions, truncation and prompt
+//! reuse work unchanged; the CPU KV cache stays unallocated.
+
+use super::Model;
+use crate::error::Result;
+
+pub trait ForwardOffload: Send {
+    /// Evaluates `tokens` at positions `pos0..pos0 + tokens.len()` (all
+    /// earlier positions already evaluated, later ones forgotten), writing
+    /// the logits of the last token, or of every token with `all`, into
+    /// `logits` (`[1 or tokens.len(), n_vocab]`).
+    fn forward_batch(
+        &mut self,
+        model: &Model<'_>,
+        tokens: &[u32],
+        pos0: usize,
+        all: bool,
+        logits: &mut [f32],
+    ) -> Result<()>;
+
+    /// Where it runs, for reports (the adapter's name).
+    fn describe(&self) -> String;
+}
