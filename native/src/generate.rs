@@ -72,6 +72,10 @@ pub struct GenerateArgs {
     /// Read the file into memory instead of mapping it.
     #[arg(long = "no-mmap")]
     pub no_mmap: bool,
+    /// Where the forward pass runs: cpu, gpu (wgpu: Vulkan, Metal, DX12),
+    /// or auto (a hardware GPU adapter if there is one, else the CPU).
+    #[arg(long, value_enum, default_value_t = crate::backend::Backend::Cpu)]
+    pub backend: crate::backend::Backend,
     /// Print timings to stderr at the end.
     #[arg(long = "measure-time")]
     pub measure_time: bool,
@@ -125,6 +129,7 @@ fn generate(args: &GenerateArgs, prompt: String) -> Result<()> {
         ..ContextOptions::default()
     };
     let mut session = Session::new(&model, &ctx_options)?;
+    let adapter = crate::backend::install(args.backend, &model, &mut session.context)?;
     let load_seconds = load_start.elapsed().as_secs_f64();
 
     let text = if args.chat { session.chat_prompt(&model, &[ChatMessage::new("user", &prompt)])? } else { prompt };
@@ -213,6 +218,7 @@ fn generate(args: &GenerateArgs, prompt: String) -> Result<()> {
         eprintln!();
         eprintln!("{}", generation.timings.report(load_seconds));
         eprintln!("stop reason      = {:?}", generation.stop_reason);
+        eprintln!("backend          = {}", adapter.as_deref().map_or("cpu".to_string(), |a| format!("gpu {a}")));
     }
     if args.profile {
         print_profile(&session, generation.timings.sample_seconds);

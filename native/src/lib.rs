@@ -2,6 +2,7 @@
 //! commands, so that `main.rs` stays a thin shell and the CLI fuzz target
 //! (`fuzz/fuzz_targets/cli_args.rs`) can run whole command lines in-process.
 
+mod backend;
 mod bandwidth;
 mod bench;
 mod dispatch;

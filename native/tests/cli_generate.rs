@@ -294,3 +294,28 @@ fn a_split_model_generates_what_the_whole_file_does() {
     let err = stderr(&generate(&first));
     assert!(err.contains(&format!("cannot open model file {prefix}-{n:05}-of-{n:05}.gguf")), "{err}");
 }
+
+/// `--backend gpu` runs the tiny model on the GPU adapter wgpu finds
+/// (lavapipe in CI) and generates the CPU's greedy ids there (a tiny random
+/// model's logits are far from ties); `--backend auto` stays on the CPU when
+/// the only adapter is a software one, and says so.
+#[test]
+fn the_gpu_backend_generates_the_cpu_s_greedy_ids() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = tiny_model(dir.path());
+    let m = model.to_str().unwrap();
+    let run = |backend: &str| {
+        let out =
+            fuselm(&["generate", "-m", m, "-p", "Hello", "-n", "8", "--temp", "0", "--json", "--backend", backend]);
+        assert!(out.status.success(), "--backend {backend}: {}", stderr(&out));
+        let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        (json["tokens"].clone(), stderr(&out))
+    };
+    let (cpu, _) = run("cpu");
+    let (gpu, log) = run("gpu");
+    assert!(log.contains("backend: gpu"), "{log}");
+    assert_eq!(gpu, cpu, "greedy ids on the GPU backend");
+    let (auto, log) = run("auto");
+    assert_eq!(auto, cpu);
+    assert!(log.contains("backend: "), "{log}");
+}
