@@ -77,6 +77,14 @@ pub fn render(name: &str, gguf: &GgufFile<'_>, json_out: bool) -> Result<String>
     flagged += usize::from(output_flagged);
     let embd = format!("{} row lookup", w.token_embd.ggml_type);
     let isa = w.output.kernel.isa.name();
+    // The formats `--backend gpu` has no kernel for (it then refuses the model).
+    let mut gpu_missing: Vec<String> = Vec::new();
+    for m in w.matrices() {
+        let t = m.ggml_type.to_string();
+        if fuselm_gpu::formats::format(m.ggml_type).is_none() && !gpu_missing.contains(&t) {
+            gpu_missing.push(t);
+        }
+    }
     if json_out {
         let rows: Vec<_> = layers
             .iter()
@@ -96,6 +104,7 @@ pub fn render(name: &str, gguf: &GgufFile<'_>, json_out: bool) -> Result<String>
             "output": {"kernel": output.trim_end_matches(" !"), "fallback": output_flagged, "tied": w.output_tied},
             "layers": rows,
             "fallbacks": flagged,
+            "gpu_missing_formats": gpu_missing,
         });
         return Ok(serde_json::to_string_pretty(&doc)? + "\n");
     }
@@ -111,5 +120,14 @@ pub fn render(name: &str, gguf: &GgufFile<'_>, json_out: bool) -> Result<String>
     }
     let _ = writeln!(out, "output: {output}{}", if w.output_tied { " (tied to token_embd)" } else { "" });
     let _ = writeln!(out, "{flagged} weights without a fused kernel");
+    if gpu_missing.is_empty() {
+        let _ = writeln!(out, "gpu (--backend gpu): a kernel for every matrix");
+    } else {
+        let _ = writeln!(
+            out,
+            "gpu (--backend gpu): no kernel for {}; the GPU backend refuses this model (auto runs it on the CPU)",
+            gpu_missing.join(", ")
+        );
+    }
     Ok(out)
 }

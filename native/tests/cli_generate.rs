@@ -54,6 +54,7 @@ fn synth_generate_and_require_fused_on_a_tiny_model() {
         text.contains("Q4_K") && text.contains("Q6_K") && text.contains("0 weights without a fused kernel"),
         "{text}"
     );
+    assert!(text.contains("gpu (--backend gpu): a kernel for every matrix"), "{text}");
 
     let json = fuselm(&[
         "bench",
@@ -318,4 +319,17 @@ fn the_gpu_backend_generates_the_cpu_s_greedy_ids() {
     let (auto, log) = run("auto");
     assert_eq!(auto, cpu);
     assert!(log.contains("backend: "), "{log}");
+
+    // A format without a GPU kernel: inspect says so, gpu refuses, auto runs on the CPU.
+    let q2k = dir.path().join("tiny-q2_k.gguf");
+    let q = q2k.to_str().unwrap();
+    let out = fuselm(&["synth", "--shape", "tiny", "--quant", "q2_k", "-o", q]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let dispatch = String::from_utf8(fuselm(&["inspect", "--dispatch", q]).stdout).unwrap();
+    assert!(dispatch.contains("gpu (--backend gpu): no kernel for Q2_K"), "{dispatch}");
+    let out = fuselm(&["generate", "-m", q, "-p", "Hello", "-n", "2", "--temp", "0", "--backend", "gpu"]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("Q2_K has no GPU kernel"), "{}", stderr(&out));
+    let out = fuselm(&["generate", "-m", q, "-p", "Hello", "-n", "2", "--temp", "0", "--backend", "auto"]);
+    assert!(out.status.success(), "{}", stderr(&out));
 }
