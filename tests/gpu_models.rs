@@ -14,7 +14,7 @@ use std::sync::Arc;
 use fuselm::gguf::GgufFile;
 use fuselm::kernels::KernelMode;
 use fuselm::model::{Context, ContextOptions, LoadOptions, Model};
-use fuselm_gpu::{Gpu, GpuForward, Kernels};
+use fuselm_gpu::{Gpu, GpuForward, GpuModel, Kernels};
 
 const N_TOKENS: usize = 64;
 const N_PREDICT: usize = 16;
@@ -40,17 +40,17 @@ fn mean_nll(logits: &[f32], tokens: &[u32], n_vocab: usize) -> f64 {
 
 struct Backends {
     gpu: Arc<Gpu>,
-    kernels: Kernels,
+    kernels: Arc<Kernels>,
+    /// The weights of the model under test, uploaded once.
+    weights: Option<GpuModel>,
 }
 
 impl Backends {
     fn context(&self, model: &Model<'_>, options: &ContextOptions, on_gpu: bool) -> Context {
         let mut ctx = model.new_context(options).unwrap();
         if on_gpu {
-            let n_ctx = ctx.n_ctx();
-            let forward =
-                GpuForward::new(Arc::clone(&self.gpu), &self.kernels, model, n_ctx, ctx.n_batch, options.logits_all)
-                    .unwrap();
+            let weights = self.weights.as_ref().expect("uploaded");
+            let forward = GpuForward::new(weights, model, ctx.n_ctx(), ctx.n_batch, options.logits_all).unwrap();
             ctx.set_offload(Box::new(forward));
         }
         ctx
@@ -83,8 +83,8 @@ fn greedy(b: &Backends, model: &Model<'_>, prompt: &[u32], on_gpu: bool) -> Vec<
 #[test]
 fn gpu_forward_agrees_with_the_cpu_exact_set() {
     let gpu = Arc::new(Gpu::new_blocking().expect("a GPU adapter (scripts/setup installs lavapipe)"));
-    let kernels = Kernels::new(&gpu).unwrap();
-    let b = Backends { gpu, kernels };
+    let kernels = Arc::new(Kernels::new(&gpu).unwrap());
+    let mut b = Backends { gpu, kernels, weights: None };
     eprintln!("adapter: {}", b.gpu.describe());
     let text = std::fs::read_to_string(common::repo_root().join("tests/data/perplexity-apache-2.0.txt")).unwrap();
     let reference: serde_json::Value = serde_json::from_str(
@@ -108,6 +108,7 @@ fn gpu_forward_agrees_with_the_cpu_exact_set() {
             continue;
         }
         let n_vocab = model.n_vocab();
+        b.weights = Some(GpuModel::upload(Arc::clone(&b.gpu), Arc::clone(&b.kernels), &model).unwrap());
         let mut tokens = model.tokenizer.encode(&text, true);
         tokens.truncate(N_TOKENS);
         let scalar =

@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use fuselm_core::model::{ops, FfnActivation, Model, RopeKind};
+use fuselm_core::model::{ops, Model, RopeKind};
 
 use crate::buffers;
 use crate::device::Gpu;
@@ -15,6 +15,7 @@ use crate::error::{GpuError, Result};
 use crate::formats::GpuAct;
 use crate::kernels::Kernels;
 use crate::matrix::GpuMatrix;
+use crate::weights::GpuModel;
 
 /// The largest head the attention kernel takes (one invocation per dimension).
 const MAX_HEAD_DIM: usize = 256;
@@ -37,8 +38,7 @@ pub struct GpuForward {
     /// (first row, dispatches over up to the next chunk's first row).
     output_prepare: Vec<Dispatch>,
     output_chunks: Vec<(usize, Vec<Dispatch>)>,
-    /// Bytes uploaded (weights, norms) and allocated (activations, caches).
-    pub weight_bytes: u64,
+    /// Bytes allocated for this sequence (activations, KV caches).
     pub buffer_bytes: u64,
 }
 
@@ -56,7 +56,6 @@ struct Builder<'g> {
     /// One activation buffer per format: `[n_batch, row words of the widest input]`.
     acts: Vec<(GpuAct, wgpu::Buffer)>,
     dummy: wgpu::Buffer,
-    weight_bytes: u64,
     buffer_bytes: u64,
     out: Vec<Dispatch>,
 }
@@ -65,17 +64,6 @@ impl Builder<'_> {
     fn storage(&mut self, label: &str, floats: usize) -> wgpu::Buffer {
         self.buffer_bytes += floats as u64 * 4;
         buffers::storage(self.gpu, label, floats as u64 * 4)
-    }
-
-    fn vector(&mut self, label: &str, v: &[f32]) -> wgpu::Buffer {
-        self.weight_bytes += v.len() as u64 * 4;
-        buffers::storage_init(self.gpu, label, bytemuck::cast_slice(v))
-    }
-
-    fn matrix(&mut self, m: &fuselm_core::kernels::WeightMatrix<'_>) -> Result<GpuMatrix> {
-        let g = GpuMatrix::upload(self.gpu, &m.name, m.ggml_type, m.n_in, m.n_out, m.file_rows())?;
-        self.weight_bytes += m.bytes();
-        Ok(g)
     }
 
     fn act(&self, format: GpuAct) -> &wgpu::Buffer {
@@ -122,18 +110,18 @@ impl Builder<'_> {
 }
 
 impl GpuForward {
-    /// Uploads `model`'s weights and binds a sequence of up to `n_ctx`
-    /// positions, evaluated in batches of up to `n_batch` tokens.
+    /// Binds a sequence of up to `n_ctx` positions, evaluated in batches of
+    /// up to `n_batch` tokens, over `weights` (uploaded from `model`).
     pub fn new(
-        gpu: Arc<Gpu>,
-        kernels: &Kernels,
+        weights: &GpuModel,
         model: &Model<'_>,
         n_ctx: usize,
         n_batch: usize,
         logits_all: bool,
     ) -> Result<GpuForward> {
+        let gpu = std::sync::Arc::clone(&weights.gpu);
+        let kernels: &Kernels = &weights.kernels;
         let cfg = &model.config;
-        let w = &model.weights;
         let (n_embd, n_ff, n_vocab) = (cfg.n_embd, cfg.n_ff, model.n_vocab());
         let (q_dim, k_dim, v_dim) = (cfg.q_dim(), cfg.k_dim(), cfg.v_dim());
         let att_dim = cfg.n_head * cfg.head_dim_v;
@@ -149,37 +137,13 @@ impl GpuForward {
             k: kernels,
             acts: Vec::new(),
             dummy: buffers::storage(gpu_ref, "unused", 4),
-            weight_bytes: 0,
             buffer_bytes: 0,
             out: Vec::new(),
         };
-        // ---- weights
-        struct Layer {
-            wq: GpuMatrix,
-            wk: GpuMatrix,
-            wv: GpuMatrix,
-            wo: GpuMatrix,
-            gate: GpuMatrix,
-            up: GpuMatrix,
-            down: GpuMatrix,
-        }
-        let mut layers = Vec::with_capacity(w.layers.len());
-        for l in &w.layers {
-            layers.push(Layer {
-                wq: b.matrix(&l.wq)?,
-                wk: b.matrix(&l.wk)?,
-                wv: b.matrix(&l.wv)?,
-                wo: b.matrix(&l.wo)?,
-                gate: b.matrix(&l.w_gate)?,
-                up: b.matrix(&l.w_up)?,
-                down: b.matrix(&l.w_down)?,
-            });
-        }
-        let output = b.matrix(&w.output)?;
+        let output = &weights.output;
         // ---- activations
-        let all = layers.iter().flat_map(|l| [&l.wq, &l.wk, &l.wv, &l.wo, &l.gate, &l.up, &l.down]).chain([&output]);
         let mut widest: Vec<(GpuAct, usize)> = Vec::new();
-        for m in all {
+        for m in weights.matrices() {
             let words = m.act.row_words(m.n_in);
             match widest.iter_mut().find(|(f, _)| *f == m.act) {
                 Some((_, w)) => *w = (*w).max(words),
@@ -211,34 +175,34 @@ impl GpuForward {
             },
         );
         let step = buffers::uniform(gpu_ref, "step", &[0, 0]);
-        let gelu = match cfg.ffn_activation {
-            FfnActivation::GeluTanh => Some(b.vector("gelu table", ops::gelu_table())),
-            FfnActivation::Silu => None,
-        };
         let eps = cfg.rms_eps;
         let e = &kernels.elementwise;
         // ---- the layers
-        for (il, (lw, l)) in w.layers.iter().zip(&layers).enumerate() {
+        for (il, l) in weights.layers.iter().enumerate() {
             let is_swa = cfg.swa_layers[il];
             let k_cache = b.storage("key cache", n_ctx * k_dim / 2);
             let v_cache = b.storage("value cache", n_ctx * v_dim / 2);
-            let attn_norm = b.vector("attn_norm", &lw.attn_norm);
-            b.out.push(dispatch::rms_norm(gpu_ref, kernels, &x, &attn_norm, &xn, NormRows { n: n_embd, rows: 1, eps }));
+            b.out.push(dispatch::rms_norm(
+                gpu_ref,
+                kernels,
+                &x,
+                &l.attn_norm,
+                &xn,
+                NormRows { n: n_embd, rows: 1, eps },
+            ));
             b.project(&xn, &[(&l.wq, &q), (&l.wk, &kb), (&l.wv, &vb)]);
-            for (bias, y, n) in [(&lw.bq, &q, q_dim), (&lw.bk, &kb, k_dim), (&lw.bv, &vb, v_dim)] {
+            for (bias, (y, n)) in l.biases.iter().zip([(&q, q_dim), (&kb, k_dim), (&vb, v_dim)]) {
                 if let Some(bias) = bias {
-                    let bias = b.vector("bias", bias);
-                    b.elementwise(&e.add_bias, y, Some(&bias), n, 0.0);
+                    b.elementwise(&e.add_bias, y, Some(bias), n, 0.0);
                 }
             }
-            for (norm, y, heads) in [(&lw.q_norm, &q, cfg.n_head), (&lw.k_norm, &kb, cfg.n_head_kv)] {
+            for (norm, y, heads) in [(&l.q_norm, &q, cfg.n_head), (&l.k_norm, &kb, cfg.n_head_kv)] {
                 if let Some(norm) = norm {
-                    let norm = b.vector("head norm", norm);
                     let d = dispatch::rms_norm_in_place(
                         gpu_ref,
                         kernels,
                         y,
-                        &norm,
+                        norm,
                         NormRows { n: cfg.head_dim_k, rows: heads, eps },
                     );
                     b.out.push(d);
@@ -294,22 +258,27 @@ impl GpuForward {
                 1,
             ));
             b.project(&att, &[(&l.wo, &proj)]);
-            if let Some(norm) = &lw.post_attn_norm {
-                let norm = b.vector("post_attention_norm", norm);
+            if let Some(norm) = &l.post_attn_norm {
                 b.out.push(dispatch::rms_norm_in_place(
                     gpu_ref,
                     kernels,
                     &proj,
-                    &norm,
+                    norm,
                     NormRows { n: n_embd, rows: 1, eps },
                 ));
             }
             b.elementwise(&e.add, &x, Some(&proj), n_embd, 0.0);
             // ---- feed-forward
-            let ffn_norm = b.vector("ffn_norm", &lw.ffn_norm);
-            b.out.push(dispatch::rms_norm(gpu_ref, kernels, &x, &ffn_norm, &xn, NormRows { n: n_embd, rows: 1, eps }));
+            b.out.push(dispatch::rms_norm(
+                gpu_ref,
+                kernels,
+                &x,
+                &l.ffn_norm,
+                &xn,
+                NormRows { n: n_embd, rows: 1, eps },
+            ));
             b.project(&xn, &[(&l.gate, &gate), (&l.up, &up)]);
-            match &gelu {
+            match &weights.gelu {
                 None => b.elementwise(&e.swiglu, &gate, Some(&up), n_ff, 0.0),
                 Some(table) => {
                     let a = gate.as_entire_buffer_binding();
@@ -318,13 +287,12 @@ impl GpuForward {
                 }
             }
             b.project(&gate, &[(&l.down, &proj)]);
-            if let Some(norm) = &lw.post_ffn_norm {
-                let norm = b.vector("post_ffw_norm", norm);
+            if let Some(norm) = &l.post_ffn_norm {
                 b.out.push(dispatch::rms_norm_in_place(
                     gpu_ref,
                     kernels,
                     &proj,
-                    &norm,
+                    norm,
                     NormRows { n: n_embd, rows: 1, eps },
                 ));
             }
@@ -334,7 +302,7 @@ impl GpuForward {
         // ---- output: the last row's logits (from x_last), or every row's in
         // chunks of rows whose logits fit one binding (Gemma 3's 262144-entry
         // vocabulary takes 1 MiB a row).
-        let output_norm = b.vector("output_norm", &w.output_norm);
+        let output_norm = &weights.output_norm;
         let row_bytes = (n_vocab * 4) as u64;
         let out_act = b.act(output.act).clone();
         let stride = output.act.row_words(n_embd);
@@ -352,7 +320,7 @@ impl GpuForward {
                 gpu_ref,
                 kernels,
                 src,
-                &output_norm,
+                output_norm,
                 &xn,
                 NormRows { n: n_embd, rows: 1, eps },
             ));
@@ -381,7 +349,7 @@ impl GpuForward {
                 output_chunks.push((row0, std::mem::take(&mut b.out)));
             }
         }
-        let (weight_bytes, buffer_bytes) = (b.weight_bytes, b.buffer_bytes);
+        let buffer_bytes = b.buffer_bytes;
         drop(b);
         gpu.check()?;
         Ok(GpuForward {
@@ -400,7 +368,6 @@ impl GpuForward {
             output_last,
             output_prepare,
             output_chunks,
-            weight_bytes,
             buffer_bytes,
         })
     }

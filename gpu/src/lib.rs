@@ -16,6 +16,7 @@ pub mod matrix;
 #[cfg(not(target_arch = "wasm32"))]
 mod offload;
 mod shader_source;
+pub mod weights;
 
 pub use device::Gpu;
 pub use dispatch::Dispatch;
@@ -24,3 +25,4 @@ pub use formats::{GpuAct, GpuFormat, FORMATS};
 pub use forward::GpuForward;
 pub use kernels::Kernels;
 pub use matrix::GpuMatrix;
+pub use weights::GpuModel;

@@ -4,8 +4,17 @@
 
 use fuselm_core::model::{ForwardOffload, Model};
 
+use crate::device::Gpu;
 use crate::error::GpuError;
 use crate::forward::GpuForward;
+
+/// A GPU error as the core's, naming the adapter.
+pub(crate) fn to_core(e: GpuError, gpu: &Gpu) -> fuselm_core::Error {
+    match e {
+        GpuError::Core(e) => e,
+        e => fuselm_core::Error::Offload { backend: format!("GPU {}", gpu.describe()), why: e.to_string() },
+    }
+}
 
 impl ForwardOffload for GpuForward {
     fn forward_batch(
@@ -16,10 +25,7 @@ impl ForwardOffload for GpuForward {
         all: bool,
         logits: &mut [f32],
     ) -> fuselm_core::Result<()> {
-        GpuForward::forward_batch(self, model, tokens, pos0, all, logits).map_err(|e| match e {
-            GpuError::Core(e) => e,
-            e => fuselm_core::Error::Offload { backend: format!("GPU {}", self.gpu().describe()), why: e.to_string() },
-        })
+        GpuForward::forward_batch(self, model, tokens, pos0, all, logits).map_err(|e| to_core(e, self.gpu()))
     }
 
     fn describe(&self) -> String {

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use fuselm_core::gguf::GgufFile;
 use fuselm_core::model::{LoadOptions, Model};
 use fuselm_core::GgmlType;
-use fuselm_gpu::{Gpu, GpuError, GpuForward, GpuMatrix, Kernels};
+use fuselm_gpu::{Gpu, GpuError, GpuForward, GpuMatrix, GpuModel, Kernels};
 
 #[test]
 fn unsupported_formats_rows_past_a_binding_and_oversized_batches_are_clear_errors() {
@@ -31,8 +31,9 @@ fn unsupported_formats_rows_past_a_binding_and_oversized_batches_are_clear_error
         .expect("models/SmolLM2-135M-Instruct.Q4_1.gguf (scripts/fetch-models)");
     let file = GgufFile::parse(&bytes).unwrap();
     let model = Model::load(&file, LoadOptions::default()).unwrap();
-    let kernels = Kernels::new(&gpu).unwrap();
-    let mut forward = GpuForward::new(Arc::clone(&gpu), &kernels, &model, 8, 4, false).unwrap();
+    let kernels = Arc::new(Kernels::new(&gpu).unwrap());
+    let weights = GpuModel::upload(Arc::clone(&gpu), kernels, &model).unwrap();
+    let mut forward = GpuForward::new(&weights, &model, 8, 4, false).unwrap();
     let mut logits = vec![0.0; model.n_vocab()];
     let e = forward.forward_batch(&model, &[1, 2, 3, 4, 5], 0, false, &mut logits).err().unwrap();
     assert!(e.to_string().contains("a batch of 5 tokens at position 0"), "{e}");

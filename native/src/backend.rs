@@ -7,8 +7,8 @@
 use std::sync::Arc;
 
 use anyhow::{bail, Result};
-use fuselm_core::model::{Context, Model};
-use fuselm_gpu::{Gpu, GpuForward, Kernels};
+use fuselm_core::model::Model;
+use fuselm_gpu::{Gpu, GpuModel, Kernels};
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
 pub enum Backend {
@@ -18,9 +18,9 @@ pub enum Backend {
     Auto,
 }
 
-/// Installs the GPU forward pass in `ctx` as `backend` asks; returns the
-/// adapter's description when the GPU runs it.
-pub fn install(backend: Backend, model: &Model<'_>, ctx: &mut Context) -> Result<Option<String>> {
+/// Makes every later context of `model` run its forward pass on the GPU,
+/// as `backend` asks; returns the adapter's description when it does.
+pub fn install(backend: Backend, model: &mut Model<'_>) -> Result<Option<String>> {
     if backend == Backend::Cpu {
         return Ok(None);
     }
@@ -36,19 +36,16 @@ pub fn install(backend: Backend, model: &Model<'_>, ctx: &mut Context) -> Result
         eprintln!("backend: cpu (the only GPU adapter, {}, is a software one)", gpu.describe());
         return Ok(None);
     }
-    let built = Kernels::new(&gpu).and_then(|kernels| {
-        GpuForward::new(Arc::clone(&gpu), &kernels, model, ctx.n_ctx(), ctx.n_batch, ctx.logits_all)
-    });
-    match built {
-        Ok(forward) => {
+    let uploaded = Kernels::new(&gpu).and_then(|k| GpuModel::upload(Arc::clone(&gpu), Arc::new(k), model));
+    match uploaded {
+        Ok(weights) => {
             let name = gpu.describe();
             eprintln!(
-                "backend: gpu {name}{}: {:.0} MiB of weights, {:.0} MiB of buffers",
+                "backend: gpu {name}{}: {:.0} MiB of weights uploaded",
                 if gpu.is_software() { " (a software adapter: correctness only, not GPU speed)" } else { "" },
-                forward.weight_bytes as f64 / (1 << 20) as f64,
-                forward.buffer_bytes as f64 / (1 << 20) as f64
+                weights.bytes as f64 / (1 << 20) as f64,
             );
-            ctx.set_offload(Box::new(forward));
+            model.set_offload_factory(Arc::new(weights));
             Ok(Some(name))
         }
         Err(e) if backend == Backend::Auto => {

@@ -49,6 +49,10 @@ pub struct BenchArgs {
     /// that decode rows are compared with.
     #[arg(long = "no-probe")]
     pub no_probe: bool,
+    /// Where the forward pass runs: cpu, gpu (wgpu: Vulkan, Metal, DX12),
+    /// or auto (a hardware GPU adapter if there is one, else the CPU).
+    #[arg(long, value_enum, default_value_t = crate::backend::Backend::Cpu)]
+    pub backend: crate::backend::Backend,
 }
 
 pub fn run(args: &BenchArgs) -> Result<()> {
@@ -74,7 +78,13 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     let progress = std::io::stderr().is_terminal();
     let mut rows = Vec::new();
     for &mode in &modes {
-        let model = Model::load(&gguf, LoadOptions { kernel_mode: mode, isa: None }).map_err(|e| e.in_file(&name))?;
+        let mut model =
+            Model::load(&gguf, LoadOptions { kernel_mode: mode, isa: None }).map_err(|e| e.in_file(&name))?;
+        // On the GPU, the kernel column says so (the CPU kernel set then only embeds tokens).
+        let kernels_label = match crate::backend::install(args.backend, &mut model)? {
+            Some(_) => "gpu".to_string(),
+            None => mode.name().to_string(),
+        };
         crate::memory::release_copied_tensors(&file, &model);
         crate::host::log_selections();
         let model_name = bench::model_name(&gguf, &model);
@@ -87,11 +97,11 @@ pub fn run(args: &BenchArgs) -> Result<()> {
                 // On the pool, its other threads polling between products.
                 let row = pool.install(|| {
                     fuselm_core::warm_pool::run_warm(|| {
-                        bench::measure(&gguf, &model, mode.name(), n_threads, test, args.repetitions, |r| {
+                        bench::measure(&gguf, &model, &kernels_label, n_threads, test, args.repetitions, |r| {
                             if progress {
                                 eprint!(
                                     "\r{} {model_name} t={n_threads}: {} {}/{}   ",
-                                    mode.name(),
+                                    kernels_label,
                                     test.0,
                                     r + 1,
                                     args.repetitions

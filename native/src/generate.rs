@@ -120,7 +120,7 @@ fn generate(args: &GenerateArgs, prompt: String) -> Result<()> {
     let name = file.display_name();
     let gguf = file.parse()?;
     let options = LoadOptions { kernel_mode: crate::host::kernel_mode_from_env()?, isa: None };
-    let model = Model::load(&gguf, options).map_err(|e| e.in_file(&name))?;
+    let mut model = Model::load(&gguf, options).map_err(|e| e.in_file(&name))?;
     crate::memory::release_copied_tensors(&file, &model);
     crate::host::log_selections();
     let ctx_options = ContextOptions {
@@ -128,8 +128,8 @@ fn generate(args: &GenerateArgs, prompt: String) -> Result<()> {
         kv_type: args.cache_type.parse::<KvType>()?,
         ..ContextOptions::default()
     };
+    let adapter = crate::backend::install(args.backend, &mut model)?;
     let mut session = Session::new(&model, &ctx_options)?;
-    let adapter = crate::backend::install(args.backend, &model, &mut session.context)?;
     let load_seconds = load_start.elapsed().as_secs_f64();
 
     let text = if args.chat { session.chat_prompt(&model, &[ChatMessage::new("user", &prompt)])? } else { prompt };

@@ -26,6 +26,10 @@ pub struct PerplexityArgs {
     /// Print only the final value, as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Where the forward pass runs: cpu, gpu (wgpu: Vulkan, Metal, DX12),
+    /// or auto (a hardware GPU adapter if there is one, else the CPU).
+    #[arg(long, value_enum, default_value_t = crate::backend::Backend::Cpu)]
+    pub backend: crate::backend::Backend,
 }
 
 pub fn run(args: &PerplexityArgs) -> Result<()> {
@@ -41,8 +45,9 @@ fn score(args: &PerplexityArgs, text: &str) -> Result<()> {
     let file = ModelFile::open(&args.model, true)?;
     let name = file.display_name();
     let gguf = file.parse()?;
-    let model = Model::load(&gguf, LoadOptions { kernel_mode: crate::host::kernel_mode_from_env()?, isa: None })
+    let mut model = Model::load(&gguf, LoadOptions { kernel_mode: crate::host::kernel_mode_from_env()?, isa: None })
         .map_err(|e| e.in_file(&name))?;
+    crate::backend::install(args.backend, &mut model)?;
     crate::memory::release_copied_tensors(&file, &model);
     crate::host::log_selections();
     let tokens = model.tokenizer.encode(text, true);

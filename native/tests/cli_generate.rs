@@ -320,6 +320,51 @@ fn the_gpu_backend_generates_the_cpu_s_greedy_ids() {
     assert_eq!(auto, cpu);
     assert!(log.contains("backend: "), "{log}");
 
+    // bench and perplexity run there too.
+    let out = fuselm(&[
+        "bench",
+        "-m",
+        m,
+        "-p",
+        "8",
+        "-n",
+        "2",
+        "-r",
+        "1",
+        "-t",
+        "1",
+        "--no-probe",
+        "-o",
+        "json",
+        "--backend",
+        "gpu",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(rows.as_array().unwrap().iter().all(|r| r["kernels"] == "gpu"), "{rows}");
+    let text = repo_root().join("tests/data/perplexity-apache-2.0.txt");
+    let ppl = |backend: &str| {
+        let args = [
+            "perplexity",
+            "-m",
+            m,
+            "-f",
+            text.to_str().unwrap(),
+            "-c",
+            "32",
+            "--chunks",
+            "2",
+            "--json",
+            "--backend",
+            backend,
+        ];
+        let out = fuselm(&args);
+        assert!(out.status.success(), "{}", stderr(&out));
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()["perplexity"].as_f64().unwrap()
+    };
+    let (cpu_ppl, gpu_ppl) = (ppl("cpu"), ppl("gpu"));
+    assert!((gpu_ppl - cpu_ppl).abs() <= 1e-4 * cpu_ppl, "perplexity: gpu {gpu_ppl}, cpu {cpu_ppl}");
+
     // A format without a GPU kernel: inspect says so, gpu refuses, auto runs on the CPU.
     let q2k = dir.path().join("tiny-q2_k.gguf");
     let q = q2k.to_str().unwrap();

@@ -26,7 +26,7 @@ mod weights;
 pub use config::{Arch, FfnActivation, ModelConfig, RopeConfig, RopeKind, SUPPORTED_ARCHITECTURES};
 pub use context::{Context, ContextOptions, DEFAULT_BATCH, DEFAULT_CTX_CAP};
 pub use kv_cache::{KvCache, KvType};
-pub use offload::ForwardOffload;
+pub use offload::{ForwardOffload, OffloadFactory};
 pub use weights::{Embedding, LayerWeights, ModelWeights};
 
 use crate::error::{Error, Result};
@@ -55,6 +55,8 @@ pub struct Model<'a> {
     /// modes on a tier that has the fast set (tiled kernels), not with
     /// `KernelMode::Exact`, `Scalar` or `Unfused`.
     pub fast_attention: bool,
+    /// Installs a backend in every new context (`set_offload_factory`).
+    offload_factory: Option<std::sync::Arc<dyn OffloadFactory>>,
 }
 
 impl<'a> Model<'a> {
@@ -121,7 +123,14 @@ impl<'a> Model<'a> {
             name: name.to_string(),
             fast_attention: isa.has_fast_set()
                 && matches!(options.kernel_mode, KernelMode::Auto | KernelMode::Simd | KernelMode::Tier(_)),
+            offload_factory: None,
         })
+    }
+
+    /// Runs the forward pass of every context made from now on in the
+    /// backend `factory` makes (the GPU); contexts made before stay on the CPU.
+    pub fn set_offload_factory(&mut self, factory: std::sync::Arc<dyn OffloadFactory>) {
+        self.offload_factory = Some(factory);
     }
 
     pub fn n_vocab(&self) -> usize {
@@ -130,6 +139,11 @@ impl<'a> Model<'a> {
 
     /// A fresh context (KV cache and buffers) for one sequence.
     pub fn new_context(&self, options: &ContextOptions) -> Result<Context> {
-        Context::new(&self.config, self.n_vocab(), options)
+        let mut ctx = Context::new(&self.config, self.n_vocab(), options)?;
+        if let Some(factory) = &self.offload_factory {
+            let offload = factory.offload(self, ctx.n_ctx(), ctx.n_batch, ctx.logits_all)?;
+            ctx.set_offload(offload);
+        }
+        Ok(ctx)
     }
 }

@@ -4,6 +4,9 @@
 //! same checks as the CPU path (token ids, context room). The context's
 //! position counter still advances, so sessions, truncation and prompt
 //! reuse work unchanged; the CPU KV cache stays unallocated.
+//!
+//! A model given an [`OffloadFactory`] installs one in every context it
+//! makes, so code that makes its own contexts (bench, perplexity) runs there too.
 
 use super::Model;
 use crate::error::Result;
@@ -24,4 +27,16 @@ pub trait ForwardOffload: Send {
 
     /// Where it runs, for reports (the adapter's name).
     fn describe(&self) -> String;
+}
+
+/// Makes the offload of each new context of a model (the GPU backend's
+/// per-sequence buffers over weights it uploaded once).
+pub trait OffloadFactory: Send + Sync {
+    fn offload(
+        &self,
+        model: &Model<'_>,
+        n_ctx: usize,
+        n_batch: usize,
+        logits_all: bool,
+    ) -> Result<Box<dyn ForwardOffload>>;
 }
