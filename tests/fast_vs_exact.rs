@@ -23,25 +23,14 @@ fn all_logits(model: &Model<'_>, tokens: &[u32]) -> Vec<f32> {
     (0..tokens.len()).flat_map(|i| ctx.logits_row(i).to_vec()).collect()
 }
 
-fn argmax(row: &[f32]) -> usize {
-    row.iter().enumerate().fold((0, f32::NEG_INFINITY), |best, (i, &v)| if v > best.1 { (i, v) } else { best }).0
-}
-
-/// Mean negative log-likelihood of each next token.
-fn mean_nll(logits: &[f32], tokens: &[u32], n_vocab: usize) -> f64 {
-    let mut total = 0.0f64;
-    for (i, row) in logits.chunks_exact(n_vocab).take(tokens.len() - 1).enumerate() {
-        let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max) as f64;
-        let sum: f64 = row.iter().map(|&v| (v as f64 - max).exp()).sum();
-        total += sum.ln() + max - row[tokens[i + 1] as usize] as f64;
-    }
-    total / (tokens.len() - 1) as f64
-}
-
 /// Top-1 agreement of two logit sets and the relative change of perplexity.
 fn compare(a: &[f32], b: &[f32], tokens: &[u32], n_vocab: usize) -> (f64, f64) {
-    let agree = a.chunks_exact(n_vocab).zip(b.chunks_exact(n_vocab)).filter(|(x, y)| argmax(x) == argmax(y)).count();
-    let (pa, pb) = (mean_nll(a, tokens, n_vocab).exp(), mean_nll(b, tokens, n_vocab).exp());
+    let agree = a
+        .chunks_exact(n_vocab)
+        .zip(b.chunks_exact(n_vocab))
+        .filter(|(x, y)| common::argmax(x) == common::argmax(y))
+        .count();
+    let (pa, pb) = (common::mean_nll(a, tokens, n_vocab).exp(), common::mean_nll(b, tokens, n_vocab).exp());
     (agree as f64 / tokens.len() as f64, (pb - pa) / pa)
 }
 

@@ -24,20 +24,6 @@ const N_PROMPTS: usize = 3;
 /// larger models are left to hardware adapters unless FUSELM_GPU_TEST_ALL=1.
 const SOFTWARE_MAX_WEIGHT_BYTES: u64 = 400_000_000;
 
-fn argmax(row: &[f32]) -> usize {
-    row.iter().enumerate().fold((0, f32::NEG_INFINITY), |best, (i, &v)| if v > best.1 { (i, v) } else { best }).0
-}
-
-fn mean_nll(logits: &[f32], tokens: &[u32], n_vocab: usize) -> f64 {
-    let mut total = 0.0f64;
-    for (i, row) in logits.chunks_exact(n_vocab).take(tokens.len() - 1).enumerate() {
-        let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max) as f64;
-        let sum: f64 = row.iter().map(|&v| (v as f64 - max).exp()).sum();
-        total += sum.ln() + max - row[tokens[i + 1] as usize] as f64;
-    }
-    total / (tokens.len() - 1) as f64
-}
-
 struct Backends {
     gpu: Arc<Gpu>,
     kernels: Arc<Kernels>,
@@ -73,7 +59,7 @@ fn greedy(b: &Backends, model: &Model<'_>, prompt: &[u32], on_gpu: bool) -> Vec<
     model.forward(&mut ctx, prompt).unwrap();
     let mut ids = Vec::new();
     for _ in 0..N_PREDICT {
-        let id = argmax(ctx.last_logits()) as u32;
+        let id = common::argmax(ctx.last_logits()) as u32;
         ids.push(id);
         model.forward(&mut ctx, &[id]).unwrap();
     }
@@ -121,9 +107,10 @@ fn gpu_forward_agrees_with_the_cpu_exact_set() {
             let agree = exact
                 .chunks_exact(n_vocab)
                 .zip(logits.chunks_exact(n_vocab))
-                .filter(|(x, y)| argmax(x) == argmax(y))
+                .filter(|(x, y)| common::argmax(x) == common::argmax(y))
                 .count();
-            let (p_exact, p) = (mean_nll(&exact, &tokens, n_vocab).exp(), mean_nll(&logits, &tokens, n_vocab).exp());
+            let (p_exact, p) =
+                (common::mean_nll(&exact, &tokens, n_vocab).exp(), common::mean_nll(&logits, &tokens, n_vocab).exp());
             let max_diff = exact.iter().zip(&logits).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
             figures.push((what, agree, (p - p_exact) / p_exact, max_diff));
         }

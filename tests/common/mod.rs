@@ -51,3 +51,19 @@ pub fn run_python(script: &str, args: &[&Path]) -> String {
     );
     String::from_utf8(output.stdout).expect("python helper printed UTF-8")
 }
+
+/// The index of the largest value (the first on ties).
+pub fn argmax(row: &[f32]) -> usize {
+    row.iter().enumerate().fold((0, f32::NEG_INFINITY), |best, (i, &v)| if v > best.1 { (i, v) } else { best }).0
+}
+
+/// Mean negative log-likelihood of each next token under `logits` (`[n, n_vocab]`).
+pub fn mean_nll(logits: &[f32], tokens: &[u32], n_vocab: usize) -> f64 {
+    let mut total = 0.0f64;
+    for (i, row) in logits.chunks_exact(n_vocab).take(tokens.len() - 1).enumerate() {
+        let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max) as f64;
+        let sum: f64 = row.iter().map(|&v| (v as f64 - max).exp()).sum();
+        total += sum.ln() + max - row[tokens[i + 1] as usize] as f64;
+    }
+    total / (tokens.len() - 1) as f64
+}
