@@ -79,25 +79,34 @@ pub fn range(buffer: &wgpu::Buffer, offset: u64, size: u64) -> wgpu::BufferBindi
 /// `len` f32 values of `src` from element `offset`, after the work submitted so far.
 #[cfg(not(target_arch = "wasm32"))]
 pub fn read_f32(gpu: &Gpu, src: &wgpu::Buffer, offset: u64, len: usize) -> Result<Vec<f32>> {
-    Ok(bytemuck::cast_slice(&read_bytes(gpu, src, offset * 4, len as u64 * 4)?).to_vec())
+    let staging = read_back(gpu, len as u64 * 4);
+    Ok(bytemuck::cast_slice(&read_through(gpu, src, offset * 4, len as u64 * 4, &staging)?).to_vec())
+}
+
+/// A buffer of `bytes` that [`read_through`] can copy into and map.
+pub fn read_back(gpu: &Gpu, bytes: u64) -> wgpu::Buffer {
+    gpu.device.create_buffer(&wgpu::BufferDescriptor {
+        label: Some("read-back"),
+        size: bytes.max(4),
+        usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+        mapped_at_creation: false,
+    })
 }
 
 /// `len` u32 words of `src` from word `offset`.
 #[cfg(not(target_arch = "wasm32"))]
 pub fn read_u32(gpu: &Gpu, src: &wgpu::Buffer, offset: u64, len: usize) -> Result<Vec<u32>> {
-    Ok(bytemuck::cast_slice(&read_bytes(gpu, src, offset * 4, len as u64 * 4)?).to_vec())
+    let staging = read_back(gpu, len as u64 * 4);
+    Ok(bytemuck::cast_slice(&read_through(gpu, src, offset * 4, len as u64 * 4, &staging)?).to_vec())
 }
 
+/// `bytes` of `src` from byte `offset`, after the work submitted so far,
+/// copied through `staging` (a [`read_back`] buffer at least that large,
+/// kept by callers that read every step).
 #[cfg(not(target_arch = "wasm32"))]
-fn read_bytes(gpu: &Gpu, src: &wgpu::Buffer, offset: u64, bytes: u64) -> Result<Vec<u8>> {
-    let staging = gpu.device.create_buffer(&wgpu::BufferDescriptor {
-        label: Some("read-back"),
-        size: bytes.max(4),
-        usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-        mapped_at_creation: false,
-    });
+pub fn read_through(gpu: &Gpu, src: &wgpu::Buffer, offset: u64, bytes: u64, staging: &wgpu::Buffer) -> Result<Vec<u8>> {
     let mut encoder = gpu.device.create_command_encoder(&Default::default());
-    encoder.copy_buffer_to_buffer(src, offset, &staging, 0, bytes);
+    encoder.copy_buffer_to_buffer(src, offset, staging, 0, bytes);
     gpu.queue.submit([encoder.finish()]);
     let slice = staging.slice(..bytes);
     let (tx, rx) = std::sync::mpsc::channel();

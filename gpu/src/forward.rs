@@ -30,6 +30,7 @@ pub struct GpuForward {
     x: wgpu::Buffer,       // [n_batch, n_embd] residual stream
     x_last: wgpu::Buffer,  // [n_embd] the last token's row, for its logits alone
     logits: wgpu::Buffer,  // [n_batch or 1, n_vocab]
+    staging: wgpu::Buffer, // the logits' read-back copy
     rope: [RopeTables; 2], // global, sliding-window layers
     step: wgpu::Buffer,    // Step: pos0, n_tok
     layers: Vec<Dispatch>,
@@ -92,6 +93,14 @@ impl Builder<'_> {
             );
             self.out.extend(d);
         }
+    }
+
+    /// `x += proj`, with `proj` normed first where the block has a post norm (Gemma 3).
+    fn residual(&mut self, x: &wgpu::Buffer, proj: &wgpu::Buffer, norm: Option<&wgpu::Buffer>, rows: NormRows) {
+        if let Some(norm) = norm {
+            self.out.push(dispatch::rms_norm_in_place(self.gpu, self.k, proj, norm, rows));
+        }
+        self.elementwise(&self.k.elementwise.add, x, Some(proj), rows.n, 0.0);
     }
 
     /// An element-wise kernel that reads no table (binding c unused).
@@ -258,16 +267,7 @@ impl GpuForward {
                 1,
             ));
             b.project(&att, &[(&l.wo, &proj)]);
-            if let Some(norm) = &l.post_attn_norm {
-                b.out.push(dispatch::rms_norm_in_place(
-                    gpu_ref,
-                    kernels,
-                    &proj,
-                    norm,
-                    NormRows { n: n_embd, rows: 1, eps },
-                ));
-            }
-            b.elementwise(&e.add, &x, Some(&proj), n_embd, 0.0);
+            b.residual(&x, &proj, l.post_attn_norm.as_ref(), NormRows { n: n_embd, rows: 1, eps });
             // ---- feed-forward
             b.out.push(dispatch::rms_norm(
                 gpu_ref,
@@ -287,16 +287,7 @@ impl GpuForward {
                 }
             }
             b.project(&gate, &[(&l.down, &proj)]);
-            if let Some(norm) = &l.post_ffn_norm {
-                b.out.push(dispatch::rms_norm_in_place(
-                    gpu_ref,
-                    kernels,
-                    &proj,
-                    norm,
-                    NormRows { n: n_embd, rows: 1, eps },
-                ));
-            }
-            b.elementwise(&e.add, &x, Some(&proj), n_embd, 0.0);
+            b.residual(&x, &proj, l.post_ffn_norm.as_ref(), NormRows { n: n_embd, rows: 1, eps });
         }
         let layer_dispatches = std::mem::take(&mut b.out);
         // ---- output: the last row's logits (from x_last), or every row's in
@@ -350,6 +341,7 @@ impl GpuForward {
             }
         }
         let buffer_bytes = b.buffer_bytes;
+        let staging = buffers::read_back(gpu_ref, logits.size());
         drop(b);
         gpu.check()?;
         Ok(GpuForward {
@@ -362,6 +354,7 @@ impl GpuForward {
             x,
             x_last,
             logits,
+            staging,
             rope,
             step,
             layers: layer_dispatches,
@@ -448,8 +441,9 @@ impl GpuForward {
             }
         }
         q.submit([encoder.finish()]);
-        let values = buffers::read_f32(&self.gpu, &self.logits, 0, out_rows * self.n_vocab)?;
-        logits[..values.len()].copy_from_slice(&values);
+        let bytes = (out_rows * self.n_vocab * 4) as u64;
+        let values = buffers::read_through(&self.gpu, &self.logits, 0, bytes, &self.staging)?;
+        logits[..out_rows * self.n_vocab].copy_from_slice(bytemuck::cast_slice(&values));
         Ok(())
     }
 }

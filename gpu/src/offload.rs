@@ -27,8 +27,4 @@ impl ForwardOffload for GpuForward {
     ) -> fuselm_core::Result<()> {
         GpuForward::forward_batch(self, model, tokens, pos0, all, logits).map_err(|e| to_core(e, self.gpu()))
     }
-
-    fn describe(&self) -> String {
-        self.gpu().describe()
-    }
 }

@@ -128,11 +128,6 @@ impl Context {
         self.offload = Some(offload);
     }
 
-    /// The backend the forward pass runs on, if not the CPU.
-    pub fn offload_name(&self) -> Option<String> {
-        self.offload.as_ref().map(|o| o.describe())
-    }
-
     /// Tokens in the cache.
     pub fn n_past(&self) -> usize {
         self.cache.len

@@ -24,9 +24,6 @@ pub trait ForwardOffload: Send {
         all: bool,
         logits: &mut [f32],
     ) -> Result<()>;
-
-    /// Where it runs, for reports (the adapter's name).
-    fn describe(&self) -> String;
 }
 
 /// Makes the offload of each new context of a model (the GPU backend's
