@@ -8,7 +8,7 @@ use serde::Serialize;
 use crate::clock;
 use crate::error::{Error, Result};
 use crate::gguf::GgufFile;
-use crate::model::{ContextOptions, Model};
+use crate::model::{Context, ContextOptions, Model};
 use crate::sampler::Rng;
 
 /// One row of `fuselm bench -o json` (and of the browser's `bench`).
@@ -74,33 +74,148 @@ pub fn mean_stddev(xs: &[f64]) -> (f64, f64) {
     (mean, var.sqrt())
 }
 
-/// One timed run in t/s (needs a clock installed with [`clock::set_clock`]):
-/// `n_prompt` random tokens in one prefill, or `n_gen` single-token steps, in
-/// a fresh context just large enough.
-/// One run of a test: (t/s, bytes of its KV cache).
-pub fn run_once(model: &Model<'_>, n_prompt: usize, n_gen: usize, rng: &mut Rng) -> Result<(f64, u64)> {
-    let n_vocab = model.n_vocab() as u64;
-    let n_ctx_train = model.config.n_ctx_train;
-    let n_ctx = match n_prompt.checked_add(n_gen) {
-        Some(n) if n <= n_ctx_train => n.max(1),
-        _ => {
-            return Err(Error::BadSetting {
-                what: "bench test size",
-                why: format!("pp {n_prompt} + tg {n_gen} tokens exceed the model's context of {n_ctx_train}"),
-            })
+/// One run of a test: `n_prompt` random tokens in one prefill, or `n_gen`
+/// single-token steps, in a fresh context just large enough. Timed from its
+/// first evaluation to the arrival of its last logits (needs a clock
+/// installed with [`clock::set_clock`]).
+struct Run {
+    ctx: Context,
+    tokens: Vec<u32>, // [max(n_prompt, n_gen)] random ids
+    n_prompt: usize,
+    n_gen: usize,
+    /// Batches evaluated so far (the prompt counts as one).
+    batches: usize,
+    start: f64,
+}
+
+impl Run {
+    fn new(model: &Model<'_>, n_prompt: usize, n_gen: usize, rng: &mut Rng) -> Result<Run> {
+        let n_vocab = model.n_vocab() as u64;
+        let n_ctx_train = model.config.n_ctx_train;
+        let n_ctx = match n_prompt.checked_add(n_gen) {
+            Some(n) if n <= n_ctx_train => n.max(1),
+            _ => {
+                return Err(Error::BadSetting {
+                    what: "bench test size",
+                    why: format!("pp {n_prompt} + tg {n_gen} tokens exceed the model's context of {n_ctx_train}"),
+                })
+            }
+        };
+        let ctx = model.new_context(&ContextOptions { n_ctx: Some(n_ctx), ..Default::default() })?;
+        let tokens: Vec<u32> = (0..n_prompt.max(n_gen)).map(|_| (rng.next_u64() % n_vocab) as u32).collect();
+        Ok(Run { ctx, tokens, n_prompt, n_gen, batches: 0, start: 0.0 })
+    }
+
+    fn total_batches(&self) -> usize {
+        usize::from(self.n_prompt > 0) + self.n_gen
+    }
+
+    /// Evaluates the next batch.
+    fn step(&mut self, model: &Model<'_>) -> Result<()> {
+        if self.batches == 0 {
+            self.start = clock::now();
         }
-    };
-    let mut ctx = model.new_context(&ContextOptions { n_ctx: Some(n_ctx), ..Default::default() })?;
-    let tokens: Vec<u32> = (0..n_prompt.max(n_gen)).map(|_| (rng.next_u64() % n_vocab) as u32).collect();
-    let start = clock::now();
-    if n_prompt > 0 {
-        model.forward(&mut ctx, &tokens[..n_prompt])?;
+        let gen_index = self.batches - usize::from(self.n_prompt > 0 && self.batches > 0);
+        if self.batches == 0 && self.n_prompt > 0 {
+            model.forward(&mut self.ctx, &self.tokens[..self.n_prompt])?;
+        } else {
+            model.forward(&mut self.ctx, &self.tokens[gen_index..gen_index + 1])?;
+        }
+        self.batches += 1;
+        Ok(())
     }
-    for &t in &tokens[..n_gen] {
-        model.forward(&mut ctx, &[t])?;
+
+    /// (t/s, bytes of its KV cache), once every batch has been evaluated.
+    fn finish(&self) -> (f64, u64) {
+        let seconds = clock::now() - self.start;
+        ((self.n_prompt + self.n_gen) as f64 / seconds, self.ctx.cache.bytes())
     }
-    let seconds = clock::now() - start;
-    Ok(((n_prompt + n_gen) as f64 / seconds, ctx.cache.bytes()))
+}
+
+/// One test measured a batch at a time: a warm-up run (not counted), then
+/// `repetitions` timed runs. A host whose backend returns logits
+/// asynchronously (WebGPU) awaits and hands them in
+/// ([`Context::receive_logits`], through [`TestRun::context_mut`]) between steps.
+pub struct TestRun {
+    test: (String, usize, usize),
+    repetitions: usize,
+    rng: Rng,
+    run: Option<Run>,
+    /// Runs finished, the warm-up included.
+    finished: usize,
+    samples: Vec<f64>,
+    kv_cache_bytes: u64,
+}
+
+impl TestRun {
+    pub fn new(test: &(String, usize, usize), repetitions: usize) -> TestRun {
+        TestRun {
+            test: test.clone(),
+            repetitions,
+            rng: Rng::new(1234),
+            run: None,
+            finished: 0,
+            samples: Vec::new(),
+            kv_cache_bytes: 0,
+        }
+    }
+
+    /// The timed repetition the next step starts, if it starts one.
+    pub fn starts_repetition(&self) -> Option<usize> {
+        (self.run.is_none() && self.finished >= 1 && self.finished <= self.repetitions).then(|| self.finished - 1)
+    }
+
+    /// Evaluates the next batch (closing a finished run first); `false` once
+    /// every repetition has been timed.
+    pub fn step(&mut self, model: &Model<'_>) -> Result<bool> {
+        if let Some(run) = self.run.as_ref().filter(|r| r.batches == r.total_batches()) {
+            let (ts, bytes) = run.finish();
+            if self.finished > 0 {
+                self.samples.push(ts);
+            }
+            self.kv_cache_bytes = bytes;
+            self.finished += 1;
+            self.run = None;
+        }
+        if self.finished > self.repetitions {
+            return Ok(false);
+        }
+        let run = match &mut self.run {
+            Some(run) => run,
+            None => self.run.insert(Run::new(model, self.test.1, self.test.2, &mut self.rng)?),
+        };
+        run.step(model)?;
+        Ok(true)
+    }
+
+    /// The current run's context (to hand in pending logits).
+    pub fn context_mut(&mut self) -> Option<&mut Context> {
+        self.run.as_mut().map(|r| &mut r.ctx)
+    }
+
+    /// The row, once [`TestRun::step`] has returned `false`.
+    pub fn row(self, file: &GgufFile<'_>, model: &Model<'_>, kernels: &str, n_threads: usize) -> BenchRow {
+        let (test, n_prompt, n_gen) = self.test;
+        let (avg_ts, stddev_ts) = mean_stddev(&self.samples);
+        BenchRow {
+            model: model_name(file, model),
+            model_size: file.total_tensor_bytes(),
+            model_n_params: file.total_elements(),
+            kernels: kernels.to_string(),
+            n_threads,
+            test,
+            n_prompt,
+            n_gen,
+            avg_ts,
+            stddev_ts,
+            samples_ts: self.samples,
+            speedup_vs_unfused: None,
+            decode_gbs: (n_gen > 0).then(|| avg_ts * model.weights.bytes_per_token() as f64 / 1e9),
+            probe_gbs: None,
+            kv_cache_bytes: self.kv_cache_bytes,
+            peak_memory_bytes: None,
+        }
+    }
 }
 
 /// A warm-up run, then `repetitions` timed runs of one test, as a row.
@@ -111,35 +226,18 @@ pub fn measure(
     model: &Model<'_>,
     kernels: &str,
     n_threads: usize,
-    (test, n_prompt, n_gen): &(String, usize, usize),
+    test: &(String, usize, usize),
     repetitions: usize,
     mut on_repetition: impl FnMut(usize),
 ) -> Result<BenchRow> {
-    let mut rng = Rng::new(1234);
-    let (_, kv_cache_bytes) = run_once(model, *n_prompt, *n_gen, &mut rng)?; // warm-up, not counted
-    let samples = (0..repetitions)
-        .map(|r| {
+    let mut run = TestRun::new(test, repetitions);
+    loop {
+        if let Some(r) = run.starts_repetition() {
             on_repetition(r);
-            Ok(run_once(model, *n_prompt, *n_gen, &mut rng)?.0)
-        })
-        .collect::<Result<Vec<f64>>>()?;
-    let (avg_ts, stddev_ts) = mean_stddev(&samples);
-    Ok(BenchRow {
-        model: model_name(file, model),
-        model_size: file.total_tensor_bytes(),
-        model_n_params: file.total_elements(),
-        kernels: kernels.to_string(),
-        n_threads,
-        test: test.clone(),
-        n_prompt: *n_prompt,
-        n_gen: *n_gen,
-        avg_ts,
-        stddev_ts,
-        samples_ts: samples,
-        speedup_vs_unfused: None,
-        decode_gbs: (*n_gen > 0).then(|| avg_ts * model.weights.bytes_per_token() as f64 / 1e9),
-        probe_gbs: None,
-        kv_cache_bytes,
-        peak_memory_bytes: None,
-    })
+        }
+        if !run.step(model)? {
+            break;
+        }
+    }
+    Ok(run.row(file, model, kernels, n_threads))
 }

@@ -160,7 +160,8 @@ impl Error {
     /// inconsistent), `UNSUPPORTED_MODEL` (valid, but an architecture or
     /// tensor type fuselm does not run), `BAD_OPTION` (a setting or option),
     /// `CONTEXT_FULL`, `OUT_OF_MEMORY`, `NON_FINITE_LOGITS` (NaN or infinity
-    /// from the weights), `CHAT_TEMPLATE`.
+    /// from the weights), `CHAT_TEMPLATE`, `GPU_ERROR` (the GPU backend
+    /// failed, or a model does not fit its kernels or limits).
     pub fn code(&self) -> &'static str {
         match self.root() {
             Error::UnsupportedTensorType { .. }
@@ -171,6 +172,7 @@ impl Error {
             Error::OutOfMemory { .. } => "OUT_OF_MEMORY",
             Error::NonFiniteLogits { .. } => "NON_FINITE_LOGITS",
             Error::ChatTemplate(_) => "CHAT_TEMPLATE",
+            Error::Offload { .. } => "GPU_ERROR",
             _ => "BAD_FILE",
         }
     }

@@ -27,6 +27,8 @@ pub struct Generator {
     timings: Timings,
     /// Clock reading when prefill began.
     start: f64,
+    /// Clock reading when the current step began (its feed).
+    step_start: f64,
     finished: Option<StopReason>,
 }
 
@@ -88,6 +90,7 @@ impl Generator {
             piece: String::new(),
             timings,
             start,
+            step_start: start,
             finished: None,
         })
     }
@@ -96,18 +99,55 @@ impl Generator {
     /// once generation has ended (token limit, end of generation, a stop
     /// string, or [`Generator::cancel`]). The token that completes a stop
     /// string is still returned, with the text before the stop string.
+    ///
+    /// It is [`Generator::feed`] then [`Generator::sample`]; a host whose
+    /// backend returns logits asynchronously (WebGPU) awaits them between the two.
     pub fn step(&mut self, model: &Model<'_>, session: &mut Session) -> Result<Option<TokenEvent<'_>>> {
-        if self.finished.is_some() {
+        if !self.feed(model, session)? {
             return Ok(None);
+        }
+        self.sample(model, session)
+    }
+
+    /// The first half of a step: evaluates the previous token (nothing
+    /// before the first). `false` once generation has ended.
+    pub fn feed(&mut self, model: &Model<'_>, session: &mut Session) -> Result<bool> {
+        if self.finished.is_some() {
+            return Ok(false);
         }
         if self.tokens.len() >= self.options.max_tokens {
             self.finished = Some(StopReason::MaxTokens);
-            return Ok(None);
+            return Ok(false);
         }
-        let step_start = clock::now();
+        self.step_start = clock::now();
         if let Some(&last) = self.tokens.last() {
             session.feed(model, &[last], self.options.context_shift.then_some(self.options.keep))?;
         }
+        Ok(true)
+    }
+
+    /// For a backend that returned the prefill's logits asynchronously: the
+    /// prefill ends when they arrive (call once they have, before the first sample).
+    pub fn logits_arrived(&mut self) {
+        if self.tokens.is_empty() {
+            self.timings.prompt_seconds = clock::now() - self.start;
+        }
+    }
+
+    /// The second half of a step, after [`Generator::feed`] returned `true`:
+    /// samples the next token from the session's logits.
+    pub fn sample(&mut self, model: &Model<'_>, session: &mut Session) -> Result<Option<TokenEvent<'_>>> {
+        if self.finished.is_some() {
+            return Ok(None);
+        }
+        if session.context.logits_pending() {
+            return Err(Error::BadSetting {
+                what: "sampling",
+                why: "the logits are still on their way from the backend (hand them in with Context::receive_logits)"
+                    .into(),
+            });
+        }
+        let step_start = self.step_start;
         let vocab = &model.tokenizer.vocab;
         let sample_start = clock::now();
         let logits = session.context.last_logits_mut();

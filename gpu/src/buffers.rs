@@ -105,29 +105,48 @@ pub fn read_u32(gpu: &Gpu, src: &wgpu::Buffer, offset: u64, len: usize) -> Resul
 /// kept by callers that read every step).
 #[cfg(not(target_arch = "wasm32"))]
 pub fn read_through(gpu: &Gpu, src: &wgpu::Buffer, offset: u64, bytes: u64, staging: &wgpu::Buffer) -> Result<Vec<u8>> {
-    let mut encoder = gpu.device.create_command_encoder(&Default::default());
-    encoder.copy_buffer_to_buffer(src, offset, staging, 0, bytes);
-    gpu.queue.submit([encoder.finish()]);
-    let slice = staging.slice(..bytes);
     let (tx, rx) = std::sync::mpsc::channel();
-    slice.map_async(wgpu::MapMode::Read, move |r| {
+    copy_and_map(gpu, src, offset, bytes, staging, move |r| {
         let _ = tx.send(r);
     });
-    gpu.device
-        .poll(wgpu::PollType::wait_indefinitely())
-        .map_err(|e| crate::GpuError::Driver { adapter: gpu.describe(), why: e.to_string() })?;
+    gpu.device.poll(wgpu::PollType::wait_indefinitely()).map_err(|e| driver(gpu, e))?;
     gpu.check()?;
     match rx.recv() {
         Ok(Ok(())) => {}
-        Ok(Err(e)) => return Err(crate::GpuError::Driver { adapter: gpu.describe(), why: e.to_string() }),
-        Err(_) => {
-            return Err(crate::GpuError::Driver { adapter: gpu.describe(), why: "mapping never completed".into() })
-        }
+        Ok(Err(e)) => return Err(driver(gpu, e)),
+        Err(_) => return Err(driver(gpu, "mapping never completed")),
     }
-    let out = slice
-        .get_mapped_range()
-        .map_err(|e| crate::GpuError::Driver { adapter: gpu.describe(), why: e.to_string() })?
-        .to_vec();
-    staging.unmap();
+    let mut out = vec![0u8; bytes as usize];
+    take_mapped(gpu, staging, &mut out)?;
     Ok(out)
+}
+
+/// Copies `bytes` of `src` from byte `offset` into `staging`, after the work
+/// submitted so far, and asks for them to be mapped: `on_mapped` runs once
+/// they are (natively during a device poll; on the web once the worker's
+/// event loop turns). Then [`take_mapped`] reads them.
+pub fn copy_and_map(
+    gpu: &Gpu,
+    src: &wgpu::Buffer,
+    offset: u64,
+    bytes: u64,
+    staging: &wgpu::Buffer,
+    on_mapped: impl FnOnce(std::result::Result<(), wgpu::BufferAsyncError>) + wgpu::WasmNotSend + 'static,
+) {
+    let mut encoder = gpu.device.create_command_encoder(&Default::default());
+    encoder.copy_buffer_to_buffer(src, offset, staging, 0, bytes);
+    gpu.queue.submit([encoder.finish()]);
+    staging.slice(..bytes).map_async(wgpu::MapMode::Read, on_mapped);
+}
+
+/// The first `out.len()` bytes of a mapped `staging` buffer; unmaps it.
+pub fn take_mapped(gpu: &Gpu, staging: &wgpu::Buffer, out: &mut [u8]) -> Result<()> {
+    let slice = staging.slice(..out.len() as u64);
+    let copied = slice.get_mapped_range().map(|bytes| out.copy_from_slice(&bytes)).map_err(|e| driver(gpu, e));
+    staging.unmap();
+    copied
+}
+
+fn driver(gpu: &Gpu, why: impl std::fmt::Display) -> crate::GpuError {
+    crate::GpuError::Driver { adapter: gpu.describe(), why: why.to_string() }
 }

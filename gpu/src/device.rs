@@ -78,5 +78,7 @@ impl Gpu {
 }
 
 fn describe(info: &wgpu::AdapterInfo) -> String {
-    format!("{} ({:?}, {:?})", info.name, info.backend, info.device_type)
+    // Browsers may leave the name empty (Chromium does for SwiftShader).
+    let name = if info.name.is_empty() { "unnamed adapter" } else { &info.name };
+    format!("{name} ({:?}, {:?})", info.backend, info.device_type)
 }

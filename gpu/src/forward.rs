@@ -4,7 +4,7 @@
 //! token embeddings and RoPE angles (computed on the CPU, as the CPU path
 //! computes them) go up, the logits come back.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use fuselm_core::model::{ops, Model, RopeKind};
 
@@ -39,9 +39,17 @@ pub struct GpuForward {
     /// (first row, dispatches over up to the next chunk's first row).
     output_prepare: Vec<Dispatch>,
     output_chunks: Vec<(usize, Vec<Dispatch>)>,
+    /// Logit rows computed on the GPU and not yet read back.
+    pending_rows: Option<usize>,
+    /// Logit rows being copied into `staging` and mapped, and the mapping's
+    /// outcome once it is known (set by the map callback).
+    reading: Option<(usize, MapOutcome)>,
     /// Bytes allocated for this sequence (activations, KV caches).
     pub buffer_bytes: u64,
 }
+
+/// What a buffer mapping ended with, shared with its callback.
+type MapOutcome = Arc<Mutex<Option<std::result::Result<(), String>>>>;
 
 struct RopeTables {
     freq_base: f32,
@@ -361,6 +369,8 @@ impl GpuForward {
             output_last,
             output_prepare,
             output_chunks,
+            pending_rows: None,
+            reading: None,
             buffer_bytes,
         })
     }
@@ -382,8 +392,34 @@ impl GpuForward {
         all: bool,
         logits: &mut [f32],
     ) -> Result<()> {
+        self.submit_batch(model, tokens, pos0, all)?;
+        let rows = self.pending_rows.take().unwrap_or(0);
+        let bytes = (rows * self.n_vocab * 4) as u64;
+        let values = buffers::read_through(&self.gpu, &self.logits, 0, bytes, &self.staging)?;
+        logits[..rows * self.n_vocab].copy_from_slice(bytemuck::cast_slice(&values));
+        Ok(())
+    }
+
+    /// Encodes and submits the evaluation of `tokens` at positions `pos0..`;
+    /// the logits (of the last token, or of all with `all`) stay on the GPU
+    /// until read ([`GpuForward::start_read`]). A later batch replaces them.
+    pub fn submit_batch(&mut self, model: &Model<'_>, tokens: &[u32], pos0: usize, all: bool) -> Result<()> {
         let n = tokens.len();
         let cfg = &model.config;
+        if let Some((_, outcome)) = &self.reading {
+            // A read that completed but was never taken (a completion given
+            // up while its logits were on their way) is dropped.
+            match outcome.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
+                Some(Ok(())) => self.staging.unmap(),
+                Some(Err(_)) => {}
+                None => {
+                    return Err(GpuError::Unsupported(
+                        "a batch submitted while the last logits were being read back (await the read first)".into(),
+                    ))
+                }
+            }
+            self.reading = None;
+        }
         if n == 0 || n > self.n_batch || pos0 + n > self.n_ctx || (all && !self.logits_all) {
             return Err(GpuError::Unsupported(format!(
                 "a batch of {n} tokens at position {pos0} (this GPU context holds {} positions in batches of {}{})",
@@ -441,10 +477,63 @@ impl GpuForward {
             }
         }
         q.submit([encoder.finish()]);
-        let bytes = (out_rows * self.n_vocab * 4) as u64;
-        let values = buffers::read_through(&self.gpu, &self.logits, 0, bytes, &self.staging)?;
-        logits[..out_rows * self.n_vocab].copy_from_slice(bytemuck::cast_slice(&values));
+        self.pending_rows = Some(out_rows);
         Ok(())
+    }
+
+    /// Whether logits were computed and not yet read back (or are being read).
+    pub fn logits_pending(&self) -> bool {
+        self.pending_rows.is_some() || self.reading.is_some()
+    }
+
+    /// Whether logits were computed and their read-back not started yet.
+    pub fn logits_pending_read(&self) -> bool {
+        self.pending_rows.is_some()
+    }
+
+    /// Starts reading back the last batch's logits: `on_mapped` runs once
+    /// they can be taken with [`GpuForward::finish_read`] (on the web, once
+    /// the worker's event loop has turned).
+    pub fn start_read(
+        &mut self,
+        on_mapped: impl FnOnce(std::result::Result<(), String>) + wgpu::WasmNotSend + 'static,
+    ) -> Result<()> {
+        let rows = self.pending_rows.take().ok_or_else(|| GpuError::Unsupported("no logits to read back".into()))?;
+        let outcome: MapOutcome = Arc::default();
+        let sink = Arc::clone(&outcome);
+        let bytes = (rows * self.n_vocab * 4) as u64;
+        buffers::copy_and_map(&self.gpu, &self.logits, 0, bytes, &self.staging, move |r| {
+            let r = r.map_err(|e| e.to_string());
+            *sink.lock().unwrap_or_else(|p| p.into_inner()) = Some(r.clone());
+            on_mapped(r);
+        });
+        self.reading = Some((rows, outcome));
+        self.gpu.check()
+    }
+
+    /// Copies the logits [`GpuForward::start_read`] mapped into `logits`
+    /// (`[rows, n_vocab]`, as many rows as the batch produced).
+    pub fn finish_read(&mut self, logits: &mut [f32]) -> Result<()> {
+        let Some((rows, outcome)) = self.reading.take() else {
+            return Err(GpuError::Unsupported("no logits are being read back".into()));
+        };
+        let outcome = outcome.lock().unwrap_or_else(|p| p.into_inner()).take();
+        let driver = |why: String| GpuError::Driver { adapter: self.gpu.describe(), why };
+        match outcome {
+            Some(Ok(())) => {}
+            Some(Err(why)) => return Err(driver(format!("reading the logits back: {why}"))),
+            None => {
+                self.staging.unmap();
+                return Err(driver("the logits were taken before their read-back completed".into()));
+            }
+        }
+        let n = rows * self.n_vocab;
+        if logits.len() < n {
+            self.staging.unmap();
+            return Err(GpuError::Unsupported(format!("{} logits for {rows} rows of {}", logits.len(), self.n_vocab)));
+        }
+        buffers::take_mapped(&self.gpu, &self.staging, bytemuck::cast_slice_mut(&mut logits[..n]))?;
+        self.gpu.check()
     }
 }
 

@@ -11,10 +11,11 @@ pub mod dispatch;
 pub mod error;
 pub mod formats;
 pub mod forward;
+mod install;
 pub mod kernels;
 pub mod matrix;
-#[cfg(not(target_arch = "wasm32"))]
 mod offload;
+pub use offload::to_core;
 mod shader_source;
 pub mod weights;
 
@@ -23,6 +24,7 @@ pub use dispatch::Dispatch;
 pub use error::{GpuError, Result};
 pub use formats::{GpuAct, GpuFormat, FORMATS};
 pub use forward::GpuForward;
+pub use install::{install, Placement};
 pub use kernels::Kernels;
 pub use matrix::GpuMatrix;
 pub use weights::GpuModel;

@@ -114,7 +114,6 @@ impl GpuModel {
     }
 }
 
-#[cfg(not(target_arch = "wasm32"))]
 impl OffloadFactory for GpuModel {
     fn offload(
         &self,

@@ -17,7 +17,7 @@ mkdirSync(scratch, { recursive: true });
 const packed = JSON.parse(execFileSync('npm', ['pack', '--json', '--pack-destination', scratch, join(root, 'web', 'pkg')], { encoding: 'utf8' }));
 const tarball = join(scratch, packed[0].filename);
 const files = packed[0].files.map((f) => f.path);
-for (const build of ['simd', 'relaxed', 'threads', 'threads-relaxed']) {
+for (const build of ['simd', 'relaxed', 'threads', 'threads-relaxed', 'webgpu']) {
   assert.ok(files.includes(`dist/${build}/fuselm_bg.wasm`), `the tarball lacks the ${build} build`);
 }
 assert.ok(!files.some((f) => f.startsWith('dist/scalar/')), 'the tarball carries the scalar build (comparisons only)');
@@ -104,8 +104,8 @@ engine.beginLoad('typed.gguf', 8);
 assert.throws(() => engine.appendChunk([1, 2]), /appendChunk: the chunk must be a Uint8Array, not object/);
 assert.throws(() => engine.finishLoad(null), /finishLoad: the load options must be a string, not null/);
 assert.throws(() => engine.tokenize(7), /tokenize: the text must be a string, not number/);
-assert.throws(() => engine.bench(3, [1], 1, 1), /bench: the prompt lengths must be a Uint32Array or an array of whole numbers, not number/);
-assert.throws(() => engine.bench(new Uint32Array(2048), [1], 1, 1), /at most 1024 items/);
+assert.throws(() => engine.benchStart(3, [1], 1, 1), /bench: the prompt lengths must be a Uint32Array or an array of whole numbers, not number/);
+assert.throws(() => engine.benchStart(new Uint32Array(2048), [1], 1, 1), /at most 1024 items/);
 assert.throws(() => simd.inspectGguf('x.gguf', 'GGUF'), /inspectGguf: the file bytes must be a Uint8Array, not string/);
 
 // A real model, when fetched (scripts/test fetches it), else the synthetic tiny

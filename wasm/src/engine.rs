@@ -1,7 +1,7 @@
 //! The engine behind the worker: one model at a time, streamed in by chunks,
 //! and one completion at a time, stepped token by token.
 
-use fuselm_core::bench;
+use fuselm_core::bench::{self, TestRun};
 use fuselm_core::generation::{Generation, StopReason};
 use fuselm_core::generator::Generator;
 use fuselm_core::gguf::split::merge_splits;
@@ -17,6 +17,7 @@ use serde::Serialize;
 use wasm_bindgen::prelude::*;
 
 use crate::args;
+use crate::backend::{self, BackendChoice, BackendInfo};
 use crate::host::{build_name, coded_error, core_error, internal_error, memory_bytes};
 use crate::info;
 use crate::options::{self, CompletionOptionsJs, LoadOptionsJs};
@@ -25,6 +26,8 @@ use crate::options::{self, CompletionOptionsJs, LoadOptionsJs};
 pub(crate) struct Parsed<'a> {
     pub file: GgufFile<'a>,
     pub model: Model<'a>,
+    /// Where its forward pass runs.
+    pub backend: BackendInfo,
 }
 
 // The model borrows its weights from the files' bytes (each file held in
@@ -44,6 +47,18 @@ struct Completion {
     generator: Generator,
     /// Bytes of text already handed to JS.
     streamed: usize,
+    /// The current step has evaluated its token (its logits may be on their
+    /// way from the GPU); the next `step` samples.
+    fed: bool,
+}
+
+/// A benchmark in progress: its tests, one at a time, and the rows so far.
+struct BenchRun {
+    tests: std::vec::IntoIter<(String, usize, usize)>,
+    current: Option<TestRun>,
+    repetitions: usize,
+    n_threads: usize,
+    rows: Vec<bench::BenchRow>,
 }
 
 #[wasm_bindgen]
@@ -59,6 +74,7 @@ pub struct Engine {
     /// and any error in a step.
     session: Option<Session>,
     completion: Option<Completion>,
+    bench: Option<BenchRun>,
 }
 
 #[derive(Serialize)]
@@ -213,11 +229,13 @@ impl Engine {
             incoming.into_iter().map(StreamedFile::finish).collect::<Result<Vec<_>, _>>().map_err(load_error)?;
         let load: LoadOptionsJs = options::parse("load options", &options_json).map_err(bad_option)?;
         let kernel_mode = load.kernel_mode().map_err(bad_option)?;
+        let choice: BackendChoice = load.backend.as_deref().unwrap_or("cpu").parse().map_err(bad_option)?;
         let loaded = LoadedModel::try_new(files, |files| -> Result<Parsed<'_>, Error> {
             let parsed = files.iter().map(|f| Ok((f.name.clone(), f.parse()?))).collect::<Result<Vec<_>, Error>>()?;
             let file = merge_splits(parsed)?;
-            let model = Model::load(&file, LoadOptions { kernel_mode, isa: None }).map_err(|e| e.in_file(&name))?;
-            Ok(Parsed { file, model })
+            let mut model = Model::load(&file, LoadOptions { kernel_mode, isa: None }).map_err(|e| e.in_file(&name))?;
+            let backend = backend::install(choice, &mut model)?;
+            Ok(Parsed { file, model, backend })
         })
         .map_err(core_error)?;
         self.model = Some(loaded);
@@ -227,6 +245,7 @@ impl Engine {
 
     /// Frees the model, any completion, the session and any partial load.
     pub fn unload(&mut self) {
+        self.bench = None;
         self.completion = None;
         self.session = None;
         self.model = None;
@@ -242,7 +261,9 @@ impl Engine {
     pub fn info(&self) -> Result<String, JsValue> {
         let model = self.loaded()?;
         model
-            .with_dependent(|_, parsed| info::model_info(&self.name, parsed.file.file_len, &parsed.file, &parsed.model))
+            .with_dependent(|_, parsed| {
+                info::model_info(&self.name, parsed.file.file_len, &parsed.file, &parsed.model, &parsed.backend)
+            })
             .map_err(internal_error)
     }
 
@@ -296,6 +317,7 @@ impl Engine {
         let prompt = args::text(&prompt, "startCompletion: the prompt")?;
         let options_json = args::text(&options_json, "startCompletion: the completion options")?;
         self.completion = None;
+        self.bench = None;
         let options: CompletionOptionsJs = options::parse("completion options", &options_json).map_err(bad_option)?;
         let model = self.model.as_ref().ok_or_else(no_model)?;
         let slot = &mut self.session;
@@ -318,7 +340,7 @@ impl Engine {
             let session = slot.as_mut().ok_or_else(|| internal_error("no session"))?;
             let generate = options.generate_options();
             match run_warm(|| Generator::start_reusing(m, session, &tokens, &generate)) {
-                Ok(generator) => Ok(Completion { generator, streamed: 0 }),
+                Ok(generator) => Ok(Completion { generator, streamed: 0, fed: false }),
                 Err(e) => {
                     *slot = None;
                     Err(core_error(e))
@@ -331,33 +353,49 @@ impl Engine {
         Ok(n_prompt)
     }
 
-    /// The next token as JSON `{index, id, text}`, or `undefined` when the
-    /// completion has ended.
-    pub fn step(&mut self) -> Result<Option<String>, JsValue> {
+    /// The next token as JSON `{index, id, text}`, `undefined` when the
+    /// completion has ended, or, on WebGPU, a Promise: the logits are on
+    /// their way; await it and call `step` again.
+    #[wasm_bindgen(unchecked_return_type = "string | undefined | Promise<void>")]
+    pub fn step(&mut self) -> Result<JsValue, JsValue> {
         let model = self.model.as_ref().ok_or_else(no_model)?;
         let completion =
             self.completion.as_mut().ok_or_else(|| coded_error("step: no completion in progress", "BAD_STATE"))?;
         let slot = &mut self.session;
-        model.with_dependent(|_, parsed| -> Result<Option<String>, JsValue> {
+        let stepped = model.with_dependent(|_, parsed| -> Result<JsValue, JsValue> {
             let session = slot
                 .as_mut()
                 .ok_or_else(|| coded_error("step: an earlier step failed; start a new completion", "BAD_STATE"))?;
             let generator = &mut completion.generator;
-            match run_warm(|| generator.step(&parsed.model, session)) {
-                Ok(Some(event)) => {
-                    completion.streamed += event.text.len();
-                    serde_json::to_string(&StepEvent { index: event.index, id: event.id, text: event.text })
-                        .map(Some)
-                        .map_err(internal_error)
+            if !completion.fed {
+                if !run_warm(|| generator.feed(&parsed.model, session)).map_err(core_error)? {
+                    return Ok(JsValue::UNDEFINED);
                 }
-                Ok(None) => Ok(None),
-                Err(e) => {
-                    // The cache may hold part of a failed evaluation: start over next time.
-                    *slot = None;
-                    Err(core_error(e))
+                completion.fed = true;
+                if let Some(promise) = backend::read_logits(&mut session.context)? {
+                    return Ok(promise.into());
                 }
             }
-        })
+            if session.context.logits_pending() {
+                backend::take_logits(&mut session.context)?;
+                generator.logits_arrived();
+            }
+            completion.fed = false;
+            match generator.sample(&parsed.model, session).map_err(core_error)? {
+                Some(event) => {
+                    completion.streamed += event.text.len();
+                    serde_json::to_string(&StepEvent { index: event.index, id: event.id, text: event.text })
+                        .map(|json| JsValue::from_str(&json))
+                        .map_err(internal_error)
+                }
+                None => Ok(JsValue::UNDEFINED),
+            }
+        });
+        if stepped.is_err() {
+            // The cache may hold part of a failed evaluation: start over next time.
+            *slot = None;
+        }
+        stepped
     }
 
     /// Ends the completion at the caller's request.
@@ -380,38 +418,76 @@ impl Engine {
         serde_json::to_string(&CompletionResult::new(&generation, streamed)).map_err(internal_error)
     }
 
-    /// llama-bench's pp/tg measurements on the loaded model: the same row
-    /// fields as `fuselm bench -o json`, `kernels` naming this build.
-    pub fn bench(
+    /// Starts llama-bench's pp/tg measurements on the loaded model; they
+    /// run in [`Engine::bench_step`].
+    #[wasm_bindgen(js_name = benchStart)]
+    pub fn bench_start(
         &mut self,
         #[wasm_bindgen(unchecked_param_type = "Uint32Array | number[]")] n_prompt: JsValue,
         #[wasm_bindgen(unchecked_param_type = "Uint32Array | number[]")] n_gen: JsValue,
         repetitions: usize,
         n_threads: usize,
-    ) -> Result<String, JsValue> {
+    ) -> Result<(), JsValue> {
         let n_prompt = lengths(args::counts(&n_prompt, "bench: the prompt lengths", MAX_BENCH_TESTS)?);
         let n_gen = lengths(args::counts(&n_gen, "bench: the generation lengths", MAX_BENCH_TESTS)?);
         if repetitions == 0 {
             return Err(coded_error("bench: repetitions must be at least 1", "BAD_ARGUMENT"));
         }
+        self.loaded()?;
         self.completion = None;
+        self.bench = Some(BenchRun {
+            tests: bench::tests(&n_prompt, &n_gen).into_iter(),
+            current: None,
+            repetitions,
+            n_threads,
+            rows: Vec::new(),
+        });
+        Ok(())
+    }
+
+    /// Runs the benchmark begun by `benchStart` until it is done, returning
+    /// the rows as JSON (the fields of `fuselm bench -o json`, `kernels`
+    /// naming this build), or, on WebGPU, until logits are on their way: a
+    /// Promise to await before calling `benchStep` again.
+    #[wasm_bindgen(js_name = benchStep, unchecked_return_type = "string | Promise<void>")]
+    pub fn bench_step(&mut self) -> Result<JsValue, JsValue> {
         let model = self.model.as_ref().ok_or_else(no_model)?;
-        let build = build_name();
-        let rows = model
-            .with_dependent(|_, parsed| {
-                run_warm(|| {
-                    bench::tests(&n_prompt, &n_gen)
-                        .iter()
-                        .map(|test| {
-                            bench::measure(&parsed.file, &parsed.model, &build, n_threads, test, repetitions, |_| {})
-                        })
-                        .collect::<Result<Vec<_>, Error>>()
-                })
+        let run = self.bench.as_mut().ok_or_else(|| coded_error("benchStep: no benchmark in progress", "BAD_STATE"))?;
+        let stepped = model.with_dependent(|_, parsed| -> Result<Option<js_sys::Promise>, JsValue> {
+            let build = build_name();
+            run_warm(|| loop {
+                let Some(test) = run.current.as_mut() else {
+                    match run.tests.next() {
+                        Some(test) => run.current = Some(TestRun::new(&test, run.repetitions)),
+                        None => return Ok(None),
+                    }
+                    continue;
+                };
+                if let Some(ctx) = test.context_mut() {
+                    backend::take_logits(ctx)?;
+                }
+                if test.step(&parsed.model).map_err(core_error)? {
+                    if let Some(promise) = test.context_mut().map(backend::read_logits).transpose()?.flatten() {
+                        return Ok(Some(promise));
+                    }
+                } else if let Some(done) = run.current.take() {
+                    let row = done.row(&parsed.file, &parsed.model, &build, run.n_threads);
+                    let peak = Some(memory_bytes()).filter(|&b| b > 0);
+                    run.rows.push(bench::BenchRow { peak_memory_bytes: peak, ..row });
+                }
             })
-            .map_err(core_error)?;
-        let peak = Some(memory_bytes()).filter(|&b| b > 0);
-        let rows: Vec<_> = rows.into_iter().map(|r| bench::BenchRow { peak_memory_bytes: peak, ..r }).collect();
-        serde_json::to_string(&rows).map_err(internal_error)
+        });
+        match stepped {
+            Ok(Some(promise)) => Ok(promise.into()),
+            Ok(None) => {
+                let rows = self.bench.take().map(|r| r.rows).unwrap_or_default();
+                serde_json::to_string(&rows).map(|json| JsValue::from_str(&json)).map_err(internal_error)
+            }
+            Err(e) => {
+                self.bench = None;
+                Err(e)
+            }
+        }
     }
 }
 

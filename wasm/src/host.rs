@@ -51,11 +51,14 @@ pub fn memory_bytes() -> u64 {
     }
 }
 
-/// Which build this is: `threads-relaxed`, `threads`, `relaxed`, `simd` or `scalar`.
+/// Which build this is: `threads-relaxed`, `threads`, `relaxed`, `simd`,
+/// `webgpu` or `scalar`.
 #[wasm_bindgen(js_name = buildName)]
 pub fn build_name() -> String {
     let relaxed = cfg!(target_feature = "relaxed-simd");
-    if cfg!(feature = "threads") {
+    if cfg!(feature = "webgpu") {
+        "webgpu"
+    } else if cfg!(feature = "threads") {
         if relaxed {
             "threads-relaxed"
         } else {

@@ -11,6 +11,7 @@ use serde::Serialize;
 use serde_json::Value as Json;
 use wasm_bindgen::prelude::*;
 
+use crate::backend::BackendInfo;
 use crate::host::{build_name, core_error, internal_error, memory_bytes};
 
 /// Arrays (vocabularies, merges) longer than this show their length and first items.
@@ -22,6 +23,9 @@ const ARRAY_HEAD: usize = 8;
 #[serde(rename_all = "camelCase")]
 struct ModelInfo<'a> {
     architecture: &'static str,
+    /// `cpu` or `webgpu`, and the adapter or why the model stayed on the CPU.
+    backend: &'a str,
+    backend_detail: &'a str,
     build: String,
     file: &'a str,
     file_bytes: u64,
@@ -67,11 +71,12 @@ enum MetaEntry {
 }
 
 /// The loaded model's info as JSON.
-pub fn model_info(
-    file_name: &str,
+pub fn model_info<'a>(
+    file_name: &'a str,
     file_bytes: u64,
     file: &GgufFile<'_>,
     model: &Model<'_>,
+    backend: &'a BackendInfo,
 ) -> serde_json::Result<String> {
     let c = &model.config;
     let metadata = file
@@ -99,6 +104,8 @@ pub fn model_info(
     }
     let info = ModelInfo {
         architecture: c.arch.name(),
+        backend: backend.name,
+        backend_detail: &backend.detail,
         build: build_name(),
         file: file_name,
         file_bytes,

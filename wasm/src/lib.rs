@@ -18,11 +18,14 @@
 //! `host`; `info` uses `host`; `host` and `options` use no other module.
 
 mod args;
+mod backend;
 mod engine;
 mod host;
 mod info;
 mod options;
 
+#[cfg(feature = "webgpu")]
+pub use backend::request_gpu;
 pub use engine::Engine;
 pub use host::{build_name, last_panic, start};
 pub use info::inspect_gguf;

@@ -13,6 +13,9 @@ use serde::Deserialize;
 pub struct LoadOptionsJs {
     /// `auto` (default), `scalar` or `unfused`.
     pub kernels: Option<String>,
+    /// `cpu` (default), `webgpu` or `auto` (WebGPU on a hardware adapter
+    /// that has every kernel the model needs, else the CPU).
+    pub backend: Option<String>,
 }
 
 impl LoadOptionsJs {

@@ -1,6 +1,9 @@
 // Types of the `fuselm` package (index.js).
 
-export type Build = 'threads-relaxed' | 'threads' | 'relaxed' | 'simd' | 'scalar';
+export type Build = 'threads-relaxed' | 'threads' | 'relaxed' | 'simd' | 'webgpu' | 'scalar';
+/** Where the forward pass runs. */
+export type Backend = 'cpu' | 'webgpu' | 'auto';
+export const BACKENDS: Backend[];
 
 /** Every build, best first. */
 export const BUILDS: Build[];
@@ -8,6 +11,8 @@ export const BUILDS: Build[];
 export interface PlatformFeatures {
   /** Cross-origin isolated (SharedArrayBuffer), which the threads builds need. */
   isolated: boolean;
+  /** navigator.gpu exists, which the webgpu build needs. */
+  webgpu?: boolean;
   /** The engine validates relaxed SIMD, which the relaxed builds need. */
   relaxedSimd: boolean;
 }
@@ -32,6 +37,8 @@ export type FuselmErrorCode =
   | 'NETWORK' // the download failed (offline, refused, CORS)
   | 'HTTP_ERROR' // the server answered with an error status (`status`)
   | 'NOT_ISOLATED' // the threads build on a page without cross-origin isolation
+  | 'NO_GPU' // backend 'webgpu' without a WebGPU adapter and device
+  | 'GPU_ERROR' // the GPU failed or a model does not fit its limits (backend 'webgpu')
   | 'BAD_OPTION' // an option value (build, threads, sampling, context, kernels)
   | 'BAD_ARGUMENT' // an argument of the wrong type or size, or an unsupported parameter
   | 'BAD_STATE' // calls out of order
@@ -66,6 +73,13 @@ export interface EngineOptions {
   /** `auto` (default): the best build this page runs ([`chooseBuild`]): threads
    * on a cross-origin isolated page, relaxed SIMD where it validates. */
   build?: 'auto' | Build;
+  /** `cpu` (default): `build` on the CPU. `webgpu`: the forward pass in
+   * WGSL kernels on the page's WebGPU adapter (the webgpu build), failing
+   * without one or when a model needs a format the GPU kernels lack. `auto`:
+   * WebGPU on a hardware adapter, else `build`; a model the GPU cannot take
+   * then runs on the webgpu build's CPU kernels (one thread). `ready` and
+   * the model's info say which and why. */
+  backend?: Backend;
   /** Threads for the threads builds; default [`defaultThreads`]. */
   threads?: number;
   /** Where worker.js is served from, if not next to index.js. */
@@ -111,6 +125,10 @@ export interface ModelInfo {
   name: string;
   architecture: string;
   build: Build;
+  /** Where this model's forward pass runs. */
+  backend: 'cpu' | 'webgpu';
+  /** The adapter and the bytes uploaded, or why the model stayed on the CPU. */
+  backendDetail: string;
   nParams: number;
   tensorBytes: number;
   nLayer: number;
@@ -287,9 +305,12 @@ export function createEngine(options?: EngineOptions): Promise<Fuselm>;
  */
 export class Fuselm {
   constructor(options?: EngineOptions);
-  readonly ready: Promise<{ build: Build; threads: number }>;
+  readonly ready: Promise<{ build: Build; threads: number; backend: 'cpu' | 'webgpu'; backendReason: string }>;
   build?: Build;
   threads?: number;
+  backend?: 'cpu' | 'webgpu';
+  /** Why this engine runs where it does (the adapter, or why not WebGPU). */
+  backendReason?: string;
   /** The loaded model; null before a load, after a failed one and after unload or a restart. */
   model: ModelInfo | null;
   /** A split model (`name-00001-of-00003.gguf`) loads from its first file's URL, or from every file's. */

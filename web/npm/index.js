@@ -3,9 +3,15 @@
 
 /// Builds, best first: `threads-relaxed` and `threads` need a cross-origin
 /// isolated page; `relaxed` and `threads-relaxed` need relaxed SIMD (Chrome
-/// 114+, Firefox 120+); `simd` runs everywhere; `scalar` (no simd128, for
-/// comparisons) is in the repository's build, not the published package.
-export const BUILDS = ['threads-relaxed', 'threads', 'relaxed', 'simd', 'scalar'];
+/// 114+, Firefox 120+); `simd` runs everywhere; `webgpu` (simd128 with the
+/// WebGPU backend, one thread) is chosen by the `backend` option, not by
+/// `auto`; `scalar` (no simd128, for comparisons) is in the repository's
+/// build, not the published package.
+export const BUILDS = ['threads-relaxed', 'threads', 'relaxed', 'simd', 'webgpu', 'scalar'];
+
+/// Where the forward pass runs: `cpu` (default), `webgpu`, or `auto`
+/// (WebGPU on a hardware adapter, else the CPU build `build` picks).
+export const BACKENDS = ['cpu', 'webgpu', 'auto'];
 
 /// A 82-byte module whose one function uses `i32x4.relaxed_dot_i8x16_i7x16_add_s`:
 /// it validates exactly where the relaxed builds' kernels can run.
@@ -26,7 +32,7 @@ export function platformFeatures() {
   } catch {
     // no WebAssembly.validate: the simd build is the fallback
   }
-  return { isolated: Boolean(globalThis.crossOriginIsolated), relaxedSimd };
+  return { isolated: Boolean(globalThis.crossOriginIsolated), relaxedSimd, webgpu: Boolean(globalThis.navigator?.gpu) };
 }
 
 /// Whether `build` can run with `features`, and if not, why.
@@ -38,13 +44,16 @@ export function buildSupport(build, features = platformFeatures()) {
   if (build.endsWith('relaxed') && !features.relaxedSimd) {
     return { ok: false, why: 'needs relaxed SIMD, which this browser does not validate' };
   }
+  if (build === 'webgpu' && !features.webgpu) {
+    return { ok: false, why: 'needs WebGPU (navigator.gpu), which this browser does not offer' };
+  }
   return { ok: true, why: '' };
 }
 
 /// The build `auto` picks, and why: the first of `BUILDS` this page can run
 /// (threads when cross-origin isolated, relaxed SIMD when validated).
 export function chooseBuild(features = platformFeatures()) {
-  const build = BUILDS.find((b) => b !== 'scalar' && buildSupport(b, features).ok) ?? 'simd';
+  const build = BUILDS.find((b) => b !== 'scalar' && b !== 'webgpu' && buildSupport(b, features).ok) ?? 'simd';
   const parts = [
     features.isolated ? 'cross-origin isolated: threads' : 'not cross-origin isolated: one thread',
     features.relaxedSimd ? 'relaxed SIMD validates' : 'no relaxed SIMD: simd128 kernels',
@@ -140,8 +149,13 @@ export async function createEngine(options = {}) {
 }
 
 export class Fuselm {
-  constructor({ build = 'auto', threads, workerUrl, workerFactory } = {}) {
-    const chosen = build === 'auto' ? defaultBuild() : build;
+  constructor({ build = 'auto', backend = 'cpu', threads, workerUrl, workerFactory } = {}) {
+    if (!BACKENDS.includes(backend)) {
+      throw new FuselmError(`unknown backend ${JSON.stringify(backend)}; expected ${BACKENDS.join(', ')}`, { code: 'BAD_OPTION' });
+    }
+    if (build === 'webgpu') backend = 'webgpu';
+    // With a GPU backend `build` is the CPU build to fall back on.
+    const chosen = build === 'auto' || build === 'webgpu' ? defaultBuild() : build;
     if (!BUILDS.includes(chosen)) {
       throw new FuselmError(`unknown build ${JSON.stringify(build)}; expected auto, ${BUILDS.join(', ')}`, { code: 'BAD_OPTION' });
     }
@@ -155,7 +169,7 @@ export class Fuselm {
     }
     this.workerUrl = workerUrl;
     this.workerFactory = workerFactory; // node.js: a worker_threads thread
-    this.requested = { build: chosen, threads: chosen.startsWith('threads') ? nThreads : 1 };
+    this.requested = { build: chosen, threads: chosen.startsWith('threads') ? nThreads : 1, backend };
     this.nextId = 1;
     this.calls = new Map();
     /// The loaded model's info; null until a load succeeds.
@@ -186,10 +200,13 @@ export class Fuselm {
     this.worker.onmessage = ({ data }) => this.#receive(data);
     this.worker.onerror = (e) =>
       this.#failAll(new FuselmError(`the engine's worker failed: ${e.message ?? 'unknown error'}`, { fatal: true, code: 'ENGINE_CRASHED' }));
-    /// Resolves to `{build, threads}`: what this engine actually runs.
+    /// Resolves to `{build, threads, backend, backendReason}`: what this
+    /// engine actually runs, and why on that backend.
     this.ready = this.#call('init', this.requested).then((r) => {
       this.build = r.build;
       this.threads = r.threads;
+      this.backend = r.backend;
+      this.backendReason = r.backendReason;
       return r;
     });
   }

@@ -15,6 +15,7 @@
 
 let wasm = null; // the wasm-bindgen module of the chosen build
 let engine = null;
+let loadBackend = 'cpu'; // the `backend` load option: cpu, webgpu or auto (see init)
 let broken = null; // set after a trap: the instance can no longer be trusted
 const aborts = new Map(); // request id → AbortController
 
@@ -68,18 +69,56 @@ const BUILD_MODULES = {
   threads: () => import('./dist/threads/fuselm.js'),
   relaxed: () => import('./dist/relaxed/fuselm.js'),
   simd: () => import('./dist/simd/fuselm.js'),
+  webgpu: () => import('./dist/webgpu/fuselm.js'),
   scalar: () =>
     import(/* @vite-ignore */ /* webpackIgnore: true */ new URL(SCALAR_MODULE, import.meta.url).href).catch((e) => {
       throw coded(`the scalar build is not here (the published package leaves it out; scripts/web/build writes it): ${e?.message ?? e}`, 'BAD_OPTION');
     }),
 };
 
-async function init({ build, threads }) {
+/// The webgpu build with its adapter and device, or why there is none.
+async function findGpu() {
+  if (!self.navigator?.gpu) return { why: 'this browser offers no WebGPU (navigator.gpu is missing)' };
+  const module = await BUILD_MODULES.webgpu();
+  await module.default();
+  try {
+    // The adapter's name as the browser gives it (wgpu's can be empty).
+    const info = (await self.navigator.gpu.requestAdapter())?.info;
+    const label = [info?.vendor, info?.architecture, info?.device, info?.description].filter(Boolean).join(' ');
+    return { module, ...JSON.parse(await module.requestGpu(label || undefined)) };
+  } catch (e) {
+    return { why: e?.message ?? String(e) };
+  }
+}
+
+/// `backend`: `cpu` runs `build`; `webgpu` runs the webgpu build on the
+/// page's adapter or fails; `auto` takes WebGPU on a hardware adapter and
+/// otherwise `build`, saying why.
+async function init({ build, threads, backend = 'cpu' }) {
   if (!Object.hasOwn(BUILD_MODULES, build)) {
     throw coded(`unknown build ${JSON.stringify(build)}; expected ${Object.keys(BUILD_MODULES).join(', ')}`, 'BAD_OPTION');
   }
-  wasm = await BUILD_MODULES[build]();
-  await wasm.default();
+  let backendReason = 'the CPU backend was asked for';
+  loadBackend = 'cpu';
+  if (backend !== 'cpu') {
+    const gpu = await findGpu();
+    if (gpu.module && (backend === 'webgpu' || !gpu.software)) {
+      wasm = gpu.module;
+      build = 'webgpu';
+      // A model with a tensor format the GPU kernels lack: an error when
+      // WebGPU was asked for, the webgpu build's CPU kernels with auto.
+      loadBackend = backend;
+      backendReason = `WebGPU adapter ${gpu.adapter}${gpu.software ? ' (a software adapter: correctness only, not GPU speed)' : ''}`;
+    } else if (backend === 'webgpu') {
+      throw coded(`WebGPU is not available: ${gpu.why}`, 'NO_GPU');
+    } else {
+      backendReason = `CPU: ${gpu.why ?? `the only WebGPU adapter, ${gpu.adapter}, is a software one`}`;
+    }
+  }
+  if (build !== 'webgpu') {
+    wasm = await BUILD_MODULES[build]();
+    await wasm.default();
+  }
   const threaded = build.startsWith('threads');
   if (threaded) {
     if (!self.crossOriginIsolated) {
@@ -88,7 +127,7 @@ async function init({ build, threads }) {
     await wasm.initThreadPool(threads);
   }
   engine = new wasm.Engine();
-  return { build: wasm.buildName(), threads: threaded ? threads : 1 };
+  return { build: wasm.buildName(), threads: threaded ? threads : 1, backend: build === 'webgpu' ? 'webgpu' : 'cpu', backendReason };
 }
 
 /// Feeds the files of a model into the engine with progress, then loads.
@@ -133,7 +172,7 @@ async function loadParts(id, { parts, signal, phase, load, stop }) {
   }
   post(id, 'progress', { phase, loaded, total });
   post(id, 'progress', { phase: 'load', loaded, total });
-  return JSON.parse(guard(() => engine.finishLoad(JSON.stringify(load ?? {}))));
+  return JSON.parse(guard(() => engine.finishLoad(JSON.stringify({ ...load, backend: loadBackend }))));
 }
 
 /// Local files (or blobs) of a model.
@@ -362,7 +401,13 @@ async function complete(id, { prompt, options }, signal) {
       guard(() => engine.cancel());
       break;
     }
-    const step = guard(() => engine.step());
+    let step = guard(() => engine.step());
+    // WebGPU: the logits are on their way (a buffer maps only once this
+    // worker's event loop turns); step again once they are here.
+    while (step instanceof Promise) {
+      await step;
+      step = guard(() => engine.step());
+    }
     if (step === undefined) break;
     post(id, 'token', JSON.parse(step));
     // Yield at least every 30 ms, so an abort message gets through.
@@ -387,8 +432,15 @@ const ops = {
   detokenize: (id, { ids }) => guard(() => engine.detokenize(ids)),
   applyChatTemplate: (id, { messages }) => guard(() => engine.applyChatTemplate(JSON.stringify(messages ?? null))),
   complete,
-  bench: (id, { nPrompt, nGen, repetitions, threads }) =>
-    JSON.parse(guard(() => engine.bench(new Uint32Array(nPrompt), new Uint32Array(nGen), repetitions, threads))),
+  bench: async (id, { nPrompt, nGen, repetitions, threads }) => {
+    guard(() => engine.benchStart(new Uint32Array(nPrompt), new Uint32Array(nGen), repetitions, threads));
+    for (;;) {
+      // The rows (JSON), or on WebGPU a Promise for logits on their way.
+      const step = guard(() => engine.benchStep());
+      if (!(step instanceof Promise)) return JSON.parse(step);
+      await step;
+    }
+  },
   unload: () => guard(() => engine.unload()),
   ...cacheOps,
 };

@@ -128,6 +128,37 @@ impl Context {
         self.offload = Some(offload);
     }
 
+    /// The backend running this context's forward passes, if any.
+    pub fn offload_mut(&mut self) -> Option<&mut (dyn ForwardOffload + 'static)> {
+        self.offload.as_deref_mut()
+    }
+
+    /// Whether the last batch's logits are still on their way from an
+    /// asynchronous backend (see [`ForwardOffload::logits_pending`]).
+    pub fn logits_pending(&self) -> bool {
+        self.offload.as_ref().is_some_and(|o| o.logits_pending())
+    }
+
+    /// Hands in the logits an asynchronous backend left pending: `read`
+    /// gets the backend and the last batch's logit rows (`[rows, n_vocab]`)
+    /// to write; they are then checked as every forward pass's are.
+    pub fn receive_logits(
+        &mut self,
+        read: impl FnOnce(&mut (dyn ForwardOffload + 'static), &mut [f32]) -> Result<()>,
+    ) -> Result<()> {
+        let rows = self.n_logit_rows;
+        let n_vocab = self.n_vocab;
+        let Some(offload) = self.offload.as_deref_mut() else {
+            return Err(Error::BadSetting {
+                what: "logits",
+                why: "this context has no backend to receive them from".into(),
+            });
+        };
+        let logits = &mut self.logits[..rows * n_vocab];
+        read(offload, logits)?;
+        super::forward::check_finite(logits, n_vocab, self.cache.len - rows)
+    }
+
     /// Tokens in the cache.
     pub fn n_past(&self) -> usize {
         self.cache.len

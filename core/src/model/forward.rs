@@ -69,7 +69,9 @@ impl Model<'_> {
                 offload.forward_batch(self, batch, pos0, ctx.logits_all, logits)?;
                 ctx.cache.len = pos0 + batch.len();
                 ctx.n_logit_rows = rows;
-                check_finite(logits, n_vocab, pos0 + batch.len() - rows)?;
+                if !offload.logits_pending() {
+                    check_finite(logits, n_vocab, pos0 + batch.len() - rows)?;
+                }
             }
             return Ok(());
         }
@@ -231,7 +233,7 @@ impl Model<'_> {
 /// One pass over the vocabulary per row (`[rows, n_vocab]`, the first at
 /// `position`): a NaN block scale anywhere makes every logit NaN, and a
 /// sampler would then pick an arbitrary id.
-fn check_finite(logits: &[f32], n_vocab: usize, position: usize) -> Result<()> {
+pub(crate) fn check_finite(logits: &[f32], n_vocab: usize, position: usize) -> Result<()> {
     for (r, row) in logits.chunks_exact(n_vocab).enumerate() {
         if let Some(&value) = row.iter().find(|v| !v.is_finite()) {
             return Err(Error::NonFiniteLogits { position: position + r, value });

@@ -7,6 +7,14 @@
 //!
 //! A model given an [`OffloadFactory`] installs one in every context it
 //! makes, so code that makes its own contexts (bench, perplexity) runs there too.
+//!
+//! A backend whose results come back asynchronously (WebGPU, where a buffer
+//! maps only once the worker's event loop turns) may leave the logits on
+//! their way: [`ForwardOffload::logits_pending`] says so, the host awaits them
+//! through the backend's own API and hands them in with
+//! [`Context::receive_logits`](super::Context::receive_logits) before sampling.
+
+use std::any::Any;
 
 use super::Model;
 use crate::error::Result;
@@ -15,7 +23,7 @@ pub trait ForwardOffload: Send {
     /// Evaluates `tokens` at positions `pos0..pos0 + tokens.len()` (all
     /// earlier positions already evaluated, later ones forgotten), writing
     /// the logits of the last token, or of every token with `all`, into
-    /// `logits` (`[1 or tokens.len(), n_vocab]`).
+    /// `logits` (`[1 or tokens.len(), n_vocab]`), or leaving them pending.
     fn forward_batch(
         &mut self,
         model: &Model<'_>,
@@ -24,6 +32,15 @@ pub trait ForwardOffload: Send {
         all: bool,
         logits: &mut [f32],
     ) -> Result<()>;
+
+    /// Whether the last batch's logits have not been written yet (an
+    /// asynchronous backend: see the module's docs).
+    fn logits_pending(&self) -> bool {
+        false
+    }
+
+    /// The backend itself, for hosts that drive its asynchronous read-back.
+    fn as_any_mut(&mut self) -> &mut dyn Any;
 }
 
 /// Makes the offload of each new context of a model (the GPU backend's

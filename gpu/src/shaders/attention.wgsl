@@ -32,6 +32,9 @@ struct Step {
 @group(0) @binding(5) var<uniform> step: Step;
 
 const CHUNK: u32 = 256u;
+// The lowest finite f32 (-3.4028235e38 rounded up: Tint rejects that
+// decimal as out of range, naga rounds it to this value).
+const LOWEST: f32 = -3.40282346e38;
 var<workgroup> q_head: array<f32, 256>;
 var<workgroup> probs: array<f32, 256>;
 var<workgroup> red: array<f32, 256>;
@@ -56,12 +59,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
         q_head[lid] = q[(tok * p.n_head + head) * p.head_dim_k + lid];
     }
     workgroupBarrier();
-    var m = -3.4028235e38;
+    var m = LOWEST;
     var l = 0.0;
     var acc = 0.0;
     for (var c0 = first; c0 <= pos; c0 += CHUNK) {
         let j = c0 + lid;
-        var s = -3.4028235e38;
+        var s = LOWEST;
         if (j <= pos) {
             let kb = (j * k_dim + kv_head * p.head_dim_k) / 2u;
             var dot = 0.0;
