@@ -1,11 +1,11 @@
 // The demo page: load a model (URL or local file), stream a completion with
-// live t/s. Query parameters (model, build, threads) preset the form; the
+// live t/s. Query parameters (model, build, backend, threads) preset the form; the
 // end-to-end test drives the page through them and the element ids.
 import { Fuselm, defaultBuild, defaultThreads } from './pkg/index.js';
 
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
-for (const [param, id] of [['model', 'model-url'], ['build', 'build'], ['threads', 'threads']]) {
+for (const [param, id] of [['model', 'model-url'], ['build', 'build'], ['backend', 'backend'], ['threads', 'threads']]) {
   if (params.has(param)) $(id).value = params.get(param);
 }
 $('threads').value ||= defaultThreads();
@@ -17,12 +17,13 @@ function showError(e) {
   $('error').textContent = e ? `${e.name}: ${e.message}` : '';
 }
 
-function engineFor(build, threads) {
-  if (engine && engine.requested.build === (build === 'auto' ? defaultBuild() : build) && engine.requested.threads === threads) {
+function engineFor(build, threads, backend) {
+  const r = engine?.requested;
+  if (r && r.build === (build === 'auto' ? defaultBuild() : build) && r.threads === threads && r.backend === backend) {
     return engine;
   }
   engine?.terminate();
-  engine = new Fuselm({ build, threads });
+  engine = new Fuselm({ build, threads, backend });
   return engine;
 }
 
@@ -30,12 +31,13 @@ async function load(source) {
   showError(null);
   $('generate').disabled = true;
   const build = $('build').value;
+  const backend = $('backend').value;
   const threads = Number($('threads').value) || defaultThreads();
   const progress = $('progress');
   progress.hidden = false;
   const started = performance.now();
   try {
-    const e = engineFor(build, threads);
+    const e = engineFor(build, threads, backend);
     const ready = await e.ready;
     const onProgress = ({ phase, loaded, total }) => {
       progress.value = total ? loaded / total : 0;
@@ -47,7 +49,8 @@ async function load(source) {
     const seconds = (performance.now() - started) / 1e3;
     $('load-status').textContent =
       `${info.name} (${info.architecture}, ${(info.nParams / 1e6).toFixed(0)}M params) loaded in ${seconds.toFixed(1)} s` +
-      ` from ${info.source ?? 'file'}; build ${ready.build}, ${ready.threads} thread(s)`;
+      ` from ${info.source ?? 'file'}; build ${ready.build}, ${ready.threads} thread(s); ` +
+      (info.backend === 'webgpu' ? info.backendDetail : `CPU${backend === 'cpu' ? '' : ` (${info.backendDetail})`}`);
     $('model-info').textContent = JSON.stringify({ ...info, metadata: undefined }, null, 1);
     $('generate').disabled = false;
     document.body.dataset.model = 'loaded';

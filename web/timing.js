@@ -13,7 +13,8 @@ $('threads').value = Array.from({ length: cores }, (_, i) => i + 1).join(',');
 for (const [param, id] of [['model', 'model-url'], ['pp', 'pp'], ['tg', 'tg'], ['reps', 'reps'], ['threads', 'threads']]) {
   if (params.has(param)) $(id).value = params.get(param);
 }
-const wanted = params.get('builds')?.split(',') ?? BUILDS;
+// webgpu only when asked for: on a software adapter its figures are not a GPU's.
+const wanted = params.get('builds')?.split(',') ?? BUILDS.filter((b) => b !== 'webgpu');
 for (const build of BUILDS) {
   const { ok, why } = buildSupport(build);
   $('builds').insertAdjacentHTML('beforeend',
@@ -110,8 +111,17 @@ async function modelBlob() {
   return new File([blob], decodeURIComponent(url.split('/').pop()));
 }
 
+/// One line per build under the table: where it ran and why.
+function note(build, text) {
+  notes[build] = text;
+  $('notes').textContent = Object.entries(notes).map(([b, t]) => `${b}: ${t}`).join('\n');
+  window.timingNotes = notes;
+}
+let notes = {};
+
 async function run() {
   $('error').textContent = '';
+  notes = {};
   $('run').disabled = true;
   document.body.dataset.state = 'running';
   rows = [];
@@ -128,7 +138,15 @@ async function run() {
         $('status').textContent = `${build}, ${threads} thread(s): loading`;
         const engine = new Fuselm({ build, threads });
         try {
-          await engine.loadModelFromFile(file);
+          // Where it runs and why (the WebGPU adapter, or why there is none).
+          const ready = await engine.ready.catch((e) => {
+            if (e.code !== 'NO_GPU') throw e;
+            note(build, `skipped: ${e.message}`);
+            return null;
+          });
+          if (!ready) continue;
+          const info = await engine.loadModelFromFile(file);
+          note(build, ready.backend === 'webgpu' ? `${info.backendDetail}` : `${ready.backendReason}`);
           $('status').textContent = `${build}, ${threads} thread(s): running`;
           const measured = await engine.bench({ nPrompt, nGen, repetitions });
           rows.push(...measured.map((r) => ({ ...r, file_bytes: file.size })));

@@ -233,9 +233,21 @@ assert.deepEqual(
     await codeOf(engine.chat.completions.create({ messages: [], n: 3 })),
     await codeOf(engine.loadModelFromUrl('http://127.0.0.1:9/none.gguf', { cache: false })),
     await codeOf(Promise.resolve().then(() => createEngine({ build: 'gpu' }))),
+    await codeOf(Promise.resolve().then(() => createEngine({ backend: 'gpu' }))),
+    // Node.js has no WebGPU: asked for, it is an error; with auto, the CPU build runs and says why.
+    await codeOf(createEngine({ build: 'simd', backend: 'webgpu' })),
   ],
-  ['BAD_OPTION', 'BAD_OPTION', 'CONTEXT_FULL', 'BAD_ARGUMENT', 'BAD_ARGUMENT', 'NETWORK', 'BAD_OPTION'],
+  ['BAD_OPTION', 'BAD_OPTION', 'CONTEXT_FULL', 'BAD_ARGUMENT', 'BAD_ARGUMENT', 'NETWORK', 'BAD_OPTION', 'BAD_OPTION', 'NO_GPU'],
 );
+{
+  const auto = await createEngine({ build: 'simd', backend: 'auto' });
+  const ready = await auto.ready;
+  assert.deepEqual([ready.build, ready.backend], ['simd', 'cpu']);
+  assert.match(ready.backendReason, /no WebGPU/);
+  const info = await auto.loadModelFromBytes(tiny, { name: 'tiny.gguf' });
+  assert.deepEqual([info.backend, info.backendDetail], ['cpu', ready.backendReason]);
+  auto.terminate();
+}
 await engine.loadModelFromBytes(tiny, { name: 'tiny.gguf' });
 const pending = engine.createCompletion('Once', { maxTokens: 10000, ignoreEos: true });
 engine.terminate();
@@ -248,7 +260,7 @@ if (typed > 0) {
   const { exercise } = await import(pathToFileURL(process.argv[typed + 1]).href);
   const seen = await exercise(tiny);
   const expected = [
-    /^builds 5 true$/, /^threads 4 2 true false$/, /^ready simd$/, /^loaded typed\.gguf 2 typed\.gguf$/, /^info 512$/, /^split 3 https:\/\/models\.example\/m-00003-of-00003\.gguf\?sig=1 true$/, /^files model\.gguf true$/, /^tokens \d+ string true$/,
+    /^builds 6 true$/, /^threads 4 2 true false$/, /^ready simd cpu string$/, /^loaded typed\.gguf 2 typed\.gguf$/, /^info 512$/, /^split 3 https:\/\/models\.example\/m-00003-of-00003\.gguf\?sig=1 true$/, /^files model\.gguf true$/, /^tokens \d+ string true$/,
     /^completion \d+ (maxTokens|stopString) number true$/, /^chat 2$/, /^abort AbortError typed cancelled$/,
     /^openai chat\.completion (length|stop) \d true$/, /^stream [3-6]$/, /^bench pp4,tg2$/, /^error true false null$/, /^cache true false false number$/,
   ];

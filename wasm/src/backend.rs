@@ -50,7 +50,7 @@ pub struct BackendInfo {
 #[cfg(feature = "webgpu")]
 pub fn install(choice: BackendChoice, model: &mut Model<'_>) -> Result<BackendInfo, fuselm_core::Error> {
     if choice == BackendChoice::Cpu {
-        return Ok(BackendInfo { name: "cpu", detail: "asked for".into() });
+        return Ok(BackendInfo { name: "cpu", detail: "the CPU backend was asked for".into() });
     }
     let gpu = GPU.with(|g| match &*g.borrow() {
         Some(Ok(gpu)) => Ok(std::sync::Arc::clone(gpu)),
@@ -68,7 +68,7 @@ pub fn install(choice: BackendChoice, model: &mut Model<'_>) -> Result<BackendIn
 #[cfg(not(feature = "webgpu"))]
 pub fn install(choice: BackendChoice, _model: &mut Model<'_>) -> Result<BackendInfo, fuselm_core::Error> {
     match choice {
-        BackendChoice::Cpu => Ok(BackendInfo { name: "cpu", detail: "asked for".into() }),
+        BackendChoice::Cpu => Ok(BackendInfo { name: "cpu", detail: "the CPU backend was asked for".into() }),
         BackendChoice::Auto => Ok(BackendInfo { name: "cpu", detail: "this build has no WebGPU backend".into() }),
         BackendChoice::WebGpu => Err(fuselm_core::Error::Offload {
             backend: "WebGPU".into(),

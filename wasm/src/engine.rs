@@ -455,27 +455,19 @@ impl Engine {
         let run = self.bench.as_mut().ok_or_else(|| coded_error("benchStep: no benchmark in progress", "BAD_STATE"))?;
         let stepped = model.with_dependent(|_, parsed| -> Result<Option<js_sys::Promise>, JsValue> {
             let build = build_name();
-            run_warm(|| loop {
-                let Some(test) = run.current.as_mut() else {
-                    match run.tests.next() {
-                        Some(test) => run.current = Some(TestRun::new(&test, run.repetitions)),
-                        None => return Ok(None),
-                    }
-                    continue;
-                };
-                if let Some(ctx) = test.context_mut() {
+            loop {
+                if let Some(ctx) = run.current.as_mut().and_then(TestRun::context_mut) {
                     backend::take_logits(ctx)?;
                 }
-                if test.step(&parsed.model).map_err(core_error)? {
-                    if let Some(promise) = test.context_mut().map(backend::read_logits).transpose()?.flatten() {
+                if !run_warm(|| run.advance(&parsed.file, &parsed.model, &build)).map_err(core_error)? {
+                    return Ok(None);
+                }
+                if let Some(ctx) = run.current.as_mut().and_then(TestRun::context_mut) {
+                    if let Some(promise) = backend::read_logits(ctx)? {
                         return Ok(Some(promise));
                     }
-                } else if let Some(done) = run.current.take() {
-                    let row = done.row(&parsed.file, &parsed.model, &build, run.n_threads);
-                    let peak = Some(memory_bytes()).filter(|&b| b > 0);
-                    run.rows.push(bench::BenchRow { peak_memory_bytes: peak, ..row });
                 }
-            })
+            }
         });
         match stepped {
             Ok(Some(promise)) => Ok(promise.into()),
@@ -486,6 +478,30 @@ impl Engine {
             Err(e) => {
                 self.bench = None;
                 Err(e)
+            }
+        }
+    }
+}
+
+impl BenchRun {
+    /// Evaluates the next batch of the benchmark, moving to the next test
+    /// (and keeping the finished one's row) as they end; `false` when all have.
+    fn advance(&mut self, file: &GgufFile<'_>, model: &Model<'_>, build: &str) -> Result<bool, Error> {
+        loop {
+            let Some(test) = self.current.as_mut() else {
+                match self.tests.next() {
+                    Some(test) => self.current = Some(TestRun::new(&test, self.repetitions)),
+                    None => return Ok(false),
+                }
+                continue;
+            };
+            if test.step(model)? {
+                return Ok(true);
+            }
+            if let Some(done) = self.current.take() {
+                let row = done.row(file, model, build, self.n_threads);
+                let peak = Some(memory_bytes()).filter(|&b| b > 0);
+                self.rows.push(bench::BenchRow { peak_memory_bytes: peak, ..row });
             }
         }
     }

@@ -16,6 +16,7 @@
 let wasm = null; // the wasm-bindgen module of the chosen build
 let engine = null;
 let loadBackend = 'cpu'; // the `backend` load option: cpu, webgpu or auto (see init)
+let backendReason = ''; // why this worker runs where it does (see init)
 let broken = null; // set after a trap: the instance can no longer be trusted
 const aborts = new Map(); // request id → AbortController
 
@@ -98,7 +99,7 @@ async function init({ build, threads, backend = 'cpu' }) {
   if (!Object.hasOwn(BUILD_MODULES, build)) {
     throw coded(`unknown build ${JSON.stringify(build)}; expected ${Object.keys(BUILD_MODULES).join(', ')}`, 'BAD_OPTION');
   }
-  let backendReason = 'the CPU backend was asked for';
+  backendReason = 'the CPU backend was asked for';
   loadBackend = 'cpu';
   if (backend !== 'cpu') {
     const gpu = await findGpu();
@@ -172,7 +173,10 @@ async function loadParts(id, { parts, signal, phase, load, stop }) {
   }
   post(id, 'progress', { phase, loaded, total });
   post(id, 'progress', { phase: 'load', loaded, total });
-  return JSON.parse(guard(() => engine.finishLoad(JSON.stringify({ ...load, backend: loadBackend }))));
+  const info = JSON.parse(guard(() => engine.finishLoad(JSON.stringify({ ...load, backend: loadBackend }))));
+  // A CPU build chosen at init: the model's info says why, as the engine would.
+  if (loadBackend === 'cpu') info.backendDetail = backendReason;
+  return info;
 }
 
 /// Local files (or blobs) of a model.

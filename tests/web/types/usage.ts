@@ -28,9 +28,12 @@ export async function exercise(model: Uint8Array): Promise<string[]> {
   seen.push(`builds ${BUILDS.length} ${builds.includes(defaultBuild())}`);
   const choice: { build: Build; reason: string } = chooseBuild();
   seen.push(`threads ${defaultThreads(8)} ${defaultThreads(2)} ${choice.build === defaultBuild()} ${buildSupport('threads').ok}`);
-  const engine: Fuselm = await createEngine({ build: 'simd', threads: 1 });
+  const engine: Fuselm = await createEngine({ build: 'simd', threads: 1, backend: 'cpu' });
   const ready = await engine.ready;
-  seen.push(`ready ${ready.build}`);
+  const where: 'cpu' | 'webgpu' = ready.backend;
+  seen.push(`ready ${ready.build} ${where} ${typeof ready.backendReason}`);
+  // @ts-expect-error: not a backend
+  void (() => createEngine({ backend: 'gpu' }));
 
   const info: ModelInfo = await engine.loadModelFromBytes(model, { name: 'typed.gguf', onProgress: ({ phase, loaded, total }) => void [phase, loaded, total] });
   seen.push(`loaded ${info.file} ${info.nLayer} ${engine.model?.file}`);
