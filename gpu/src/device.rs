@@ -71,6 +71,18 @@ impl Gpu {
         }
     }
 
+    /// The limits that decide what fits, in one line.
+    pub fn limits_summary(&self) -> String {
+        let mib = |b: u64| b as f64 / (1u64 << 20) as f64;
+        format!(
+            "storage binding <= {:.0} MiB, buffer <= {:.0} MiB, {} storage buffers per stage, shader-f16 {}",
+            mib(self.max_binding()),
+            mib(self.limits.max_buffer_size),
+            self.limits.max_storage_buffers_per_shader_stage,
+            if self.features.contains(wgpu::Features::SHADER_F16) { "yes" } else { "no" },
+        )
+    }
+
     /// The most bytes one storage binding may cover.
     pub fn max_binding(&self) -> u64 {
         self.limits.max_storage_buffer_binding_size.min(self.limits.max_buffer_size)

@@ -20,6 +20,8 @@ pub enum Placement {
         adapter: String,
         /// A software adapter: correctness only, not GPU speed.
         software: bool,
+        /// [`Gpu::limits_summary`].
+        limits: String,
         weight_bytes: u64,
     },
     Cpu {
@@ -31,8 +33,8 @@ impl Placement {
     /// One line for a log: where it runs and why.
     pub fn describe(&self) -> String {
         match self {
-            Placement::Gpu { adapter, software, weight_bytes } => format!(
-                "gpu {adapter}{}: {:.0} MiB of weights uploaded",
+            Placement::Gpu { adapter, software, limits, weight_bytes } => format!(
+                "gpu {adapter}{}: {:.0} MiB of weights uploaded ({limits})",
                 if *software { " (a software adapter: correctness only, not GPU speed)" } else { "" },
                 *weight_bytes as f64 / (1 << 20) as f64,
             ),
@@ -56,8 +58,12 @@ pub fn install(gpu: Result<Arc<Gpu>>, auto: bool, model: &mut Model<'_>) -> Resu
     let uploaded = Kernels::new(&gpu).and_then(|k| GpuModel::upload(Arc::clone(&gpu), Arc::new(k), model));
     match uploaded {
         Ok(weights) => {
-            let placement =
-                Placement::Gpu { adapter: gpu.describe(), software: gpu.is_software(), weight_bytes: weights.bytes };
+            let placement = Placement::Gpu {
+                adapter: gpu.describe(),
+                software: gpu.is_software(),
+                limits: gpu.limits_summary(),
+                weight_bytes: weights.bytes,
+            };
             model.set_offload_factory(Arc::new(weights));
             Ok(placement)
         }

@@ -28,7 +28,7 @@ pub fn install(backend: Backend, model: &mut Model<'_>) -> Result<Option<String>
     let placement = fuselm_gpu::install(gpu, backend == Backend::Auto, model)?;
     eprintln!("backend: {}", placement.describe());
     Ok(match placement {
-        Placement::Gpu { adapter, .. } => Some(adapter),
+        Placement::Gpu { adapter, limits, .. } => Some(format!("{adapter} [{limits}]")),
         Placement::Cpu { .. } => None,
     })
 }
