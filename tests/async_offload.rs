@@ -146,3 +146,19 @@ fn late_logits_give_the_cpu_path_s_generation_and_bench() {
     assert_eq!(row.samples_ts.len(), 2);
     assert!(row.samples_ts.iter().all(|t| t.is_finite() && *t > 0.0), "{:?}", row.samples_ts);
 }
+
+#[test]
+fn the_bench_announces_each_timed_repetition_and_refuses_an_empty_test() {
+    fuselm::clock::set_clock(clock);
+    let bytes = tiny_bytes();
+    let file = GgufFile::parse(&bytes).unwrap();
+    let model = Model::load(&file, LoadOptions::default()).unwrap();
+    for test in [("pp4".to_string(), 4, 0), ("tg3".to_string(), 0, 3)] {
+        let mut announced = Vec::new();
+        let row = fuselm::bench::measure(&file, &model, "cpu", 1, &test, 3, |r| announced.push(r)).unwrap();
+        assert_eq!(announced, [0, 1, 2], "{}", test.0);
+        assert_eq!(row.samples_ts.len(), 3);
+    }
+    let empty = fuselm::bench::measure(&file, &model, "cpu", 1, &("none".to_string(), 0, 0), 1, |_| {});
+    assert!(empty.unwrap_err().to_string().contains("nothing to measure"));
+}

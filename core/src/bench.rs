@@ -93,7 +93,13 @@ impl Run {
         let n_vocab = model.n_vocab() as u64;
         let n_ctx_train = model.config.n_ctx_train;
         let n_ctx = match n_prompt.checked_add(n_gen) {
-            Some(n) if n <= n_ctx_train => n.max(1),
+            Some(0) => {
+                return Err(Error::BadSetting {
+                    what: "bench test size",
+                    why: "pp 0 and tg 0: nothing to measure".into(),
+                })
+            }
+            Some(n) if n <= n_ctx_train => n,
             _ => {
                 return Err(Error::BadSetting {
                     what: "bench test size",
@@ -160,9 +166,12 @@ impl TestRun {
         }
     }
 
-    /// The timed repetition the next step starts, if it starts one.
+    /// The timed repetition the next step starts, if it starts one (it
+    /// closes a run that has evaluated every batch first).
     pub fn starts_repetition(&self) -> Option<usize> {
-        (self.run.is_none() && self.finished >= 1 && self.finished <= self.repetitions).then(|| self.finished - 1)
+        let closing = self.run.as_ref().is_none_or(|r| r.batches == r.total_batches());
+        let finished = self.finished + usize::from(self.run.is_some() && closing);
+        (closing && finished >= 1 && finished <= self.repetitions).then(|| finished - 1)
     }
 
     /// Evaluates the next batch (closing a finished run first); `false` once

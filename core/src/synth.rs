@@ -99,6 +99,8 @@ pub enum SynthQuant {
     Q5KM,
     Q6K,
     Q8_0,
+    /// Every matrix in F16, as convert_hf_to_gguf's `--outtype f16` writes.
+    F16,
 }
 
 impl FromStr for SynthQuant {
@@ -111,10 +113,11 @@ impl FromStr for SynthQuant {
             "q5_k_m" => Ok(SynthQuant::Q5KM),
             "q6_k" => Ok(SynthQuant::Q6K),
             "q8_0" => Ok(SynthQuant::Q8_0),
+            "f16" => Ok(SynthQuant::F16),
             _ => Err(Error::BadOption {
                 option: "quant",
                 value: s.to_string(),
-                expected: "q2_k, q3_k_s, q4_k_m, q5_k_m, q6_k or q8_0",
+                expected: "q2_k, q3_k_s, q4_k_m, q5_k_m, q6_k, q8_0 or f16",
             }),
         }
     }
@@ -129,6 +132,7 @@ impl SynthQuant {
             SynthQuant::Q5KM => "Q5_K_M",
             SynthQuant::Q6K => "Q6_K",
             SynthQuant::Q8_0 => "Q8_0",
+            SynthQuant::F16 => "F16",
         }
     }
 
@@ -141,6 +145,7 @@ impl SynthQuant {
             SynthQuant::Q5KM => 17,
             SynthQuant::Q6K => 18,
             SynthQuant::Q8_0 => 7,
+            SynthQuant::F16 => 1,
         }
     }
 
@@ -153,6 +158,7 @@ impl SynthQuant {
             layer < n_layer / 8 || layer >= 7 * n_layer / 8 || (layer as isize - (n_layer / 8) as isize) % 3 == 2;
         match (self, role) {
             (SynthQuant::Q8_0, _) => GgmlType::Q8_0,
+            (SynthQuant::F16, _) => GgmlType::F16,
             (SynthQuant::Q2K, "attn_v") if n_gqa >= 4 => GgmlType::Q4_K,
             (SynthQuant::Q2K, "attn_v" | "attn_output" | "ffn_down") => GgmlType::Q3_K,
             (SynthQuant::Q2K | SynthQuant::Q3KS, "output") => GgmlType::Q6_K,

@@ -70,6 +70,9 @@ pub const FORMATS: &[GpuFormat] = &[
     GpuFormat { ggml_type: GgmlType::Q4_0, act: GpuAct::Q8_0, block_dot: include_str!("shaders/q4_0.wgsl") },
     GpuFormat { ggml_type: GgmlType::Q4_1, act: GpuAct::Q8_1, block_dot: include_str!("shaders/q4_1.wgsl") },
     GpuFormat { ggml_type: GgmlType::Q5_0, act: GpuAct::Q8_0, block_dot: include_str!("shaders/q5_0.wgsl") },
+    GpuFormat { ggml_type: GgmlType::Q5_1, act: GpuAct::Q8_1, block_dot: include_str!("shaders/q5_1.wgsl") },
+    GpuFormat { ggml_type: GgmlType::Q2_K, act: GpuAct::Q8K, block_dot: include_str!("shaders/q2_k.wgsl") },
+    GpuFormat { ggml_type: GgmlType::Q3_K, act: GpuAct::Q8K, block_dot: include_str!("shaders/q3_k.wgsl") },
 ];
 
 pub fn format(ggml_type: GgmlType) -> Option<&'static GpuFormat> {

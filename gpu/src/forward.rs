@@ -486,6 +486,11 @@ impl GpuForward {
         self.pending_rows.is_some() || self.reading.is_some()
     }
 
+    /// Whether a read-back was started and has not completed yet.
+    pub fn read_in_flight(&self) -> bool {
+        self.reading.as_ref().is_some_and(|(_, outcome)| outcome.lock().unwrap_or_else(|p| p.into_inner()).is_none())
+    }
+
     /// Whether logits were computed and their read-back not started yet.
     pub fn logits_pending_read(&self) -> bool {
         self.pending_rows.is_some()

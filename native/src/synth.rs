@@ -14,7 +14,7 @@ pub struct SynthArgs {
     /// tiny, tinyllama-1.1b, llama-2-7b or mistral-7b.
     #[arg(long)]
     pub shape: String,
-    /// q2_k, q3_k_s, q4_k_m, q5_k_m, q6_k or q8_0 (llama.cpp's recipe for that file type).
+    /// q2_k, q3_k_s, q4_k_m, q5_k_m, q6_k, q8_0 (llama.cpp's recipe for that file type) or f16.
     #[arg(long, default_value = "q4_k_m")]
     pub quant: String,
     /// Copy the tokenizer from this GGUF file (default: a built-in byte vocabulary).

@@ -366,15 +366,15 @@ fn the_gpu_backend_generates_the_cpu_s_greedy_ids() {
     assert!((gpu_ppl - cpu_ppl).abs() <= 1e-4 * cpu_ppl, "perplexity: gpu {gpu_ppl}, cpu {cpu_ppl}");
 
     // A format without a GPU kernel: inspect says so, gpu refuses, auto runs on the CPU.
-    let q2k = dir.path().join("tiny-q2_k.gguf");
-    let q = q2k.to_str().unwrap();
-    let out = fuselm(&["synth", "--shape", "tiny", "--quant", "q2_k", "-o", q]);
+    let f16 = dir.path().join("tiny-f16.gguf");
+    let q = f16.to_str().unwrap();
+    let out = fuselm(&["synth", "--shape", "tiny", "--quant", "f16", "-o", q]);
     assert!(out.status.success(), "{}", stderr(&out));
     let dispatch = String::from_utf8(fuselm(&["inspect", "--dispatch", q]).stdout).unwrap();
-    assert!(dispatch.contains("gpu (--backend gpu): no kernel for Q2_K"), "{dispatch}");
+    assert!(dispatch.contains("gpu (--backend gpu): no kernel for F16"), "{dispatch}");
     let out = fuselm(&["generate", "-m", q, "-p", "Hello", "-n", "2", "--temp", "0", "--backend", "gpu"]);
     assert!(!out.status.success());
-    assert!(stderr(&out).contains("Q2_K has no GPU kernel"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("F16 has no GPU kernel"), "{}", stderr(&out));
     let out = fuselm(&["generate", "-m", q, "-p", "Hello", "-n", "2", "--temp", "0", "--backend", "auto"]);
     assert!(out.status.success(), "{}", stderr(&out));
 }

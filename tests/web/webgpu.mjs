@@ -14,8 +14,8 @@
 //  - `backend: 'auto'` stays on the CPU builds on a software adapter and says why;
 //  - the demo page generates with its backend set to WebGPU, and the timing
 //    page measures the webgpu build beside simd and says which adapter ran it;
-//  - a model with a format the GPU kernels lack is a GPU_ERROR naming the
-//    tensor, and the engine loads the next model.
+//  - a model with a format the GPU kernels lack (F16 matrices) is a
+//    GPU_ERROR naming the tensor, and the engine loads the next model.
 // Needs: scripts/web/build (webgpu build), target/release/fuselm.
 // usage: node tests/web/webgpu.mjs
 import assert from 'node:assert/strict';
@@ -31,8 +31,8 @@ const models = join(root, 'models');
 mkdirSync(models, { recursive: true });
 
 const TINY = 'synth-tiny-q4_k_m.gguf';
-const TINY_Q2K = 'synth-tiny-q2_k.gguf'; // Q2_K has no GPU kernel
-for (const [file, quant] of [[TINY, 'q4_k_m'], [TINY_Q2K, 'q2_k']]) {
+const TINY_F16 = 'synth-tiny-f16.gguf'; // F16 matrices have no GPU kernel
+for (const [file, quant] of [[TINY, 'q4_k_m'], [TINY_F16, 'f16']]) {
   if (!existsSync(join(models, file))) {
     execFileSync(fuselm, ['synth', '--shape', 'tiny', '--quant', quant, '-o', join(models, file)], { stdio: 'inherit' });
   }
@@ -119,13 +119,13 @@ try {
       `prefix reuse ${got.again.timings.cachedTokens} tokens; ${got.first.timings.decodeTokensPerSecond.toFixed(1)} t/s (software adapter)`);
   }
 
-  const rest = await page.evaluate(async ({ tiny, q2k }) => {
+  const rest = await page.evaluate(async ({ tiny, f16 }) => {
     const { Fuselm } = await import('./pkg/index.js');
     const out = {};
     const engine = new Fuselm({ backend: 'webgpu' });
     await engine.ready;
     // A format without a GPU kernel: an error naming the tensor; the engine goes on.
-    out.q2k = await engine.loadModelFromUrl(`models/${q2k}`, { cache: false }).then(() => 'loaded', (e) => [e.code, e.message]);
+    out.unsupported = await engine.loadModelFromUrl(`models/${f16}`, { cache: false }).then(() => 'loaded', (e) => [e.code, e.message]);
     await engine.loadModelFromUrl(`models/${tiny}`, { cache: false });
     // Abort while logits are on their way, then complete again.
     const stopper = new AbortController();
@@ -149,9 +149,9 @@ try {
       }
     })();
     return out;
-  }, { tiny: TINY, q2k: TINY_Q2K });
-  assert.equal(rest.q2k[0], 'GPU_ERROR');
-  assert.match(rest.q2k[1], /Q2_K has no GPU kernel/);
+  }, { tiny: TINY, f16: TINY_F16 });
+  assert.equal(rest.unsupported[0], 'GPU_ERROR');
+  assert.match(rest.unsupported[1], /F16 has no GPU kernel/);
   assert.deepEqual(rest.aborted.slice(0, 2), ['AbortError', 'cancelled']);
   assert.ok(rest.aborted[2] < 20, `the abort took effect late: ${rest.aborted[2]} tokens`);
   assert.deepEqual(rest.after, nativeIds({ file: TINY, prompt: 'Hello, browser', maxTokens: 8 }), 'the completion after an abort differs');
@@ -162,7 +162,7 @@ try {
   assert.match(rest.auto.backendReason, /is a software one/);
   assert.equal(rest.autoModel, 'cpu');
   assert.equal(rest.badBackend, 'BAD_OPTION');
-  console.log('ok: Q2_K refused with', rest.q2k[1].split('\n')[0]);
+  console.log('ok: F16 refused with', rest.unsupported[1].split('\n')[0]);
   console.log(`ok: abort after ${rest.aborted[2]} tokens, next completion equal to native; bench ` +
     rest.bench.map((r) => `${r.test} ${r.avg_ts.toFixed(1)} t/s`).join(', '));
   console.log(`ok: auto on a software adapter: ${rest.auto.build}, ${rest.auto.backendReason}`);

@@ -57,8 +57,10 @@ pub fn install(choice: BackendChoice, model: &mut Model<'_>) -> Result<BackendIn
         Some(Err(why)) => Err(fuselm_gpu::GpuError::NoAdapter(why.clone())),
         None => Err(fuselm_gpu::GpuError::NoAdapter("no adapter was requested (call requestGpu first)".into())),
     });
-    let placement = fuselm_gpu::install(gpu, choice == BackendChoice::Auto, model)
-        .map_err(|e| fuselm_core::Error::Offload { backend: "WebGPU".into(), why: e.to_string() })?;
+    let placement = fuselm_gpu::install(gpu, choice == BackendChoice::Auto, model).map_err(|e| match e {
+        fuselm_gpu::GpuError::Core(e) => e,
+        e => fuselm_core::Error::Offload { backend: "WebGPU".into(), why: e.to_string() },
+    })?;
     Ok(match placement {
         fuselm_gpu::Placement::Gpu { .. } => BackendInfo { name: "webgpu", detail: placement.describe() },
         fuselm_gpu::Placement::Cpu { why } => BackendInfo { name: "cpu", detail: why },
@@ -139,6 +141,13 @@ pub fn read_logits(ctx: &mut Context) -> Result<Option<js_sys::Promise>, JsValue
     Ok(Some(promise))
 }
 
+/// Whether `ctx`'s logits are being read back and have not arrived yet (the
+/// Promise [`read_logits`] handed out has not settled).
+#[cfg(feature = "webgpu")]
+pub fn read_in_flight(ctx: &mut Context) -> bool {
+    gpu_forward(ctx).is_ok_and(|gpu| gpu.read_in_flight())
+}
+
 /// Takes the logits a resolved [`read_logits`] Promise stands for into `ctx`
 /// (checked as every forward pass's are); nothing when none are on their way.
 #[cfg(feature = "webgpu")]
@@ -166,6 +175,11 @@ fn not_gpu() -> fuselm_core::Error {
 }
 
 /// Without WebGPU a context's logits are never pending.
+#[cfg(not(feature = "webgpu"))]
+pub fn read_in_flight(_ctx: &mut Context) -> bool {
+    false
+}
+
 #[cfg(not(feature = "webgpu"))]
 pub fn read_logits(_ctx: &mut Context) -> Result<Option<js_sys::Promise>, JsValue> {
     Ok(None)

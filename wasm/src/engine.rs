@@ -362,6 +362,10 @@ impl Engine {
         let completion =
             self.completion.as_mut().ok_or_else(|| coded_error("step: no completion in progress", "BAD_STATE"))?;
         let slot = &mut self.session;
+        if slot.as_mut().is_some_and(|s| backend::read_in_flight(&mut s.context)) {
+            // Nothing changes: the Promise the last call returned still stands.
+            return Err(coded_error("step: the logits are still on their way (await the last Promise)", "BAD_STATE"));
+        }
         let stepped = model.with_dependent(|_, parsed| -> Result<JsValue, JsValue> {
             let session = slot
                 .as_mut()
@@ -453,6 +457,12 @@ impl Engine {
     pub fn bench_step(&mut self) -> Result<JsValue, JsValue> {
         let model = self.model.as_ref().ok_or_else(no_model)?;
         let run = self.bench.as_mut().ok_or_else(|| coded_error("benchStep: no benchmark in progress", "BAD_STATE"))?;
+        if run.current.as_mut().and_then(TestRun::context_mut).is_some_and(backend::read_in_flight) {
+            return Err(coded_error(
+                "benchStep: the logits are still on their way (await the last Promise)",
+                "BAD_STATE",
+            ));
+        }
         let stepped = model.with_dependent(|_, parsed| -> Result<Option<js_sys::Promise>, JsValue> {
             let build = build_name();
             loop {
@@ -472,7 +482,10 @@ impl Engine {
         match stepped {
             Ok(Some(promise)) => Ok(promise.into()),
             Ok(None) => {
-                let rows = self.bench.take().map(|r| r.rows).unwrap_or_default();
+                // The instance's memory after every test, as the host's peak.
+                let peak = Some(memory_bytes()).filter(|&b| b > 0);
+                let rows: Vec<_> = self.bench.take().map(|r| r.rows).unwrap_or_default();
+                let rows: Vec<_> = rows.into_iter().map(|r| bench::BenchRow { peak_memory_bytes: peak, ..r }).collect();
                 serde_json::to_string(&rows).map(|json| JsValue::from_str(&json)).map_err(internal_error)
             }
             Err(e) => {
@@ -499,9 +512,7 @@ impl BenchRun {
                 return Ok(true);
             }
             if let Some(done) = self.current.take() {
-                let row = done.row(file, model, build, self.n_threads);
-                let peak = Some(memory_bytes()).filter(|&b| b > 0);
-                self.rows.push(bench::BenchRow { peak_memory_bytes: peak, ..row });
+                self.rows.push(done.row(file, model, build, self.n_threads));
             }
         }
     }

@@ -80,9 +80,9 @@ const BUILD_MODULES = {
 /// The webgpu build with its adapter and device, or why there is none.
 async function findGpu() {
   if (!self.navigator?.gpu) return { why: 'this browser offers no WebGPU (navigator.gpu is missing)' };
-  const module = await BUILD_MODULES.webgpu();
-  await module.default();
   try {
+    const module = await BUILD_MODULES.webgpu();
+    await module.default();
     // The adapter's name as the browser gives it (wgpu's can be empty).
     const info = (await self.navigator.gpu.requestAdapter())?.info;
     const label = [info?.vendor, info?.architecture, info?.device, info?.description].filter(Boolean).join(' ');
@@ -436,9 +436,10 @@ const ops = {
   detokenize: (id, { ids }) => guard(() => engine.detokenize(ids)),
   applyChatTemplate: (id, { messages }) => guard(() => engine.applyChatTemplate(JSON.stringify(messages ?? null))),
   complete,
-  bench: async (id, { nPrompt, nGen, repetitions, threads }) => {
+  bench: async (id, { nPrompt, nGen, repetitions, threads }, signal) => {
     guard(() => engine.benchStart(new Uint32Array(nPrompt), new Uint32Array(nGen), repetitions, threads));
     for (;;) {
+      if (signal.aborted) throw new DOMException('the benchmark was aborted', 'AbortError');
       // The rows (JSON), or on WebGPU a Promise for logits on their way.
       const step = guard(() => engine.benchStep());
       if (!(step instanceof Promise)) return JSON.parse(step);

@@ -156,7 +156,7 @@ impl Context {
         };
         let logits = &mut self.logits[..rows * n_vocab];
         read(offload, logits)?;
-        super::forward::check_finite(logits, n_vocab, self.cache.len - rows)
+        super::forward::check_finite(logits, n_vocab, self.cache.len.saturating_sub(rows))
     }
 
     /// Tokens in the cache.

@@ -4,11 +4,6 @@
 const BLOCK_BYTES: u32 = 22u;
 const ACT_WORDS: u32 = Q8_0_WORDS;
 
-// Four bits spread to bit 4 of four bytes.
-fn high_bits(h: u32) -> u32 {
-    return ((h & 1u) | ((h & 2u) << 7u) | ((h & 4u) << 14u) | ((h & 8u) << 21u)) << 4u;
-}
-
 fn block_dot(o: u32, a: u32) -> f32 {
     let qh = w_word(o + 2u);
     var sumi = 0;

@@ -31,3 +31,8 @@ fn sbyte(word: u32, k: u32) -> i32 {
 fn byte_sum(word: u32) -> i32 {
     return dot4I8Packed(word, 0x01010101u);
 }
+
+// Four bits spread to bit 4 of four bytes (the fifth bit of Q5_0 and Q5_1 quants).
+fn high_bits(h: u32) -> u32 {
+    return ((h & 1u) | ((h & 2u) << 7u) | ((h & 4u) << 14u) | ((h & 8u) << 21u)) << 4u;
+}
