@@ -469,7 +469,17 @@ impl Engine {
                 if let Some(ctx) = run.current.as_mut().and_then(TestRun::context_mut) {
                     backend::take_logits(ctx)?;
                 }
-                if !run_warm(|| run.advance(&parsed.file, &parsed.model, &build)).map_err(core_error)? {
+                // Batch after batch in one warm pass, until logits are left
+                // on their way (WebGPU) or every test is done.
+                let more = run_warm(|| -> Result<bool, Error> {
+                    while run.advance(&parsed.file, &parsed.model, &build)? {
+                        if run.current.as_mut().and_then(TestRun::context_mut).is_some_and(|c| c.logits_pending()) {
+                            return Ok(true);
+                        }
+                    }
+                    Ok(false)
+                });
+                if !more.map_err(core_error)? {
                     return Ok(None);
                 }
                 if let Some(ctx) = run.current.as_mut().and_then(TestRun::context_mut) {
