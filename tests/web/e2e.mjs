@@ -13,11 +13,12 @@
 // Screenshots go to target/web-e2e/. Needs: scripts/web/build, target/release/fuselm.
 // usage: node tests/web/e2e.mjs
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import { serveWeb } from './serve.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const out = join(root, 'target', 'web-e2e');
@@ -62,19 +63,7 @@ function nativeIds({ file, prompt, maxTokens }, kernels) {
   return JSON.parse(json);
 }
 
-async function serve() {
-  const server = spawn('python3', [join(root, 'scripts', 'web', 'serve'), '--port', '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const port = await new Promise((resolve, reject) => {
-    server.stdout.on('data', (d) => {
-      const m = /127\.0\.0\.1:(\d+)/.exec(String(d));
-      if (m) resolve(Number(m[1]));
-    });
-    server.on('exit', (code) => reject(new Error(`scripts/web/serve exited with ${code}`)));
-  });
-  return { server, base: `http://127.0.0.1:${port}` };
-}
-
-const { server, base } = await serve();
+const { server, base } = await serveWeb(root);
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
   args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-quic', '--no-first-run'],

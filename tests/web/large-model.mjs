@@ -18,11 +18,12 @@
 // target/release/fuselm.
 // usage: node tests/web/large-model.mjs
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import { serveWeb } from './serve.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const fuselm = join(root, 'target', 'release', 'fuselm');
@@ -51,14 +52,7 @@ const native = JSON.parse(execFileSync(
   { encoding: 'utf8' },
 ));
 
-const server = spawn('python3', [join(root, 'scripts', 'web', 'serve'), '--port', '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
-const port = await new Promise((resolve, reject) => {
-  server.stdout.on('data', (d) => {
-    const m = /127\.0\.0\.1:(\d+)/.exec(String(d));
-    if (m) resolve(Number(m[1]));
-  });
-  server.on('exit', (code) => reject(new Error(`scripts/web/serve exited with ${code}`)));
-});
+const { server, base } = await serveWeb(root);
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
   args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-quic', '--no-first-run'],
@@ -67,7 +61,7 @@ let failed = false;
 try {
   const page = await browser.newPage();
   page.on('pageerror', (e) => console.error(`page error: ${e.message}`));
-  await page.goto(`http://127.0.0.1:${port}/index.html?build=threads`);
+  await page.goto(`${base}/index.html?build=threads`);
   const runs = await page.evaluate(async ({ urls, prompt, maxTokens, nCtx }) => {
     const { Fuselm } = await import('./pkg/index.js');
     const engine = new Fuselm({ build: 'threads', threads: 2 });

@@ -19,11 +19,12 @@
 // Needs: scripts/web/build (webgpu build), target/release/fuselm.
 // usage: node tests/web/webgpu.mjs
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import { serveWeb } from './serve.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const fuselm = join(root, 'target', 'release', 'fuselm');
@@ -61,15 +62,7 @@ function nativeIds({ file, prompt, maxTokens }, backend = 'gpu') {
   return JSON.parse(json).tokens;
 }
 
-const server = spawn('python3', [join(root, 'scripts', 'web', 'serve'), '--port', '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
-const port = await new Promise((resolve, reject) => {
-  server.stdout.on('data', (d) => {
-    const m = /127\.0\.0\.1:(\d+)/.exec(String(d));
-    if (m) resolve(Number(m[1]));
-  });
-  server.on('exit', (code) => reject(new Error(`scripts/web/serve exited with ${code}`)));
-});
-const base = `http://127.0.0.1:${port}`;
+const { server, base } = await serveWeb(root);
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
   args: ['--no-sandbox', '--enable-unsafe-webgpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
