@@ -18,6 +18,10 @@ pub enum Isa {
     Neon,
     /// NEON with the dotprod extension (`sdot`).
     NeonDotprod,
+    /// NEON with dotprod and the int8 matrix-multiply extension (`smmla`):
+    /// tiled products with `smmla`; its per-row kernels and activation
+    /// quantizers are the dotprod tier's.
+    NeonI8mm,
     Simd128,
     /// simd128 with relaxed SIMD (`i32x4.relaxed_dot_i8x16_i7x16_add_s`), a
     /// compile-time feature of the `relaxed` browser build.
@@ -26,8 +30,16 @@ pub enum Isa {
 
 impl Isa {
     /// Every tier, for parsing names.
-    pub const ALL: [Isa; 7] =
-        [Isa::Avx512Vnni, Isa::Avx2, Isa::NeonDotprod, Isa::Neon, Isa::Simd128Relaxed, Isa::Simd128, Isa::Scalar];
+    pub const ALL: [Isa; 8] = [
+        Isa::Avx512Vnni,
+        Isa::Avx2,
+        Isa::NeonI8mm,
+        Isa::NeonDotprod,
+        Isa::Neon,
+        Isa::Simd128Relaxed,
+        Isa::Simd128,
+        Isa::Scalar,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -36,18 +48,19 @@ impl Isa {
             Isa::Avx512Vnni => "avx512vnni",
             Isa::Neon => "neon",
             Isa::NeonDotprod => "neon-dotprod",
+            Isa::NeonI8mm => "neon-i8mm",
             Isa::Simd128 => "simd128",
             Isa::Simd128Relaxed => "simd128-relaxed",
         }
     }
 
     /// Whether this tier has the fast kernel set (tiled prefill products, f32
-    /// prefill attention). Tiers without it (NEON, simd128, scalar) run the
+    /// prefill attention). Tiers without it (plain NEON, simd128, scalar) run the
     /// exact set's arithmetic in every mode, so the simd and threads browser
     /// builds give the ids of native `exact`; simd128-relaxed (the relaxed
     /// builds) has it.
     pub fn has_fast_set(self) -> bool {
-        matches!(self, Isa::Avx2 | Isa::Avx512Vnni | Isa::Simd128Relaxed)
+        matches!(self, Isa::Avx2 | Isa::Avx512Vnni | Isa::NeonDotprod | Isa::NeonI8mm | Isa::Simd128Relaxed)
     }
 
     /// The kernel name of this tier's tiled products (`avx2-tiled`).
@@ -57,6 +70,7 @@ impl Isa {
             Isa::Avx512Vnni => "avx512vnni-tiled",
             Isa::Neon => "neon-tiled",
             Isa::NeonDotprod => "neon-dotprod-tiled",
+            Isa::NeonI8mm => "neon-i8mm-tiled",
             Isa::Simd128 => "simd128-tiled",
             Isa::Simd128Relaxed => "simd128-relaxed-tiled",
             Isa::Scalar => "scalar-tiled",
@@ -68,6 +82,7 @@ impl Isa {
     pub fn available() -> Vec<Isa> {
         let mut isas = Vec::new();
         match Isa::detect() {
+            Isa::NeonI8mm => isas.extend([Isa::NeonI8mm, Isa::NeonDotprod, Isa::Neon]),
             Isa::NeonDotprod => isas.extend([Isa::NeonDotprod, Isa::Neon]),
             Isa::Avx512Vnni => isas.extend([Isa::Avx512Vnni, Isa::Avx2]),
             Isa::Simd128Relaxed => isas.extend([Isa::Simd128Relaxed, Isa::Simd128]),
@@ -85,10 +100,11 @@ impl Isa {
     }
 
     /// The tier whose activation quantizers this one uses: itself, except
-    /// AVX-512 VNNI, which reuses AVX2's.
+    /// AVX-512 VNNI, which reuses AVX2's, and i8mm, which reuses dotprod's.
     pub fn quantizer_isa(self) -> Isa {
         match self {
             Isa::Avx512Vnni => Isa::Avx2,
+            Isa::NeonI8mm => Isa::NeonDotprod,
             isa => isa,
         }
     }
@@ -117,6 +133,9 @@ impl Isa {
         #[cfg(target_arch = "aarch64")]
         {
             if std::arch::is_aarch64_feature_detected!("dotprod") {
+                if std::arch::is_aarch64_feature_detected!("i8mm") {
+                    return Isa::NeonI8mm;
+                }
                 return Isa::NeonDotprod;
             }
             if std::arch::is_aarch64_feature_detected!("neon") {
@@ -187,7 +206,7 @@ impl FromStr for KernelMode {
                     option: Self::ENV,
                     value: s.to_string(),
                     expected:
-                        "auto, exact, simd, scalar, unfused or a tier (avx512vnni, avx2, neon-dotprod, neon, simd128-relaxed, simd128)",
+                        "auto, exact, simd, scalar, unfused or a tier (avx512vnni, avx2, neon-i8mm, neon-dotprod, neon, simd128-relaxed, simd128)",
                 }),
             },
         }

@@ -193,6 +193,8 @@ fn simd_kernel(ty: GgmlType, isa: Isa) -> Option<(DotFn, Isa)> {
         Isa::Neon => own(neon_kernel(ty, false)),
         #[cfg(target_arch = "aarch64")]
         Isa::NeonDotprod => own(neon_kernel(ty, true)),
+        #[cfg(target_arch = "aarch64")]
+        Isa::NeonI8mm => simd_kernel(ty, Isa::NeonDotprod),
         #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
         Isa::Simd128 => own(simd128_kernel(ty)),
         #[cfg(all(target_arch = "wasm32", target_feature = "relaxed-simd"))]

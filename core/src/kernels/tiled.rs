@@ -180,7 +180,53 @@ pub fn tiled_kernel(ty: GgmlType, isa: Isa) -> Option<TiledKernel> {
             _ => None,
         }
     }
-    #[cfg(not(any(target_arch = "x86_64", all(target_arch = "wasm32", target_feature = "relaxed-simd"))))]
+    #[cfg(target_arch = "aarch64")]
+    {
+        use super::act_tiles::{SLOTS_32, SLOTS_PER_LANE};
+        use super::neon_tiled as neon;
+        // SAFETY (every closure): a tier is only chosen when `Isa::detect`
+        // found its features on this CPU (dotprod; dotprod and i8mm).
+        match (isa, UnpackKind::of(ty), Kind32::of(ty)) {
+            (Isa::NeonDotprod, Some(kind), _) => Some(TiledKernel::KQuant(TileFns {
+                kind,
+                width: neon::WIDTH,
+                slots: SLOTS_PER_LANE,
+                unpack: super::unpacked::unpack_all,
+                tile: |r, t, o, _| unsafe { neon::tile_8x4(r, t, o) },
+                fused_epilogue: true,
+            })),
+            (Isa::NeonDotprod, _, Some(kind)) => Some(TiledKernel::Block32(TileFns {
+                kind,
+                width: neon::WIDTH,
+                slots: SLOTS_32,
+                unpack: super::unpacked32::unpack_all32,
+                tile: |r, t, o, k| unsafe { neon::tile32_8x4(r, t, o, k) },
+                fused_epilogue: true,
+            })),
+            (Isa::NeonI8mm, Some(kind), _) => Some(TiledKernel::KQuant(TileFns {
+                kind,
+                width: neon::WIDTH,
+                slots: SLOTS_PER_LANE,
+                unpack: super::unpacked::unpack_all,
+                tile: |r, t, o, _| unsafe { neon::tile_8x4_i8mm(r, t, o) },
+                fused_epilogue: true,
+            })),
+            (Isa::NeonI8mm, _, Some(kind)) => Some(TiledKernel::Block32(TileFns {
+                kind,
+                width: neon::WIDTH,
+                slots: SLOTS_32,
+                unpack: super::unpacked32::unpack_all32,
+                tile: |r, t, o, k| unsafe { neon::tile32_8x4_i8mm(r, t, o, k) },
+                fused_epilogue: true,
+            })),
+            _ => None,
+        }
+    }
+    #[cfg(not(any(
+        target_arch = "x86_64",
+        target_arch = "aarch64",
+        all(target_arch = "wasm32", target_feature = "relaxed-simd")
+    )))]
     {
         let _ = (ty, isa); // no tiled tier on this target yet
         None
