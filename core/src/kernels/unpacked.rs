@@ -11,14 +11,17 @@
 //! ```
 //!
 //! Q4_K/Q5_K: `sc` the 6-bit scale, `mc` the 6-bit min, `dw = d`, `dm = dmin`;
-//! Q6_K: `sc` the i8 scale, `mc = 32·sc` (the −32 offset), `dw = dm = d`.
+//! Q6_K: `sc` the i8 scale, `mc = 32·sc` (the −32 offset), `dw = dm = d`;
+//! Q2_K: `sc` the 4-bit scale, `mc` the 4-bit min, `dw = d`, `dm = dmin`;
+//! Q3_K: quants stored plus 4 (0..7), `sc` the signed 6-bit scale, `mc = 4·sc`,
+//! `dw = dm = d`.
 //! The tiled kernels of every tier and the scalar [`dot_fast_with`] compute the
 //! epilogue in this order with the same roundings (fused multiply-adds on x86,
 //! each operation rounded on wasm: [`epilogue_unfused`]), so they agree bit for bit;
 //! they differ from the exact set (llama.cpp's per-pair kernels) only in the
 //! order of float additions.
 
-use crate::quant::{BlockQ4K, BlockQ5K, BlockQ6K, BlockQ8K};
+use crate::quant::{BlockQ2K, BlockQ3K, BlockQ4K, BlockQ5K, BlockQ6K, BlockQ8K};
 use crate::GgmlType;
 
 /// One 256-value block of one weight row, unpacked. 384 bytes, cache-line aligned.
@@ -47,6 +50,8 @@ impl Default for UnpackedBlock {
 /// pointer so that the unpack loops inline into each tier's target features).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum UnpackKind {
+    Q2K,
+    Q3K,
     Q4K,
     Q5K,
     Q6K,
@@ -55,6 +60,8 @@ pub enum UnpackKind {
 impl UnpackKind {
     pub fn of(ty: GgmlType) -> Option<UnpackKind> {
         Some(match ty {
+            GgmlType::Q2_K => UnpackKind::Q2K,
+            GgmlType::Q3_K => UnpackKind::Q3K,
             GgmlType::Q4_K => UnpackKind::Q4K,
             GgmlType::Q5_K => UnpackKind::Q5K,
             GgmlType::Q6_K => UnpackKind::Q6K,
@@ -70,6 +77,16 @@ pub fn unpack_all(kind: UnpackKind, data: &[u8], block_bytes: usize, out: &mut [
     // compiled without the caller's target features (the loops then ran as
     // SSE2 code, 3x slower).
     match kind {
+        UnpackKind::Q2K => {
+            for (b, o) in data.chunks_exact(block_bytes).zip(out) {
+                unpack_q2_k(b, o);
+            }
+        }
+        UnpackKind::Q3K => {
+            for (b, o) in data.chunks_exact(block_bytes).zip(out) {
+                unpack_q3_k(b, o);
+            }
+        }
         UnpackKind::Q4K => {
             for (b, o) in data.chunks_exact(block_bytes).zip(out) {
                 unpack_q4_k(b, o);
@@ -156,6 +173,51 @@ pub fn unpack_q6_k(bytes: &[u8], out: &mut UnpackedBlock) {
     out.dm = d;
 }
 
+#[inline(always)]
+pub fn unpack_q2_k(bytes: &[u8], out: &mut UnpackedBlock) {
+    let b: &BlockQ2K = bytemuck::from_bytes(bytes);
+    // Element 128·half + 32·j + l is bits 2j..2j+2 of qs[32·half + l].
+    for half in 0..2 {
+        let qs = &b.qs[32 * half..32 * half + 32];
+        let y = &mut out.q[128 * half..128 * half + 128];
+        for j in 0..4 {
+            for l in 0..32 {
+                y[32 * j + l] = (qs[l] >> (2 * j)) & 3;
+            }
+        }
+    }
+    for k in 0..16 {
+        out.sc[k] = (b.scales[k] & 0xF) as i32;
+        out.mc[k] = (b.scales[k] >> 4) as i16;
+    }
+    out.dw = b.d.to_f32();
+    out.dm = b.dmin.to_f32();
+}
+
+#[inline(always)]
+pub fn unpack_q3_k(bytes: &[u8], out: &mut UnpackedBlock) {
+    let b: &BlockQ3K = bytemuck::from_bytes(bytes);
+    // Element 128·half + 32·j + l: bits 2j..2j+2 of qs[32·half + l], plus 4
+    // when bit 4·half + j of hmask[l] is set (the quant is that minus 4).
+    for half in 0..2 {
+        let qs = &b.qs[32 * half..32 * half + 32];
+        let y = &mut out.q[128 * half..128 * half + 128];
+        for j in 0..4 {
+            let bit = 4 * half + j;
+            for l in 0..32 {
+                y[32 * j + l] = ((qs[l] >> (2 * j)) & 3) | (((b.hmask[l] >> bit) & 1) << 2);
+            }
+        }
+    }
+    for (k, sc) in b.signed_scales().into_iter().enumerate() {
+        out.sc[k] = sc as i32;
+        out.mc[k] = 4 * sc as i16;
+    }
+    let d = b.d.to_f32();
+    out.dw = d;
+    out.dm = d;
+}
+
 /// The two exact integer sums of one block pair.
 #[inline(always)]
 pub fn block_sums(w: &UnpackedBlock, a: &BlockQ8K) -> (i32, i32) {
@@ -233,6 +295,8 @@ mod tests {
 
     #[test]
     fn unpacked_k_quants_dot_like_their_reference() {
+        check::<BlockQ2K>(crate::quant::q2_k::vec_dot);
+        check::<BlockQ3K>(crate::quant::q3_k::vec_dot);
         check::<BlockQ4K>(crate::quant::q4_k::vec_dot);
         check::<BlockQ5K>(crate::quant::q5_k::vec_dot);
         check::<BlockQ6K>(crate::quant::q6_k::vec_dot);
