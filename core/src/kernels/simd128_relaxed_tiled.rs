@@ -3,10 +3,11 @@
 //! in the 4 i32 lanes of the activation tiles (`act_tiles.rs`); each 4-byte
 //! weight group is splatted and `i16x8.relaxed_dot_i8x16_i7x16_s` multiplies it
 //! with 4 tokens' bytes (pairs summed into i16). The unpacked quants are at
-//! most 63, so two such i16 results add without overflow (2·2·127·63 < 2^15),
-//! four for quants up to 31; `i32x4.extadd_pairwise_i16x8_s` then widens.
-//! That is 3-4 instructions per 16 products whether or not the CPU has VNNI
-//! (V8 lowers the i16 dot to one `pmaddubsw`).
+//! most 63, so two such i16 results add without overflow (2·2·128·63 < 2^15),
+//! four for quants up to 31; `i32x4.dot_i16x8_s` against the group's scale
+//! then widens and scales in one instruction. That is 3-4 instructions per 16
+//! products whether or not the CPU has VNNI (V8 lowers the i16 dot to one
+//! `pmaddubsw`).
 //!
 //! Integer sums are exact. The float step rounds each operation
 //! (`unpacked::epilogue_unfused`): wasm's only fused multiply-add,
@@ -46,10 +47,10 @@ fn group(q: &[u8], g: usize) -> v128 {
 fn dot16_scaled<const WIDE: bool>(a: &[v128; 4], q: &[u8], sc: v128) -> v128 {
     let d: [v128; 4] = std::array::from_fn(|g| i16x8_relaxed_dot_i8x16_i7x16(a[g], group(q, g)));
     if WIDE {
-        // 2 · 2 · 127 · 63 < 2^15: pairs of dots add in i16.
+        // 2 · 2 · 128 · 63 < 2^15: pairs of dots add in i16.
         i32x4_add(i32x4_dot_i16x8(i16x8_add(d[0], d[1]), sc), i32x4_dot_i16x8(i16x8_add(d[2], d[3]), sc))
     } else {
-        // 4 · 2 · 127 · 31 < 2^15: all four add in i16.
+        // 4 · 2 · 128 · 31 < 2^15: all four add in i16.
         i32x4_dot_i16x8(i16x8_add(i16x8_add(d[0], d[1]), i16x8_add(d[2], d[3])), sc)
     }
 }

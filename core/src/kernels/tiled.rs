@@ -44,8 +44,8 @@ pub struct TileFns<B: 'static, K: 'static> {
     pub unpack: fn(K, &[u8], usize, &mut [B]),
     /// `out[r * width + t]` for 8 rows and one activation tile.
     pub tile: fn(&TileRows<'_, B>, &[u32], &mut [f32], K),
-    /// Whether the float step is a fused multiply-add (x86) or rounds each
-    /// operation (wasm); `unpacked::dot_fast_with` computes either.
+    /// Whether the float step is a fused multiply-add (x86, aarch64) or rounds
+    /// each operation (wasm); `unpacked::dot_fast_with` computes either.
     pub fused_epilogue: bool,
 }
 

@@ -16,8 +16,8 @@
 //! Q3_K: quants stored plus 4 (0..7), `sc` the signed 6-bit scale, `mc = 4·sc`,
 //! `dw = dm = d`.
 //! The tiled kernels of every tier and the scalar [`dot_fast_with`] compute the
-//! epilogue in this order with the same roundings (fused multiply-adds on x86,
-//! each operation rounded on wasm: [`epilogue_unfused`]), so they agree bit for bit;
+//! epilogue in this order with the same roundings (fused multiply-adds on x86
+//! and aarch64, each operation rounded on wasm: [`epilogue_unfused`]), so they agree bit for bit;
 //! they differ from the exact set (llama.cpp's per-pair kernels) only in the
 //! order of float additions.
 
@@ -262,7 +262,7 @@ pub fn dot_fast_with(w: &[UnpackedBlock], a: &[BlockQ8K], fused: bool) -> f32 {
     acc
 }
 
-/// [`dot_fast_with`] with the fused epilogue (the x86 tiers).
+/// [`dot_fast_with`] with the fused epilogue (the x86 and NEON tiers).
 pub fn dot_fast(w: &[UnpackedBlock], a: &[BlockQ8K]) -> f32 {
     dot_fast_with(w, a, true)
 }
