@@ -1,4 +1,4 @@
-//! Q4_K and Q6_K rows interleaved by 8 (`kernels/interleaved.rs`): on every tier this CPU
+//! Q2_K, Q3_K, Q4_K and Q6_K rows interleaved by 8 (`kernels/interleaved.rs`): on every tier this CPU
 //! has group kernels for, each decode output equals the fast set's scalar
 //! definition (`unpacked::dot_fast`) bit for bit, through the group kernel
 //! alone and through `WeightMatrix` with row counts that leave a partial last
@@ -20,7 +20,7 @@ use fuselm_core::quant;
 use fuselm_core::GgmlType;
 use proptest::prelude::*;
 
-const FORMATS: [GgmlType; 2] = [GgmlType::Q4_K, GgmlType::Q6_K];
+const FORMATS: [GgmlType; 4] = [GgmlType::Q2_K, GgmlType::Q3_K, GgmlType::Q4_K, GgmlType::Q6_K];
 
 fn group_tiers(ty: GgmlType) -> Vec<Isa> {
     let tiers: Vec<Isa> = Isa::available().into_iter().filter(|&isa| group_kernel(ty, isa).is_some()).collect();

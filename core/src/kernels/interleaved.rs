@@ -28,6 +28,14 @@
 //!                                                      qh[32h+4j] (one word each)
 //! ```
 //!
+//! ```text
+//! Q2_K (8 x 84 = 672 bytes)              Q3_K (8 x 110 = 880 bytes)
+//! [0, 16)      d of rows 0..8 (f16)      [0, 16)       d of rows 0..8 (f16)
+//! [16, 32)     dmin of rows 0..8 (f16)   [16, 112)     scales: 3 words
+//! [32, 160)    scales: 4 words           [112, 880)    per step w: hmask[4w],
+//! [160, 672)   qs: 16 words                            qs[4w], qs[32 + 4w]
+//! ```
+//!
 //! A word's 8 copies fill one 32-byte slot (row r at +4r), and the slots lie
 //! in the order the group kernel reads them: a kernel that jumped back and
 //! forth inside a block (Q6_K's ql, then qh, then ql again) defeated the
@@ -48,6 +56,8 @@ pub const GROUP_ROWS: usize = 8;
 /// The formats stored interleaved.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum GroupFormat {
+    Q2K,
+    Q3K,
     Q4K,
     Q6K,
 }
@@ -55,6 +65,8 @@ pub enum GroupFormat {
 impl GroupFormat {
     pub fn of(ty: GgmlType) -> Option<GroupFormat> {
         Some(match ty {
+            GgmlType::Q2_K => GroupFormat::Q2K,
+            GgmlType::Q3_K => GroupFormat::Q3K,
             GgmlType::Q4_K => GroupFormat::Q4K,
             GgmlType::Q6_K => GroupFormat::Q6K,
             _ => return None,
@@ -64,6 +76,8 @@ impl GroupFormat {
     /// Bytes of one plain block.
     pub fn block_bytes(self) -> usize {
         match self {
+            GroupFormat::Q2K => 84,
+            GroupFormat::Q3K => 110,
             GroupFormat::Q4K => 144,
             GroupFormat::Q6K => 210,
         }
@@ -76,6 +90,8 @@ impl GroupFormat {
 
     fn unpack_kind(self) -> UnpackKind {
         match self {
+            GroupFormat::Q2K => UnpackKind::Q2K,
+            GroupFormat::Q3K => UnpackKind::Q3K,
             GroupFormat::Q4K => UnpackKind::Q4K,
             GroupFormat::Q6K => UnpackKind::Q6K,
         }
@@ -87,6 +103,25 @@ impl GroupFormat {
         // A field of 4-byte words at `start`: word w of row r at start + 32w + 4r.
         let words = |start: usize, offset: usize| start + 32 * (offset / 4) + 4 * r + offset % 4;
         match self {
+            // Plain Q2_K: scales [0, 16), qs [16, 80), d [80, 82), dmin [82, 84).
+            GroupFormat::Q2K => match i {
+                0..16 => words(32, i),
+                16..80 => words(160, i - 16),
+                80..82 => 2 * r + (i - 80),
+                _ => 16 + 2 * r + (i - 82),
+            },
+            // Plain Q3_K: hmask [0, 32), qs [32, 96), scales [96, 108), d [108, 110).
+            // Per step w (values 4w..4w+4 of each 32), the three words the
+            // kernel reads together: hmask[4w], qs[4w], qs[32 + 4w].
+            GroupFormat::Q3K => {
+                let step = |w: usize, word: usize| 112 + 96 * w + 32 * word;
+                match i {
+                    0..32 => step(i / 4, 0) + 4 * r + i % 4,
+                    32..96 => step((i - 32) % 32 / 4, 1 + (i - 32) / 32) + 4 * r + i % 4,
+                    96..108 => words(16, i - 96),
+                    _ => 2 * r + (i - 108),
+                }
+            }
             GroupFormat::Q4K => match i {
                 0..2 => 2 * r + i,
                 2..4 => 16 + 2 * r + (i - 2),
@@ -114,6 +149,8 @@ impl GroupFormat {
     /// `position`).
     fn pieces(self) -> &'static [(usize, usize, usize)] {
         match self {
+            GroupFormat::Q2K => &[(0, 80, 4), (80, 84, 2)],
+            GroupFormat::Q3K => &[(0, 108, 4), (108, 110, 2)],
             GroupFormat::Q4K => &[(0, 4, 2), (4, 144, 4)],
             GroupFormat::Q6K => &[(0, 208, 4), (208, 210, 2)],
         }
@@ -211,11 +248,22 @@ pub fn group_kernel(ty: GgmlType, isa: super::Isa) -> Option<GroupKernel> {
     #[cfg(target_arch = "x86_64")]
     {
         use super::x86_interleaved as x86;
+        use super::x86_interleaved_q2_q3 as x86_low;
         use super::Isa;
         let format = GroupFormat::of(ty)?;
         // SAFETY (every closure): a tier is only chosen when `Isa::detect`
         // found its features (avx512f/bw/vl/vnni with avx2/fma/f16c; avx2, fma, f16c).
+        // Q2_K and Q3_K have AVX2 kernels only (their i16 sums take every
+        // scale as one `vpmaddwd`); the AVX-512 tier runs them too.
         let (dot, unpack): (GroupDotFn, GroupUnpackFn) = match (format, isa) {
+            (GroupFormat::Q2K, Isa::Avx2 | Isa::Avx512Vnni) => (
+                |g, a, o| unsafe { x86_low::group_dot_q2_k_avx2(g, a, o) },
+                |g, n, o| unsafe { x86_low::unpack_group_q2_k(g, n, o) },
+            ),
+            (GroupFormat::Q3K, Isa::Avx2 | Isa::Avx512Vnni) => (
+                |g, a, o| unsafe { x86_low::group_dot_q3_k_avx2(g, a, o) },
+                |g, n, o| unsafe { x86_low::unpack_group_q3_k(g, n, o) },
+            ),
             (GroupFormat::Q4K, Isa::Avx512Vnni) => (
                 |g, a, o| unsafe { x86::group_dot_q4_k_vnni(g, a, o) },
                 |g, n, o| unsafe { x86::unpack_group_q4_k(g, n, o) },
@@ -279,7 +327,7 @@ mod tests {
 
     #[test]
     fn every_byte_lands_once_and_comes_back() {
-        for format in [GroupFormat::Q4K, GroupFormat::Q6K] {
+        for format in [GroupFormat::Q2K, GroupFormat::Q3K, GroupFormat::Q4K, GroupFormat::Q6K] {
             let (n_blocks, block_bytes) = (3, format.block_bytes());
             let src: Vec<u8> = (0..GROUP_ROWS * n_blocks * block_bytes).map(|i| (i * 7 % 251) as u8).collect();
             let mut dst = vec![0u8; src.len()];

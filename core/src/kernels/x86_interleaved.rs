@@ -137,7 +137,7 @@ pub unsafe fn group_dot_q4_k_vnni(group: &[u8], a: &[BlockQ8K], out: &mut [f32; 
 /// The 8 rows of `v` (row r: 8 words, lane k = slot k's word of row r) from
 /// 8 slots (slot k: lane r = row r's word): an 8x8 transpose of 32-bit words.
 #[inline(always)]
-unsafe fn transpose_8x8(v: [__m256i; 8]) -> [__m256i; 8] {
+pub(super) unsafe fn transpose_8x8(v: [__m256i; 8]) -> [__m256i; 8] {
     let a: [__m256i; 8] = std::array::from_fn(|i| {
         let (x, y) = (v[2 * (i / 2)], v[2 * (i / 2) + 1]);
         if i % 2 == 0 {

@@ -24,23 +24,7 @@ impl BlockQ3K {
     /// two bits in byte 8 + j % 4 at bit 2·(j / 4); four at a time in u32 words.
     #[inline]
     pub fn signed_scales(&self) -> [i8; 16] {
-        const LOW: u32 = 0x0F0F_0F0F;
-        const TOP: u32 = 0x0303_0303;
-        let word = |i: usize| u32::from_le_bytes(self.scales[4 * i..4 * i + 4].try_into().expect("4 bytes"));
-        let (a0, a1, a2) = (word(0), word(1), word(2));
-        let words = [
-            (a0 & LOW) | ((a2 & TOP) << 4),
-            (a1 & LOW) | (((a2 >> 2) & TOP) << 4),
-            ((a0 >> 4) & LOW) | (((a2 >> 4) & TOP) << 4),
-            ((a1 >> 4) & LOW) | (((a2 >> 6) & TOP) << 4),
-        ];
-        let mut out = [0i8; 16];
-        for (o, w) in out.chunks_exact_mut(4).zip(words) {
-            for (b, byte) in o.iter_mut().zip(w.to_le_bytes()) {
-                *b = (byte as i32 - 32) as i8;
-            }
-        }
-        out
+        signed_scales(&self.scales)
     }
 
     /// The signed 3-bit quant of element i (0..256), in -4..=3.
@@ -52,6 +36,29 @@ impl BlockQ3K {
         let high_set = self.hmask[l] & (1 << (4 * half + r / 32)) != 0;
         low as i8 - if high_set { 0 } else { 4 }
     }
+}
+
+/// [`BlockQ3K::signed_scales`] of a block's 12 scale bytes (also read out of
+/// interleaved groups, `kernels/interleaved.rs`).
+#[inline]
+pub fn signed_scales(scales: &[u8; 12]) -> [i8; 16] {
+    const LOW: u32 = 0x0F0F_0F0F;
+    const TOP: u32 = 0x0303_0303;
+    let word = |i: usize| u32::from_le_bytes(scales[4 * i..4 * i + 4].try_into().expect("4 bytes"));
+    let (a0, a1, a2) = (word(0), word(1), word(2));
+    let words = [
+        (a0 & LOW) | ((a2 & TOP) << 4),
+        (a1 & LOW) | (((a2 >> 2) & TOP) << 4),
+        ((a0 >> 4) & LOW) | (((a2 >> 4) & TOP) << 4),
+        ((a1 >> 4) & LOW) | (((a2 >> 6) & TOP) << 4),
+    ];
+    let mut out = [0i8; 16];
+    for (o, w) in out.chunks_exact_mut(4).zip(words) {
+        for (b, byte) in o.iter_mut().zip(w.to_le_bytes()) {
+            *b = (byte as i32 - 32) as i8;
+        }
+    }
+    out
 }
 
 impl QuantBlock for BlockQ3K {
