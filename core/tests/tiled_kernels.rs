@@ -16,7 +16,7 @@ use fuselm_core::GgmlType;
 use proptest::prelude::*;
 
 const K_QUANTS: [GgmlType; 5] = [GgmlType::Q2_K, GgmlType::Q3_K, GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K];
-const BLOCK32: [GgmlType; 3] = [GgmlType::Q4_0, GgmlType::Q5_0, GgmlType::Q8_0];
+const BLOCK32: [GgmlType; 5] = [GgmlType::Q4_0, GgmlType::Q4_1, GgmlType::Q5_0, GgmlType::Q5_1, GgmlType::Q8_0];
 
 /// The tiers of this CPU with a tiled kernel for `ty`.
 fn tiled_tiers(ty: GgmlType) -> Vec<Isa> {
@@ -40,7 +40,12 @@ fn reference_32(ty: GgmlType, row: &[u8], n_blocks: usize, acts: &Activations, n
     let kind = Kind32::of(ty).unwrap();
     let mut unpacked = vec![Unpacked32::default(); n_blocks];
     unpack_all32(kind, row, row.len() / n_blocks, &mut unpacked);
-    (0..n_tok).map(|t| dot_fast32_with(&unpacked, acts.q8_0_row(t), kind, fused)).collect()
+    // The formats with a min meet Q8_1 activations (with `s`), the others Q8_0.
+    if kind.has_min() {
+        (0..n_tok).map(|t| dot_fast32_with(&unpacked, acts.q8_1_row(t), kind, fused)).collect()
+    } else {
+        (0..n_tok).map(|t| dot_fast32_with(&unpacked, acts.q8_0_row(t), kind, fused)).collect()
+    }
 }
 
 /// Checks one product on `isa`: tiled output == the scalar reference per
@@ -111,8 +116,8 @@ proptest! {
         for isa in tiled_tiers(K_QUANTS[t]) {
             check(K_QUANTS[t], isa, n_blocks, n_out, n_tok, seed);
         }
-        for isa in tiled_tiers(BLOCK32[t % 3]) {
-            check32(BLOCK32[t % 3], isa, 8 * n_blocks - 1, n_out, n_tok, seed);
+        for isa in tiled_tiers(BLOCK32[t]) {
+            check32(BLOCK32[t], isa, 8 * n_blocks - 1, n_out, n_tok, seed);
         }
     }
 }

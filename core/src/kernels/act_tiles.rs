@@ -4,14 +4,15 @@
 //! Built once per matrix product (shared by every thread and weight row);
 //! padding tokens are zero and contribute nothing.
 
-use crate::quant::{BlockQ8K, BlockQ8_0};
+use crate::quant::{BlockQ8K, BlockQ8_0, BlockQ8_1};
 
 /// u32 slots per (tile, Q8_K block): 64 quant groups + 8 `bsums` pairs + `d`,
 /// each `width` lanes wide.
 pub const SLOTS_PER_LANE: usize = 64 + 8 + 1;
 
-/// u32 slots per (tile, Q8_0 block): 8 quant groups, the sum of the 32
-/// quants (i32) and `d` (f32), each `width` lanes wide.
+/// u32 slots per (tile, Q8_0 or Q8_1 block): 8 quant groups, the sum of the
+/// 32 quants (i32; Q8_1: its `s` as f32, for the weights' min) and `d` (f32),
+/// each `width` lanes wide.
 pub const SLOTS_32: usize = 8 + 1 + 1;
 
 /// `[n_tiles, n_blocks, SLOTS_PER_LANE, width]` u32: for lane (token) t of a tile,
@@ -46,6 +47,17 @@ impl ActTiles {
             lane.put_groups(bytemuck::cast_slice(&block.qs));
             let sum: i32 = block.qs.iter().map(|&q| q as i32).sum();
             lane.set(8, sum as u32);
+            lane.set(9, block.d.to_f32().to_bits());
+        });
+    }
+
+    /// Transposes `n_rows` rows of `n_blocks` Q8_1 blocks into tiles `width`
+    /// tokens wide: [`SLOTS_32`] slots with `s` in place of the quants' sum
+    /// (the formats with a min have no offset to subtract).
+    pub fn build_q8_1(&mut self, q8_1: &[BlockQ8_1], n_rows: usize, n_blocks: usize, width: usize) {
+        self.fill(q8_1, n_rows, n_blocks, width, SLOTS_32, |block, lane| {
+            lane.put_groups(bytemuck::cast_slice(&block.qs));
+            lane.set(8, block.s.to_f32().to_bits());
             lane.set(9, block.d.to_f32().to_bits());
         });
     }

@@ -65,6 +65,7 @@ impl Activations {
         match self.format {
             Some(ActFormat::Q8K) => self.tiles.build(&self.q8k, self.n_rows, self.row_len / 256, width),
             Some(ActFormat::Q8_0) => self.tiles.build_q8_0(&self.q8_0, self.n_rows, self.row_len / 32, width),
+            Some(ActFormat::Q8_1) => self.tiles.build_q8_1(&self.q8_1, self.n_rows, self.row_len / 32, width),
             _ => return,
         }
         self.tiles_ready = true;

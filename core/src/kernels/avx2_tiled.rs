@@ -13,7 +13,7 @@ use std::arch::x86_64::*;
 use super::act_tiles::{SLOTS_32, SLOTS_PER_LANE};
 use super::tiled::TILE_ROWS;
 use super::unpacked::UnpackedBlock;
-use super::unpacked32::Unpacked32;
+use super::unpacked32::{Kind32, Unpacked32};
 
 /// Tokens per tile (vector lanes).
 pub const WIDTH: usize = 8;
@@ -102,16 +102,27 @@ pub unsafe fn unpack_rows(
     super::unpacked::unpack_all(unpack, data, block_bytes, out);
 }
 
-/// The tile for Q4_0 and Q5_0 (quants plus offset at most 31, so four
-/// `vpmaddubsw` pair sums add in i16: 4·31·128·2 = 31744). Q8_0's quants plus
-/// 128 would saturate `vpmaddubsw`; it has no AVX2 tile. Equals
+/// The tile for Q4_0, Q4_1, Q5_0 and Q5_1 (quants plus offset at most 31,
+/// so four `vpmaddubsw` pair sums add in i16: 4·31·128·2 = 31744). Q8_0's
+/// quants plus 128 would saturate `vpmaddubsw`; it has no AVX2 tile. Equals
 /// `unpacked32::dot_fast32` bit for bit.
 ///
 /// # Safety
 /// As for [`tile_8x8`], with `tile` holding `n_blocks * SLOTS_32 * WIDTH`
-/// values and every quant at most 31.
+/// values (Q8_1 tiles for the formats with a min) and every quant at most 31.
 #[target_feature(enable = "avx2,fma")]
-pub unsafe fn tile32_8x8(rows: &[&[Unpacked32]; TILE_ROWS], tile: &[u32], out: &mut [f32], offset: i32) {
+pub unsafe fn tile32_8x8(rows: &[&[Unpacked32]; TILE_ROWS], tile: &[u32], out: &mut [f32], kind: Kind32) {
+    if kind.has_min() {
+        tile32::<true>(rows, tile, out, 0)
+    } else {
+        tile32::<false>(rows, tile, out, kind.offset())
+    }
+}
+
+/// [`tile32_8x8`] for formats with a min (`MIN`: slot 8 holds the
+/// activations' `s`, met by `m` after the scaled sum) or an offset.
+#[inline(always)]
+unsafe fn tile32<const MIN: bool>(rows: &[&[Unpacked32]; TILE_ROWS], tile: &[u32], out: &mut [f32], offset: i32) {
     let n_blocks = rows[0].len();
     assert!(tile.len() >= n_blocks * SLOTS_32 * WIDTH && out.len() >= TILE_ROWS * WIDTH);
     assert!(rows.iter().all(|r| r.len() == n_blocks));
@@ -120,7 +131,9 @@ pub unsafe fn tile32_8x8(rows: &[&[Unpacked32]; TILE_ROWS], tile: &[u32], out: &
     let off = _mm256_set1_epi32(offset);
     for b in 0..n_blocks {
         let at = tile.as_ptr().add(b * SLOTS_32 * WIDTH);
-        let off_sum = _mm256_mullo_epi32(_mm256_loadu_si256(at.add(8 * WIDTH) as *const _), off);
+        // Slot 8: the activations' sums (offset formats) or their `s` (f32).
+        let slot8 = _mm256_loadu_si256(at.add(8 * WIDTH) as *const _);
+        let off_sum = if MIN { _mm256_setzero_si256() } else { _mm256_mullo_epi32(slot8, off) };
         let da = _mm256_loadu_ps(at.add(9 * WIDTH) as *const f32);
         for r in 0..TILE_ROWS {
             let w = rows[r].get_unchecked(b);
@@ -134,6 +147,9 @@ pub unsafe fn tile32_8x8(rows: &[&[Unpacked32]; TILE_ROWS], tile: &[u32], out: &
             let s = _mm256_add_epi32(_mm256_madd_epi16(lo, ones), _mm256_madd_epi16(hi, ones));
             let isum = _mm256_cvtepi32_ps(_mm256_sub_epi32(s, off_sum));
             acc[r] = _mm256_fmadd_ps(isum, _mm256_mul_ps(_mm256_set1_ps(w.d), da), acc[r]);
+            if MIN {
+                acc[r] = _mm256_fmadd_ps(_mm256_set1_ps(w.m), _mm256_castsi256_ps(slot8), acc[r]);
+            }
         }
     }
     for (r, a) in acc.iter().enumerate() {
@@ -146,6 +162,6 @@ pub unsafe fn tile32_8x8(rows: &[&[Unpacked32]; TILE_ROWS], tile: &[u32], out: &
 /// # Safety
 /// The CPU must support `avx2`.
 #[target_feature(enable = "avx2")]
-pub unsafe fn unpack_rows32(kind: super::unpacked32::Kind32, data: &[u8], block_bytes: usize, out: &mut [Unpacked32]) {
+pub unsafe fn unpack_rows32(kind: Kind32, data: &[u8], block_bytes: usize, out: &mut [Unpacked32]) {
     super::unpacked32::unpack_all32(kind, data, block_bytes, out);
 }

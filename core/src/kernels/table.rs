@@ -280,9 +280,12 @@ pub fn select_kernel(tensor: &str, ty: GgmlType, mode: KernelMode, isa: Isa) -> 
         return Ok(kernel(Isa::Scalar, false, name, DotFn::F32(unfused_dot(ty))));
     }
     if mode != KernelMode::Scalar {
-        if let Some((dot, row_tier)) = simd_kernel(ty, isa) {
-            let fast = mode != KernelMode::Exact;
-            let tiled = if fast { tiled_kernel(ty, isa) } else { None };
+        let fast = mode != KernelMode::Exact;
+        let tiled = if fast { tiled_kernel(ty, isa) } else { None };
+        // A format with a tile but no SIMD row kernel on this tier (Q5_1)
+        // still prefills tiled; its rows go through the scalar kernel.
+        let scalar_rows = || tiled.and_then(|_| scalar_kernel(ty)).map(|dot| (dot, Isa::Scalar));
+        if let Some((dot, row_tier)) = simd_kernel(ty, isa).or_else(scalar_rows) {
             let group = if fast { group_kernel(ty, isa) } else { None };
             // Reports say which products are tiled; a tier without a tiled kernel
             // for this format runs its (or a lesser tier's) per-row kernels.

@@ -126,7 +126,7 @@ pub fn tiled_kernel(ty: GgmlType, isa: Isa) -> Option<TiledKernel> {
                 tile: |r, t, o, _| unsafe { vnni::tile_8x16(r, t, o) },
                 fused_epilogue: true,
             })),
-            (Isa::Avx512Vnni, _, Some(kind)) => Some(TiledKernel::Block32(TileFns {
+            (Isa::Avx512Vnni, _, Some(kind)) if !kind.has_min() => Some(TiledKernel::Block32(TileFns {
                 kind,
                 width: vnni::WIDTH,
                 slots: SLOTS_32,
@@ -143,14 +143,19 @@ pub fn tiled_kernel(ty: GgmlType, isa: Isa) -> Option<TiledKernel> {
                 fused_epilogue: true,
             })),
             // Q8_0's quants plus 128 would saturate vpmaddubsw: per-row kernels.
-            (Isa::Avx2, _, Some(kind)) if kind != Kind32::Q8_0 => Some(TiledKernel::Block32(TileFns {
-                kind,
-                width: avx2::WIDTH,
-                slots: SLOTS_32,
-                unpack: |k, d, b, o| unsafe { avx2::unpack_rows32(k, d, b, o) },
-                tile: |r, t, o, k| unsafe { avx2::tile32_8x8(r, t, o, k.offset()) },
-                fused_epilogue: true,
-            })),
+            // The formats with a min (Q4_1, Q5_1) take AVX2's tile on the
+            // AVX-512 tier too (its tiles 8 tokens wide, `prepare_tiles` builds
+            // whichever width the kernel has).
+            (Isa::Avx2, _, Some(kind)) | (Isa::Avx512Vnni, _, Some(kind)) if kind != Kind32::Q8_0 => {
+                Some(TiledKernel::Block32(TileFns {
+                    kind,
+                    width: avx2::WIDTH,
+                    slots: SLOTS_32,
+                    unpack: |k, d, b, o| unsafe { avx2::unpack_rows32(k, d, b, o) },
+                    tile: |r, t, o, k| unsafe { avx2::tile32_8x8(r, t, o, k) },
+                    fused_epilogue: true,
+                }))
+            }
             _ => None,
         }
     }
@@ -169,14 +174,17 @@ pub fn tiled_kernel(ty: GgmlType, isa: Isa) -> Option<TiledKernel> {
                 fused_epilogue: false,
             })),
             // Q8_0's quants plus 128 do not fit the 7-bit operand: per-row kernels.
-            (Isa::Simd128Relaxed, _, Some(kind)) if kind != Kind32::Q8_0 => Some(TiledKernel::Block32(TileFns {
-                kind,
-                width: relaxed::WIDTH,
-                slots: SLOTS_32,
-                unpack: super::unpacked32::unpack_all32,
-                tile: relaxed::tile32_8x4,
-                fused_epilogue: false,
-            })),
+            // Q4_1/Q5_1 (a min): per-row kernels for now.
+            (Isa::Simd128Relaxed, _, Some(kind)) if kind != Kind32::Q8_0 && !kind.has_min() => {
+                Some(TiledKernel::Block32(TileFns {
+                    kind,
+                    width: relaxed::WIDTH,
+                    slots: SLOTS_32,
+                    unpack: super::unpacked32::unpack_all32,
+                    tile: relaxed::tile32_8x4,
+                    fused_epilogue: false,
+                }))
+            }
             _ => None,
         }
     }
@@ -195,7 +203,8 @@ pub fn tiled_kernel(ty: GgmlType, isa: Isa) -> Option<TiledKernel> {
                 tile: |r, t, o, _| unsafe { neon::tile_8x4(r, t, o) },
                 fused_epilogue: true,
             })),
-            (Isa::NeonDotprod, _, Some(kind)) => Some(TiledKernel::Block32(TileFns {
+            // Q4_1/Q5_1 (a min): per-row kernels for now.
+            (Isa::NeonDotprod, _, Some(kind)) if !kind.has_min() => Some(TiledKernel::Block32(TileFns {
                 kind,
                 width: neon::WIDTH,
                 slots: SLOTS_32,
@@ -211,7 +220,7 @@ pub fn tiled_kernel(ty: GgmlType, isa: Isa) -> Option<TiledKernel> {
                 tile: |r, t, o, _| unsafe { neon::tile_8x4_i8mm(r, t, o) },
                 fused_epilogue: true,
             })),
-            (Isa::NeonI8mm, _, Some(kind)) => Some(TiledKernel::Block32(TileFns {
+            (Isa::NeonI8mm, _, Some(kind)) if !kind.has_min() => Some(TiledKernel::Block32(TileFns {
                 kind,
                 width: neon::WIDTH,
                 slots: SLOTS_32,
