@@ -6,6 +6,7 @@
 use std::sync::Arc;
 
 use super::interleaved::{self, GROUP_ROWS};
+use super::prefetch;
 use super::stats::{self, StatsKey};
 use super::{select_kernel, tiled, ActFormat, Activations, DotFn, Kernel, KernelMode};
 use crate::clock;
@@ -294,15 +295,24 @@ impl<'a> WeightMatrix<'a> {
         match self.kernel.dot {
             DotFn::Q8K(f) => {
                 let a = acts.q8k_row(t);
-                out.iter_mut().zip(rows).for_each(|(o, w)| *o = f(w, a));
+                out.iter_mut().zip(rows).for_each(|(o, w)| {
+                    prefetch::ahead(w.as_ptr(), w.len());
+                    *o = f(w, a)
+                });
             }
             DotFn::Q8_0(f) => {
                 let a = acts.q8_0_row(t);
-                out.iter_mut().zip(rows).for_each(|(o, w)| *o = f(w, a));
+                out.iter_mut().zip(rows).for_each(|(o, w)| {
+                    prefetch::ahead(w.as_ptr(), w.len());
+                    *o = f(w, a)
+                });
             }
             DotFn::Q8_1(f) => {
                 let a = acts.q8_1_row(t);
-                out.iter_mut().zip(rows).for_each(|(o, w)| *o = f(w, a));
+                out.iter_mut().zip(rows).for_each(|(o, w)| {
+                    prefetch::ahead(w.as_ptr(), w.len());
+                    *o = f(w, a)
+                });
             }
             DotFn::F32(f) => {
                 let a = acts.f32_row(t);

@@ -30,6 +30,7 @@ mod matrix;
 pub mod neon;
 #[cfg(target_arch = "aarch64")]
 pub mod neon_tiled;
+mod prefetch;
 mod shared_out;
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 pub mod simd128;

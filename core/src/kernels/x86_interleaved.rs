@@ -29,25 +29,6 @@ use crate::quant::BlockQ8K;
 const Q4K_GROUP_BLOCK: usize = 1152;
 /// Bytes of one block of an interleaved Q6_K group (8 x 210).
 const Q6K_GROUP_BLOCK: usize = 1680;
-/// How far ahead of the block being read the group kernels prefetch.
-///
-/// A group kernel reads one sequential stream, and the hardware prefetchers
-/// alone kept it at 76-90% of the bandwidth probe (Q4_K_M TinyLlama stand-in,
-/// 2-core AVX2 EPYC): software prefetches 2-4 KB ahead gave +10-25% decode
-/// at one and two threads (2 and 4 KB alike there; 4 KB for machines with
-/// more bandwidth per core).
-const PREFETCH_AHEAD: usize = 4096;
-
-/// Prefetches the cache lines of the group block `bytes` long that lies
-/// [`PREFETCH_AHEAD`] after `base` (past a matrix's end too: a prefetch
-/// never faults).
-#[inline(always)]
-pub(super) unsafe fn prefetch_ahead(base: *const u8, bytes: usize) {
-    for line in 0..bytes.div_ceil(64) {
-        _mm_prefetch::<_MM_HINT_T0>(base.wrapping_add(PREFETCH_AHEAD + 64 * line) as *const i8);
-    }
-}
-
 /// The sub-block products of one 64-value chunk for 8 rows: low nibbles ·
 /// activations 0..32 and high nibbles · activations 32..64, as i32 lanes.
 #[inline(always)]
@@ -88,7 +69,7 @@ unsafe fn group_dot<const VNNI: bool>(group: &[u8], a: &[BlockQ8K], out: &mut [f
     let mut acc = _mm256_setzero_ps();
     for (b, ab) in a.iter().enumerate() {
         let base = group.as_ptr().add(b * Q4K_GROUP_BLOCK);
-        prefetch_ahead(base, Q4K_GROUP_BLOCK);
+        super::prefetch::ahead(base, Q4K_GROUP_BLOCK);
         let dw = _mm256_cvtph_ps(_mm_loadu_si128(base as *const __m128i));
         let dm = _mm256_cvtph_ps(_mm_loadu_si128(base.add(16) as *const __m128i));
         let w: [__m256i; 3] = std::array::from_fn(|i| _mm256_loadu_si256(base.add(32 + 32 * i) as *const __m256i));
@@ -270,7 +251,7 @@ unsafe fn group_dot_q6<const VNNI: bool>(group: &[u8], a: &[BlockQ8K], out: &mut
     let mut acc = _mm256_setzero_ps();
     for (b, ab) in a.iter().enumerate() {
         let base = group.as_ptr().add(b * Q6K_GROUP_BLOCK);
-        prefetch_ahead(base, Q6K_GROUP_BLOCK);
+        super::prefetch::ahead(base, Q6K_GROUP_BLOCK);
         let d = _mm256_cvtph_ps(_mm_loadu_si128(base as *const __m128i));
         let act = ab.qs.as_ptr() as *const i32;
         let (mut isum, mut msum) = (_mm256_setzero_si256(), _mm256_setzero_si256());

@@ -23,7 +23,7 @@ use std::arch::x86_64::*;
 
 use super::interleaved::GROUP_ROWS;
 use super::unpacked::UnpackedBlock;
-use super::x86_interleaved::{prefetch_ahead, transpose_8x8};
+use super::x86_interleaved::transpose_8x8;
 use crate::quant::BlockQ8K;
 
 /// Bytes of one block of an interleaved Q2_K group (8 x 84).
@@ -99,7 +99,7 @@ pub unsafe fn group_dot_q2_k_avx2(group: &[u8], a: &[BlockQ8K], out: &mut [f32; 
     let mut acc = _mm256_setzero_ps();
     for (b, ab) in a.iter().enumerate() {
         let base = group.as_ptr().add(b * Q2K_GROUP_BLOCK);
-        prefetch_ahead(base, Q2K_GROUP_BLOCK);
+        super::prefetch::ahead(base, Q2K_GROUP_BLOCK);
         let dw = _mm256_cvtph_ps(_mm_loadu_si128(base as *const __m128i));
         let dm = _mm256_cvtph_ps(_mm_loadu_si128(base.add(16) as *const __m128i));
         // Scale byte k: scale in the low nibble, min in the high one.
@@ -175,7 +175,7 @@ pub unsafe fn group_dot_q3_k_avx2(group: &[u8], a: &[BlockQ8K], out: &mut [f32; 
     let mut acc = _mm256_setzero_ps();
     for (b, ab) in a.iter().enumerate() {
         let base = group.as_ptr().add(b * Q3K_GROUP_BLOCK);
-        prefetch_ahead(base, Q3K_GROUP_BLOCK);
+        super::prefetch::ahead(base, Q3K_GROUP_BLOCK);
         let d = _mm256_cvtph_ps(_mm_loadu_si128(base as *const __m128i));
         let scales = q3_k_scales(base);
         let act = ab.qs.as_ptr() as *const i32;
