@@ -1,6 +1,6 @@
-//! Q2_K, Q3_K, Q4_K and Q6_K rows interleaved by 8 (`kernels/interleaved.rs`): on every tier this CPU
+//! Q2_K, Q3_K, Q4_K, Q6_K and Q4_1 rows interleaved by 8 (`kernels/interleaved.rs`): on every tier this CPU
 //! has group kernels for, each decode output equals the fast set's scalar
-//! definition (`unpacked::dot_fast`) bit for bit, through the group kernel
+//! definition (`unpacked::dot_fast`; `unpacked32::dot_fast32` for Q4_1) bit for bit, through the group kernel
 //! alone and through `WeightMatrix` with row counts that leave a partial last
 //! group and every token count below the tiled path's; the group unpack for
 //! the tiled path gives the plain rows' unpacked blocks exactly (products from
@@ -11,16 +11,18 @@ mod common;
 
 use common::values;
 use fuselm_core::kernels::interleaved::{
-    group_dot_scalar, group_kernel, interleave_matrix, unpack_group_scalar, GroupFormat, GROUP_ROWS,
+    group_dot_scalar, group_kernel, interleave_matrix, unpack_group_scalar, GroupDot, GroupFormat, GroupUnpack,
+    GROUP_ROWS,
 };
 use fuselm_core::kernels::tiled::MIN_TOKENS;
 use fuselm_core::kernels::unpacked::{dot_fast, unpack_all, UnpackKind, UnpackedBlock};
+use fuselm_core::kernels::unpacked32::{dot_fast32, unpack_all32, Kind32, Unpacked32};
 use fuselm_core::kernels::{ActFormat, Activations, Isa, KernelMode, WeightMatrix};
 use fuselm_core::quant;
 use fuselm_core::GgmlType;
 use proptest::prelude::*;
 
-const FORMATS: [GgmlType; 4] = [GgmlType::Q2_K, GgmlType::Q3_K, GgmlType::Q4_K, GgmlType::Q6_K];
+const FORMATS: [GgmlType; 5] = [GgmlType::Q2_K, GgmlType::Q3_K, GgmlType::Q4_K, GgmlType::Q6_K, GgmlType::Q4_1];
 
 fn group_tiers(ty: GgmlType) -> Vec<Isa> {
     let tiers: Vec<Isa> = Isa::available().into_iter().filter(|&isa| group_kernel(ty, isa).is_some()).collect();
@@ -28,58 +30,96 @@ fn group_tiers(ty: GgmlType) -> Vec<Isa> {
     tiers
 }
 
-fn dot_fast_row(ty: GgmlType, row: &[u8], n_blocks: usize, a: &[fuselm_core::quant::BlockQ8K]) -> f32 {
-    let mut unpacked = vec![UnpackedBlock::default(); n_blocks];
-    unpack_all(UnpackKind::of(ty).unwrap(), row, row.len() / n_blocks, &mut unpacked);
-    dot_fast(&unpacked, a)
+/// The activations the format's kernels read: Q8_1 for Q4_1, Q8_K for K-quants.
+fn act_format(ty: GgmlType) -> ActFormat {
+    if Kind32::of(ty).is_some() {
+        ActFormat::Q8_1
+    } else {
+        ActFormat::Q8K
+    }
+}
+
+/// The fast set's value of one plain row with token `t` of `acts`.
+fn dot_fast_row(ty: GgmlType, row: &[u8], n_blocks: usize, acts: &Activations, t: usize) -> f32 {
+    let block_bytes = row.len() / n_blocks;
+    match Kind32::of(ty) {
+        Some(kind) => {
+            let mut unpacked = vec![Unpacked32::default(); n_blocks];
+            unpack_all32(kind, row, block_bytes, &mut unpacked);
+            dot_fast32(&unpacked, acts.q8_1_row(t), kind)
+        }
+        None => {
+            let mut unpacked = vec![UnpackedBlock::default(); n_blocks];
+            unpack_all(UnpackKind::of(ty).unwrap(), row, block_bytes, &mut unpacked);
+            dot_fast(&unpacked, acts.q8k_row(t))
+        }
+    }
 }
 
 fn check_group(ty: GgmlType, n_blocks: usize, seed: u64, weight_scale: f32, act_scale: f32) {
     let format = GroupFormat::of(ty).unwrap();
-    let n_in = 256 * n_blocks;
+    let n_in = ty.block_len() * n_blocks;
     let mut w = Vec::new();
     quant::quantize_row(ty, &values(n_in * GROUP_ROWS, seed, weight_scale), &mut w).unwrap();
     let row_bytes = w.len() / GROUP_ROWS;
+    let plain = |r: usize| &w[r * row_bytes..(r + 1) * row_bytes];
     let group = interleave_matrix(format, &w, GROUP_ROWS, row_bytes);
     let mut acts = Activations::default();
-    acts.quantize(&values(n_in, seed + 1, act_scale), n_in, ActFormat::Q8K, Isa::Scalar);
-    let a = acts.q8k_row(0);
-    let mut scalar = [0.0f32; GROUP_ROWS];
-    group_dot_scalar(format, &group, a, &mut scalar);
-    for r in 0..GROUP_ROWS {
-        let want = dot_fast_row(ty, &w[r * row_bytes..(r + 1) * row_bytes], n_blocks, a);
-        assert_eq!(scalar[r].to_bits(), want.to_bits(), "scalar group row {r}");
-    }
-    // Unpacked for the tiled path: the plain rows' unpacked blocks.
-    let mut unpacked_scalar = vec![UnpackedBlock::default(); GROUP_ROWS * n_blocks];
-    unpack_group_scalar(format, &group, n_blocks, &mut unpacked_scalar);
-    for r in 0..GROUP_ROWS {
-        let mut plain = vec![UnpackedBlock::default(); n_blocks];
-        unpack_all(
-            UnpackKind::of(ty).unwrap(),
-            &w[r * row_bytes..(r + 1) * row_bytes],
-            row_bytes / n_blocks,
-            &mut plain,
-        );
-        assert_eq!(&unpacked_scalar[r * n_blocks..(r + 1) * n_blocks], &plain[..], "scalar unpack row {r}");
+    acts.quantize(&values(n_in, seed + 1, act_scale), n_in, act_format(ty), Isa::Scalar);
+    let want: Vec<f32> = (0..GROUP_ROWS).map(|r| dot_fast_row(ty, plain(r), n_blocks, &acts, 0)).collect();
+    // The K-quants' scalar group definitions (what a new tier is written against).
+    if Kind32::of(ty).is_none() {
+        let mut scalar = [0.0f32; GROUP_ROWS];
+        group_dot_scalar(format, &group, acts.q8k_row(0), &mut scalar);
+        for r in 0..GROUP_ROWS {
+            assert_eq!(scalar[r].to_bits(), want[r].to_bits(), "scalar group row {r}");
+        }
+        let mut unpacked_scalar = vec![UnpackedBlock::default(); GROUP_ROWS * n_blocks];
+        unpack_group_scalar(format, &group, n_blocks, &mut unpacked_scalar);
+        for r in 0..GROUP_ROWS {
+            let mut unpacked = vec![UnpackedBlock::default(); n_blocks];
+            unpack_all(UnpackKind::of(ty).unwrap(), plain(r), row_bytes / n_blocks, &mut unpacked);
+            assert_eq!(&unpacked_scalar[r * n_blocks..(r + 1) * n_blocks], &unpacked[..], "scalar unpack row {r}");
+        }
     }
     for isa in group_tiers(ty) {
         let kernel = group_kernel(ty, isa).unwrap();
         let mut got = [f32::NAN; GROUP_ROWS];
-        (kernel.dot)(&group, a, &mut got);
-        for r in 0..GROUP_ROWS {
-            assert_eq!(got[r].to_bits(), scalar[r].to_bits(), "{ty} {isa} row {r}: {} vs {}", got[r], scalar[r]);
+        match kernel.dot {
+            GroupDot::Q8K(dot) => dot(&group, acts.q8k_row(0), &mut got),
+            GroupDot::Q8_1(dot) => dot(&group, acts.q8_1_row(0), &mut got),
         }
-        let mut unpacked = vec![UnpackedBlock::default(); GROUP_ROWS * n_blocks];
-        (kernel.unpack)(&group, n_blocks, &mut unpacked);
-        assert!(unpacked == unpacked_scalar, "{ty} {isa}: group unpack differs from the plain rows'");
+        for r in 0..GROUP_ROWS {
+            assert_eq!(got[r].to_bits(), want[r].to_bits(), "{ty} {isa} row {r}: {} vs {}", got[r], want[r]);
+        }
+        // Unpacked for the tiled path: the plain rows' unpacked blocks.
+        match kernel.unpack {
+            GroupUnpack::KQuant(unpack) => {
+                let mut got = vec![UnpackedBlock::default(); GROUP_ROWS * n_blocks];
+                unpack(&group, n_blocks, &mut got);
+                for r in 0..GROUP_ROWS {
+                    let mut unpacked = vec![UnpackedBlock::default(); n_blocks];
+                    unpack_all(UnpackKind::of(ty).unwrap(), plain(r), row_bytes / n_blocks, &mut unpacked);
+                    assert!(got[r * n_blocks..(r + 1) * n_blocks] == unpacked[..], "{ty} {isa}: group unpack row {r}");
+                }
+            }
+            GroupUnpack::Block32(unpack) => {
+                let mut got = vec![Unpacked32::default(); GROUP_ROWS * n_blocks];
+                unpack(&group, n_blocks, &mut got);
+                for r in 0..GROUP_ROWS {
+                    let mut unpacked = vec![Unpacked32::default(); n_blocks];
+                    unpack_all32(Kind32::of(ty).unwrap(), plain(r), row_bytes / n_blocks, &mut unpacked);
+                    assert!(got[r * n_blocks..(r + 1) * n_blocks] == unpacked[..], "{ty} {isa}: group unpack row {r}");
+                }
+            }
+        }
     }
 }
 
 /// Every output of a `WeightMatrix` product with fewer tokens than the tiled
 /// path takes equals `dot_fast` of its row and token.
 fn check_matrix(ty: GgmlType, isa: Isa, n_blocks: usize, n_out: usize, n_tok: usize, seed: u64) {
-    let n_in = 256 * n_blocks;
+    let n_in = ty.block_len() * n_blocks;
     let mut w = Vec::new();
     quant::quantize_row(ty, &values(n_in * n_out, seed, 0.3), &mut w).unwrap();
     let m = WeightMatrix::from_raw("w", ty, n_in, n_out, &w, KernelMode::Auto, isa).unwrap();
@@ -90,7 +130,7 @@ fn check_matrix(ty: GgmlType, isa: Isa, n_blocks: usize, n_out: usize, n_tok: us
     let row_bytes = w.len() / n_out;
     for r in 0..n_out {
         for t in 0..n_tok {
-            let want = dot_fast_row(ty, &w[r * row_bytes..(r + 1) * row_bytes], n_blocks, acts.q8k_row(t));
+            let want = dot_fast_row(ty, &w[r * row_bytes..(r + 1) * row_bytes], n_blocks, &acts, t);
             let got = out[t * n_out + r];
             assert_eq!(got.to_bits(), want.to_bits(), "{ty} {isa} [{n_out}x{n_in}] row {r} token {t}: {got} vs {want}");
         }
@@ -136,7 +176,7 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
     #[test]
     fn interleaved_products_equal_the_fast_scalar_definition(
-        t in 0usize..2, n_blocks in 1usize..4, n_out in 1usize..80, n_tok in 1usize..MIN_TOKENS, seed in 0u64..1000,
+        t in 0usize..5, n_blocks in 1usize..4, n_out in 1usize..80, n_tok in 1usize..MIN_TOKENS, seed in 0u64..1000,
     ) {
         for isa in group_tiers(FORMATS[t]) {
             check_matrix(FORMATS[t], isa, n_blocks, n_out, n_tok, seed);

@@ -47,7 +47,8 @@
 //! [`WeightMatrix::interleaved_source`]: super::WeightMatrix::interleaved_source
 
 use super::unpacked::{self, UnpackKind, UnpackedBlock};
-use crate::quant::BlockQ8K;
+use super::unpacked32::Unpacked32;
+use crate::quant::{BlockQ8K, BlockQ8_1};
 use crate::GgmlType;
 
 /// Rows per interleaved group (the 8 lanes of a 256-bit register).
@@ -60,6 +61,7 @@ pub enum GroupFormat {
     Q3K,
     Q4K,
     Q6K,
+    Q4_1,
 }
 
 impl GroupFormat {
@@ -69,6 +71,7 @@ impl GroupFormat {
             GgmlType::Q3_K => GroupFormat::Q3K,
             GgmlType::Q4_K => GroupFormat::Q4K,
             GgmlType::Q6_K => GroupFormat::Q6K,
+            GgmlType::Q4_1 => GroupFormat::Q4_1,
             _ => return None,
         })
     }
@@ -80,6 +83,7 @@ impl GroupFormat {
             GroupFormat::Q3K => 110,
             GroupFormat::Q4K => 144,
             GroupFormat::Q6K => 210,
+            GroupFormat::Q4_1 => 20,
         }
     }
 
@@ -88,13 +92,15 @@ impl GroupFormat {
         GROUP_ROWS * self.block_bytes()
     }
 
-    fn unpack_kind(self) -> UnpackKind {
-        match self {
+    /// The K-quant unpacking of the format (None for 32-value blocks).
+    fn unpack_kind(self) -> Option<UnpackKind> {
+        Some(match self {
             GroupFormat::Q2K => UnpackKind::Q2K,
             GroupFormat::Q3K => UnpackKind::Q3K,
             GroupFormat::Q4K => UnpackKind::Q4K,
             GroupFormat::Q6K => UnpackKind::Q6K,
-        }
+            GroupFormat::Q4_1 => return None,
+        })
     }
 
     /// Where byte `i` of row `r`'s block goes inside the group's block.
@@ -122,6 +128,12 @@ impl GroupFormat {
                     _ => 2 * r + (i - 108),
                 }
             }
+            // Plain Q4_1: d [0, 2), m [2, 4), qs [4, 20).
+            GroupFormat::Q4_1 => match i {
+                0..2 => 2 * r + i,
+                2..4 => 16 + 2 * r + (i - 2),
+                _ => words(32, i - 4),
+            },
             GroupFormat::Q4K => match i {
                 0..2 => 2 * r + i,
                 2..4 => 16 + 2 * r + (i - 2),
@@ -152,6 +164,7 @@ impl GroupFormat {
             GroupFormat::Q2K => &[(0, 80, 4), (80, 84, 2)],
             GroupFormat::Q3K => &[(0, 108, 4), (108, 110, 2)],
             GroupFormat::Q4K => &[(0, 4, 2), (4, 144, 4)],
+            GroupFormat::Q4_1 => &[(0, 4, 2), (4, 20, 4)],
             GroupFormat::Q6K => &[(0, 208, 4), (208, 210, 2)],
         }
     }
@@ -237,9 +250,25 @@ pub fn interleave_matrix(format: GroupFormat, data: &[u8], n_out: usize, row_byt
 pub struct GroupKernel {
     pub format: GroupFormat,
     /// Decode: the group's 8 rows · one activation row.
-    pub dot: GroupDotFn,
+    pub dot: GroupDot,
     /// Prefill: the group's 8 rows unpacked for the tiled kernels.
-    pub unpack: GroupUnpackFn,
+    pub unpack: GroupUnpack,
+}
+
+/// A group kernel's decode product, typed by the activations it reads.
+#[derive(Clone, Copy)]
+pub enum GroupDot {
+    /// K-quants against Q8_K.
+    Q8K(GroupDotFn),
+    /// Q4_1 against Q8_1.
+    Q8_1(fn(group: &[u8], a: &[BlockQ8_1], out: &mut [f32; GROUP_ROWS])),
+}
+
+/// A group kernel's unpack for the tiled path, typed by the unpacked block.
+#[derive(Clone, Copy)]
+pub enum GroupUnpack {
+    KQuant(GroupUnpackFn),
+    Block32(fn(group: &[u8], n_blocks: usize, out: &mut [Unpacked32])),
 }
 
 /// The group kernels for weights of `ty` on `isa`, where that tier has them:
@@ -253,6 +282,17 @@ pub fn group_kernel(ty: GgmlType, isa: super::Isa) -> Option<GroupKernel> {
         let format = GroupFormat::of(ty)?;
         // SAFETY (every closure): a tier is only chosen when `Isa::detect`
         // found its features (avx512f/bw/vl/vnni with avx2/fma/f16c; avx2, fma, f16c).
+        // Q4_1 (Q8_1 activations, 32-value blocks): AVX2 only, which the
+        // AVX-512 tier runs too.
+        if let (GroupFormat::Q4_1, Isa::Avx2 | Isa::Avx512Vnni) = (format, isa) {
+            return Some(GroupKernel {
+                format,
+                dot: GroupDot::Q8_1(|g, a, o| unsafe { super::x86_interleaved_q4_1::group_dot_q4_1_avx2(g, a, o) }),
+                unpack: GroupUnpack::Block32(|g, n, o| unsafe {
+                    super::x86_interleaved_q4_1::unpack_group_q4_1(g, n, o)
+                }),
+            });
+        }
         // Q2_K and Q3_K have AVX2 kernels only (their i16 sums take every
         // scale as one `vpmaddwd`); the AVX-512 tier runs them too.
         let (dot, unpack): (GroupDotFn, GroupUnpackFn) = match (format, isa) {
@@ -282,7 +322,7 @@ pub fn group_kernel(ty: GgmlType, isa: super::Isa) -> Option<GroupKernel> {
             ),
             _ => return None,
         };
-        Some(GroupKernel { format, dot, unpack })
+        Some(GroupKernel { format, dot: GroupDot::Q8K(dot), unpack: GroupUnpack::KQuant(unpack) })
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
@@ -295,15 +335,16 @@ pub fn group_kernel(ty: GgmlType, isa: super::Isa) -> Option<GroupKernel> {
 /// (`out`: `[8, n_blocks]`), each equal to `unpacked::unpack_all` of the plain row.
 pub type GroupUnpackFn = fn(group: &[u8], n_blocks: usize, out: &mut [UnpackedBlock]);
 
-/// The scalar definition of [`GroupUnpackFn`].
+/// The scalar definition of [`GroupUnpackFn`] (K-quant formats).
 pub fn unpack_group_scalar(format: GroupFormat, group: &[u8], n_blocks: usize, out: &mut [UnpackedBlock]) {
+    let kind = format.unpack_kind().expect("a K-quant group format");
     let mut block = [0u8; 256];
     let block = &mut block[..format.block_bytes()];
     for r in 0..GROUP_ROWS {
         for b in 0..n_blocks {
             block_of(format, group, r, b, block);
             let o = std::slice::from_mut(&mut out[r * n_blocks + b]);
-            unpacked::unpack_all(format.unpack_kind(), block, format.block_bytes(), o);
+            unpacked::unpack_all(kind, block, format.block_bytes(), o);
         }
     }
 }
@@ -312,7 +353,7 @@ pub fn unpack_group_scalar(format: GroupFormat, group: &[u8], n_blocks: usize, o
 /// for the group's 8 rows, equal to `unpacked::dot_fast` bit for bit.
 pub type GroupDotFn = fn(group: &[u8], a: &[BlockQ8K], out: &mut [f32; GROUP_ROWS]);
 
-/// The scalar definition of [`GroupDotFn`] (tests compare every tier with it).
+/// The scalar definition of [`GroupDotFn`] (K-quant formats; tests compare every tier with it).
 pub fn group_dot_scalar(format: GroupFormat, group: &[u8], a: &[BlockQ8K], out: &mut [f32; GROUP_ROWS]) {
     let mut rows = vec![UnpackedBlock::default(); GROUP_ROWS * a.len()];
     unpack_group_scalar(format, group, a.len(), &mut rows);
@@ -327,7 +368,7 @@ mod tests {
 
     #[test]
     fn every_byte_lands_once_and_comes_back() {
-        for format in [GroupFormat::Q2K, GroupFormat::Q3K, GroupFormat::Q4K, GroupFormat::Q6K] {
+        for format in [GroupFormat::Q2K, GroupFormat::Q3K, GroupFormat::Q4K, GroupFormat::Q6K, GroupFormat::Q4_1] {
             let (n_blocks, block_bytes) = (3, format.block_bytes());
             let src: Vec<u8> = (0..GROUP_ROWS * n_blocks * block_bytes).map(|i| (i * 7 % 251) as u8).collect();
             let mut dst = vec![0u8; src.len()];

@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use super::interleaved::{self, GROUP_ROWS};
+use super::interleaved::{self, GroupDot, GROUP_ROWS};
 use super::prefetch;
 use super::stats::{self, StatsKey};
 use super::{select_kernel, tiled, ActFormat, Activations, DotFn, Kernel, KernelMode};
@@ -280,14 +280,10 @@ impl<'a> WeightMatrix<'a> {
     /// multiple of 8 (runs start at multiples of `ROWS_PER_TASK`).
     fn dot_row_run(&self, first: usize, acts: &Activations, t: usize, out: &mut [f32]) {
         if let (RowData::Interleaved { .. }, Some(group)) = (&self.data, self.kernel.group) {
-            let bytes = self.stored();
             assert_eq!(first % GROUP_ROWS, 0, "{}: runs start on a group", self.name);
-            let a = acts.q8k_row(t);
-            let group_bytes = GROUP_ROWS * self.row_bytes;
-            let mut result = [0.0f32; GROUP_ROWS];
-            for (g, o) in out.chunks_mut(GROUP_ROWS).enumerate() {
-                (group.dot)(&bytes[(first + g * GROUP_ROWS) * self.row_bytes..][..group_bytes], a, &mut result);
-                o.copy_from_slice(&result[..o.len()]);
+            match group.dot {
+                GroupDot::Q8K(dot) => self.group_run(dot, acts.q8k_row(t), first, out),
+                GroupDot::Q8_1(dot) => self.group_run(dot, acts.q8_1_row(t), first, out),
             }
             return;
         }
@@ -318,6 +314,16 @@ impl<'a> WeightMatrix<'a> {
                 let a = acts.f32_row(t);
                 out.iter_mut().zip(rows).for_each(|(o, w)| *o = f(w, a));
             }
+        }
+    }
+
+    /// `out[i]` = row `first + i` · `a` through a group kernel, 8 rows a call.
+    fn group_run<A>(&self, dot: fn(&[u8], &[A], &mut [f32; GROUP_ROWS]), a: &[A], first: usize, out: &mut [f32]) {
+        let (bytes, group_bytes) = (self.stored(), GROUP_ROWS * self.row_bytes);
+        let mut result = [0.0f32; GROUP_ROWS];
+        for (g, o) in out.chunks_mut(GROUP_ROWS).enumerate() {
+            dot(&bytes[(first + g * GROUP_ROWS) * self.row_bytes..][..group_bytes], a, &mut result);
+            o.copy_from_slice(&result[..o.len()]);
         }
     }
 

@@ -47,6 +47,8 @@ pub mod unpacked32;
 pub mod x86_interleaved;
 #[cfg(target_arch = "x86_64")]
 pub mod x86_interleaved_q2_q3;
+#[cfg(target_arch = "x86_64")]
+pub mod x86_interleaved_q4_1;
 
 pub use act_tiles::ActTiles;
 pub use activations::{ActFormat, Activations};

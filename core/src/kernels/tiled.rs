@@ -6,7 +6,7 @@
 //! The tiers are one list, [`tiled_kernel`].
 
 use super::act_tiles::ActTiles;
-use super::interleaved::{GroupUnpackFn, GROUP_ROWS};
+use super::interleaved::{GroupUnpack, GROUP_ROWS};
 use super::shared_out::SharedOut;
 use super::unpacked::{UnpackKind, UnpackedBlock};
 use super::unpacked32::{Kind32, Unpacked32};
@@ -81,7 +81,7 @@ impl TiledKernel {
     pub fn matmul(
         &self,
         data: &[u8],
-        interleaved: Option<GroupUnpackFn>,
+        interleaved: Option<GroupUnpack>,
         n_out: usize,
         row_bytes: usize,
         tiles: &ActTiles,
@@ -90,10 +90,19 @@ impl TiledKernel {
     ) {
         let rows = Rows { data, n_out, row_bytes };
         match self {
-            TiledKernel::KQuant(f) => matmul_tiled(f, &rows, interleaved, tiles, n_tok, out),
+            TiledKernel::KQuant(f) => {
+                let unpack = interleaved.map(|u| match u {
+                    GroupUnpack::KQuant(unpack) => unpack,
+                    GroupUnpack::Block32(_) => panic!("K-quant rows interleaved as 32-value blocks"),
+                });
+                matmul_tiled(f, &rows, unpack, tiles, n_tok, out)
+            }
             TiledKernel::Block32(f) => {
-                assert!(interleaved.is_none(), "only K-quant rows are interleaved");
-                matmul_tiled(f, &rows, None, tiles, n_tok, out)
+                let unpack = interleaved.map(|u| match u {
+                    GroupUnpack::Block32(unpack) => unpack,
+                    GroupUnpack::KQuant(_) => panic!("32-value rows interleaved as K-quant blocks"),
+                });
+                matmul_tiled(f, &rows, unpack, tiles, n_tok, out)
             }
         }
     }
@@ -242,7 +251,7 @@ pub fn tiled_kernel(ty: GgmlType, isa: Isa) -> Option<TiledKernel> {
     }
 }
 
-/// Unpacks one interleaved group of 8 rows (`interleaved::GroupUnpackFn` for K-quants).
+/// Unpacks one interleaved group of 8 rows (`interleaved::GroupUnpack`).
 type UnpackGroup<B> = fn(&[u8], usize, &mut [B]);
 
 /// A matrix's stored rows.
