@@ -1,6 +1,6 @@
-//! Q2_K, Q3_K, Q4_K, Q6_K and Q4_1 rows interleaved by 8 (`kernels/interleaved.rs`): on every tier this CPU
+//! Q2_K, Q3_K, Q4_K, Q6_K, Q4_1 and Q5_0 rows interleaved by 8 (`kernels/interleaved.rs`): on every tier this CPU
 //! has group kernels for, each decode output equals the fast set's scalar
-//! definition (`unpacked::dot_fast`; `unpacked32::dot_fast32` for Q4_1) bit for bit, through the group kernel
+//! definition (`unpacked::dot_fast`; `unpacked32::dot_fast32` for Q4_1 and Q5_0) bit for bit, through the group kernel
 //! alone and through `WeightMatrix` with row counts that leave a partial last
 //! group and every token count below the tiled path's; the group unpack for
 //! the tiled path gives the plain rows' unpacked blocks exactly (products from
@@ -22,7 +22,8 @@ use fuselm_core::quant;
 use fuselm_core::GgmlType;
 use proptest::prelude::*;
 
-const FORMATS: [GgmlType; 5] = [GgmlType::Q2_K, GgmlType::Q3_K, GgmlType::Q4_K, GgmlType::Q6_K, GgmlType::Q4_1];
+const FORMATS: [GgmlType; 6] =
+    [GgmlType::Q2_K, GgmlType::Q3_K, GgmlType::Q4_K, GgmlType::Q6_K, GgmlType::Q4_1, GgmlType::Q5_0];
 
 fn group_tiers(ty: GgmlType) -> Vec<Isa> {
     let tiers: Vec<Isa> = Isa::available().into_iter().filter(|&isa| group_kernel(ty, isa).is_some()).collect();
@@ -30,12 +31,13 @@ fn group_tiers(ty: GgmlType) -> Vec<Isa> {
     tiers
 }
 
-/// The activations the format's kernels read: Q8_1 for Q4_1, Q8_K for K-quants.
+/// The activations the format's kernels read: Q8_1 for Q4_1, Q8_0 for
+/// Q5_0, Q8_K for K-quants.
 fn act_format(ty: GgmlType) -> ActFormat {
-    if Kind32::of(ty).is_some() {
-        ActFormat::Q8_1
-    } else {
-        ActFormat::Q8K
+    match Kind32::of(ty) {
+        Some(kind) if kind.has_min() => ActFormat::Q8_1,
+        Some(_) => ActFormat::Q8_0,
+        None => ActFormat::Q8K,
     }
 }
 
@@ -46,7 +48,11 @@ fn dot_fast_row(ty: GgmlType, row: &[u8], n_blocks: usize, acts: &Activations, t
         Some(kind) => {
             let mut unpacked = vec![Unpacked32::default(); n_blocks];
             unpack_all32(kind, row, block_bytes, &mut unpacked);
-            dot_fast32(&unpacked, acts.q8_1_row(t), kind)
+            if kind.has_min() {
+                dot_fast32(&unpacked, acts.q8_1_row(t), kind)
+            } else {
+                dot_fast32(&unpacked, acts.q8_0_row(t), kind)
+            }
         }
         None => {
             let mut unpacked = vec![UnpackedBlock::default(); n_blocks];
@@ -87,6 +93,7 @@ fn check_group(ty: GgmlType, n_blocks: usize, seed: u64, weight_scale: f32, act_
         let mut got = [f32::NAN; GROUP_ROWS];
         match kernel.dot {
             GroupDot::Q8K(dot) => dot(&group, acts.q8k_row(0), &mut got),
+            GroupDot::Q8_0(dot) => dot(&group, acts.q8_0_row(0), &mut got),
             GroupDot::Q8_1(dot) => dot(&group, acts.q8_1_row(0), &mut got),
         }
         for r in 0..GROUP_ROWS {
@@ -176,7 +183,7 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
     #[test]
     fn interleaved_products_equal_the_fast_scalar_definition(
-        t in 0usize..5, n_blocks in 1usize..4, n_out in 1usize..80, n_tok in 1usize..MIN_TOKENS, seed in 0u64..1000,
+        t in 0usize..6, n_blocks in 1usize..4, n_out in 1usize..80, n_tok in 1usize..MIN_TOKENS, seed in 0u64..1000,
     ) {
         for isa in group_tiers(FORMATS[t]) {
             check_matrix(FORMATS[t], isa, n_blocks, n_out, n_tok, seed);

@@ -48,7 +48,7 @@
 
 use super::unpacked::{self, UnpackKind, UnpackedBlock};
 use super::unpacked32::Unpacked32;
-use crate::quant::{BlockQ8K, BlockQ8_1};
+use crate::quant::{BlockQ8K, BlockQ8_0, BlockQ8_1};
 use crate::GgmlType;
 
 /// Rows per interleaved group (the 8 lanes of a 256-bit register).
@@ -62,6 +62,7 @@ pub enum GroupFormat {
     Q4K,
     Q6K,
     Q4_1,
+    Q5_0,
 }
 
 impl GroupFormat {
@@ -72,6 +73,7 @@ impl GroupFormat {
             GgmlType::Q4_K => GroupFormat::Q4K,
             GgmlType::Q6_K => GroupFormat::Q6K,
             GgmlType::Q4_1 => GroupFormat::Q4_1,
+            GgmlType::Q5_0 => GroupFormat::Q5_0,
             _ => return None,
         })
     }
@@ -84,6 +86,7 @@ impl GroupFormat {
             GroupFormat::Q4K => 144,
             GroupFormat::Q6K => 210,
             GroupFormat::Q4_1 => 20,
+            GroupFormat::Q5_0 => 22,
         }
     }
 
@@ -99,7 +102,7 @@ impl GroupFormat {
             GroupFormat::Q3K => UnpackKind::Q3K,
             GroupFormat::Q4K => UnpackKind::Q4K,
             GroupFormat::Q6K => UnpackKind::Q6K,
-            GroupFormat::Q4_1 => return None,
+            GroupFormat::Q4_1 | GroupFormat::Q5_0 => return None,
         })
     }
 
@@ -134,6 +137,12 @@ impl GroupFormat {
                 2..4 => 16 + 2 * r + (i - 2),
                 _ => words(32, i - 4),
             },
+            // Plain Q5_0: d [0, 2), qh [2, 6), qs [6, 22).
+            GroupFormat::Q5_0 => match i {
+                0..2 => 2 * r + i,
+                2..6 => words(16, i - 2),
+                _ => words(48, i - 6),
+            },
             GroupFormat::Q4K => match i {
                 0..2 => 2 * r + i,
                 2..4 => 16 + 2 * r + (i - 2),
@@ -165,6 +174,7 @@ impl GroupFormat {
             GroupFormat::Q3K => &[(0, 108, 4), (108, 110, 2)],
             GroupFormat::Q4K => &[(0, 4, 2), (4, 144, 4)],
             GroupFormat::Q4_1 => &[(0, 4, 2), (4, 20, 4)],
+            GroupFormat::Q5_0 => &[(0, 2, 2), (2, 22, 4)],
             GroupFormat::Q6K => &[(0, 208, 4), (208, 210, 2)],
         }
     }
@@ -260,6 +270,8 @@ pub struct GroupKernel {
 pub enum GroupDot {
     /// K-quants against Q8_K.
     Q8K(GroupDotFn),
+    /// Q5_0 against Q8_0.
+    Q8_0(fn(group: &[u8], a: &[BlockQ8_0], out: &mut [f32; GROUP_ROWS])),
     /// Q4_1 against Q8_1.
     Q8_1(fn(group: &[u8], a: &[BlockQ8_1], out: &mut [f32; GROUP_ROWS])),
 }
@@ -282,16 +294,25 @@ pub fn group_kernel(ty: GgmlType, isa: super::Isa) -> Option<GroupKernel> {
         let format = GroupFormat::of(ty)?;
         // SAFETY (every closure): a tier is only chosen when `Isa::detect`
         // found its features (avx512f/bw/vl/vnni with avx2/fma/f16c; avx2, fma, f16c).
-        // Q4_1 (Q8_1 activations, 32-value blocks): AVX2 only, which the
-        // AVX-512 tier runs too.
-        if let (GroupFormat::Q4_1, Isa::Avx2 | Isa::Avx512Vnni) = (format, isa) {
-            return Some(GroupKernel {
-                format,
-                dot: GroupDot::Q8_1(|g, a, o| unsafe { super::x86_interleaved_q4_1::group_dot_q4_1_avx2(g, a, o) }),
-                unpack: GroupUnpack::Block32(|g, n, o| unsafe {
-                    super::x86_interleaved_q4_1::unpack_group_q4_1(g, n, o)
-                }),
-            });
+        // The 32-value formats (Q4_1 against Q8_1, Q5_0 against Q8_0): AVX2
+        // only, which the AVX-512 tier runs too.
+        use super::x86_interleaved_32 as x86_32;
+        match (format, isa) {
+            (GroupFormat::Q4_1, Isa::Avx2 | Isa::Avx512Vnni) => {
+                return Some(GroupKernel {
+                    format,
+                    dot: GroupDot::Q8_1(|g, a, o| unsafe { x86_32::group_dot_q4_1_avx2(g, a, o) }),
+                    unpack: GroupUnpack::Block32(|g, n, o| unsafe { x86_32::unpack_group_q4_1(g, n, o) }),
+                })
+            }
+            (GroupFormat::Q5_0, Isa::Avx2 | Isa::Avx512Vnni) => {
+                return Some(GroupKernel {
+                    format,
+                    dot: GroupDot::Q8_0(|g, a, o| unsafe { x86_32::group_dot_q5_0_avx2(g, a, o) }),
+                    unpack: GroupUnpack::Block32(|g, n, o| unsafe { x86_32::unpack_group_q5_0(g, n, o) }),
+                })
+            }
+            _ => {}
         }
         // Q2_K and Q3_K have AVX2 kernels only (their i16 sums take every
         // scale as one `vpmaddwd`); the AVX-512 tier runs them too.
@@ -368,7 +389,14 @@ mod tests {
 
     #[test]
     fn every_byte_lands_once_and_comes_back() {
-        for format in [GroupFormat::Q2K, GroupFormat::Q3K, GroupFormat::Q4K, GroupFormat::Q6K, GroupFormat::Q4_1] {
+        for format in [
+            GroupFormat::Q2K,
+            GroupFormat::Q3K,
+            GroupFormat::Q4K,
+            GroupFormat::Q6K,
+            GroupFormat::Q4_1,
+            GroupFormat::Q5_0,
+        ] {
             let (n_blocks, block_bytes) = (3, format.block_bytes());
             let src: Vec<u8> = (0..GROUP_ROWS * n_blocks * block_bytes).map(|i| (i * 7 % 251) as u8).collect();
             let mut dst = vec![0u8; src.len()];

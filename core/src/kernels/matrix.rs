@@ -283,6 +283,7 @@ impl<'a> WeightMatrix<'a> {
             assert_eq!(first % GROUP_ROWS, 0, "{}: runs start on a group", self.name);
             match group.dot {
                 GroupDot::Q8K(dot) => self.group_run(dot, acts.q8k_row(t), first, out),
+                GroupDot::Q8_0(dot) => self.group_run(dot, acts.q8_0_row(t), first, out),
                 GroupDot::Q8_1(dot) => self.group_run(dot, acts.q8_1_row(t), first, out),
             }
             return;

@@ -46,9 +46,9 @@ pub mod unpacked32;
 #[cfg(target_arch = "x86_64")]
 pub mod x86_interleaved;
 #[cfg(target_arch = "x86_64")]
-pub mod x86_interleaved_q2_q3;
+pub mod x86_interleaved_32;
 #[cfg(target_arch = "x86_64")]
-pub mod x86_interleaved_q4_1;
+pub mod x86_interleaved_q2_q3;
 
 pub use act_tiles::ActTiles;
 pub use activations::{ActFormat, Activations};

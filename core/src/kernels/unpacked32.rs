@@ -83,6 +83,7 @@ pub fn unpack_all32(kind: Kind32, data: &[u8], block_bytes: usize, out: &mut [Un
                     o.q[j + 16] = b.qs[j] >> 4;
                 }
                 o.d = b.d.to_f32();
+                o.m = 0.0;
             }
         }
         Kind32::Q4_1 => {
@@ -117,6 +118,7 @@ pub fn unpack_all32(kind: Kind32, data: &[u8], block_bytes: usize, out: &mut [Un
                     o.q[j + 16] = (b.qs[j] >> 4) | ((((qh >> (j + 16)) & 1) as u8) << 4);
                 }
                 o.d = b.d.to_f32();
+                o.m = 0.0;
             }
         }
         Kind32::Q8_0 => {
@@ -126,6 +128,7 @@ pub fn unpack_all32(kind: Kind32, data: &[u8], block_bytes: usize, out: &mut [Un
                     o.q[j] = (b.qs[j] as u8) ^ 0x80; // q + 128
                 }
                 o.d = b.d.to_f32();
+                o.m = 0.0;
             }
         }
     }
