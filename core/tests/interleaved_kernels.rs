@@ -63,15 +63,23 @@ fn dot_fast_row(ty: GgmlType, row: &[u8], n_blocks: usize, acts: &Activations, t
 }
 
 fn check_group(ty: GgmlType, n_blocks: usize, seed: u64, weight_scale: f32, act_scale: f32) {
-    let format = GroupFormat::of(ty).unwrap();
     let n_in = ty.block_len() * n_blocks;
     let mut w = Vec::new();
     quant::quantize_row(ty, &values(n_in * GROUP_ROWS, seed, weight_scale), &mut w).unwrap();
+    check_group_rows(ty, &w, n_blocks, &values(n_in, seed + 1, act_scale));
+}
+
+/// One group of 8 raw rows `w` (`n_blocks` blocks each) with activations `x`
+/// through every tier's group kernel and unpack, against the fast set's
+/// scalar definition.
+fn check_group_rows(ty: GgmlType, w: &[u8], n_blocks: usize, x: &[f32]) {
+    let format = GroupFormat::of(ty).unwrap();
+    let n_in = ty.block_len() * n_blocks;
     let row_bytes = w.len() / GROUP_ROWS;
     let plain = |r: usize| &w[r * row_bytes..(r + 1) * row_bytes];
-    let group = interleave_matrix(format, &w, GROUP_ROWS, row_bytes);
+    let group = interleave_matrix(format, w, GROUP_ROWS, row_bytes);
     let mut acts = Activations::default();
-    acts.quantize(&values(n_in, seed + 1, act_scale), n_in, act_format(ty), Isa::Scalar);
+    acts.quantize(x, n_in, act_format(ty), Isa::Scalar);
     let want: Vec<f32> = (0..GROUP_ROWS).map(|r| dot_fast_row(ty, plain(r), n_blocks, &acts, 0)).collect();
     // The K-quants' scalar group definitions (what a new tier is written against).
     if Kind32::of(ty).is_none() {
@@ -153,6 +161,36 @@ fn group_kernels_equal_the_fast_scalar_definition() {
         // Extreme scales: large weights and activations, and all-zero activations.
         check_group(ty, 2, 5, 1e4, 1e3);
         check_group(ty, 2, 6, 0.3, 0.0);
+    }
+}
+
+/// Blocks with every quant (and scale) at its largest against activations
+/// all at +127 or all at −127: the kernels' i16 sums are closest to
+/// saturating there (Q5_0 and Q4_1 within 4% of i16's range), which random
+/// blocks never reach.
+#[test]
+fn group_kernels_hold_their_sums_at_the_largest_quants() {
+    for ty in FORMATS {
+        let block_bytes = ty.row_bytes(ty.block_len() as u64).unwrap() as usize;
+        // The f16 factors (d, dmin, m) at 1.0; every other byte 0xFF.
+        let factors: &[usize] = match ty {
+            GgmlType::Q2_K => &[80, 82],
+            GgmlType::Q3_K => &[108],
+            GgmlType::Q4_K => &[0, 2],
+            GgmlType::Q6_K => &[208],
+            GgmlType::Q4_1 => &[0, 2],
+            GgmlType::Q5_0 => &[0],
+            _ => unreachable!("a format without a group kernel"),
+        };
+        let mut block = vec![0xFFu8; block_bytes];
+        for &at in factors {
+            block[at..at + 2].copy_from_slice(&half::f16::from_f32(1.0).to_le_bytes());
+        }
+        let n_blocks = 3;
+        let w = block.repeat(GROUP_ROWS * n_blocks);
+        for sign in [1.0f32, -1.0] {
+            check_group_rows(ty, &w, n_blocks, &vec![sign; ty.block_len() * n_blocks]);
+        }
     }
 }
 

@@ -52,7 +52,7 @@ impl ActTiles {
     }
 
     /// Transposes `n_rows` rows of `n_blocks` Q8_1 blocks into tiles `width`
-    /// tokens wide: [`SLOTS_32`] slots with `s` in place of the quants' sum
+    /// tokens wide: `SLOTS_32` slots with `s` in place of the quants' sum
     /// (the formats with a min have no offset to subtract).
     pub fn build_q8_1(&mut self, q8_1: &[BlockQ8_1], n_rows: usize, n_blocks: usize, width: usize) {
         self.fill(q8_1, n_rows, n_blocks, width, SLOTS_32, |block, lane| {

@@ -27,7 +27,7 @@ pub struct Activations {
     pub q8_0: Vec<BlockQ8_0>,
     pub q8_1: Vec<BlockQ8_1>,
     pub f32: Vec<f32>,
-    /// `q8k` or `q8_0` transposed for the tiled kernels, when
+    /// `q8k`, `q8_0` or `q8_1` transposed for the tiled kernels, when
     /// [`Activations::prepare_tiles`] built it for the current rows.
     tiles: ActTiles,
     tiles_ready: bool,
@@ -57,7 +57,7 @@ impl Activations {
     }
 
     /// Builds the tiles `width` tokens wide from the rows of the last
-    /// quantization (Q8_K or Q8_0; other formats have none), once per quantization.
+    /// quantization (Q8_K, Q8_0 or Q8_1; f32 rows have none), once per quantization.
     pub fn prepare_tiles(&mut self, width: usize) {
         if self.tiles_ready && self.tiles.width == width {
             return;

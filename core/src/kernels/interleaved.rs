@@ -1,12 +1,14 @@
-//! K-quant rows interleaved eight at a time, for decode's matrix-vector product.
+//! Rows interleaved eight at a time, for decode's matrix-vector product:
+//! the K-quants Q2_K..Q6_K (Q5_K not yet) and the 32-value Q4_1 and Q5_0.
 //!
-//! A row-at-a-time K-quant kernel spends most of its work on things other
+//! A row-at-a-time kernel spends most of its work on things other
 //! than multiplying: splitting nibbles, broadcasting one sub-block scale per
 //! 16 or 32 values, widening and summing each row's lanes. With eight rows
 //! side by side, one 32-byte load holds 4 bytes of each of the 8 rows, the 4
 //! activation bytes they meet are one broadcast, and every scale, min and f16
 //! factor is one vector for all 8 rows. Each lane then computes one row
-//! exactly as [`unpacked::dot_fast`](super::unpacked::dot_fast) does (same
+//! exactly as [`unpacked::dot_fast`](super::unpacked::dot_fast) (or
+//! [`unpacked32::dot_fast32`](super::unpacked32::dot_fast32)) does (same
 //! exact integer sums, same fused float epilogue), so decode and the tiled
 //! prefill give the same numbers.
 //!
@@ -15,7 +17,8 @@
 //! it); the host may drop the file's pages for those tensors
 //! ([`WeightMatrix::interleaved_source`]).
 //!
-//! Layout of one group of 8 rows, per 256-value block (8 blocks' bytes,
+//! Layout of one group of 8 rows, per block of 256 (K-quants) or 32 values
+//! (Q4_1: d, m, 4 quant words; Q5_0: d, the `qh` words, 4 quant words; 8 blocks' bytes,
 //! permuted: every field of the 8 rows side by side, in 4-byte words where
 //! the field allows):
 //!

@@ -78,47 +78,25 @@ pub fn unpack_all32(kind: Kind32, data: &[u8], block_bytes: usize, out: &mut [Un
         Kind32::Q4_0 => {
             for (raw, o) in data.chunks_exact(block_bytes).zip(out) {
                 let b: &BlockQ4_0 = bytemuck::from_bytes(raw);
-                for j in 0..16 {
-                    o.q[j] = b.qs[j] & 0xF;
-                    o.q[j + 16] = b.qs[j] >> 4;
-                }
-                o.d = b.d.to_f32();
-                o.m = 0.0;
+                set_nibbles(&b.qs, 0, b.d.to_f32(), 0.0, o);
             }
         }
         Kind32::Q4_1 => {
             for (raw, o) in data.chunks_exact(block_bytes).zip(out) {
                 let b: &BlockQ4_1 = bytemuck::from_bytes(raw);
-                for j in 0..16 {
-                    o.q[j] = b.qs[j] & 0xF;
-                    o.q[j + 16] = b.qs[j] >> 4;
-                }
-                o.d = b.d.to_f32();
-                o.m = b.m.to_f32();
-            }
-        }
-        Kind32::Q5_1 => {
-            for (raw, o) in data.chunks_exact(block_bytes).zip(out) {
-                let b: &BlockQ5_1 = bytemuck::from_bytes(raw);
-                let qh = u32::from_le_bytes(b.qh);
-                for j in 0..16 {
-                    o.q[j] = (b.qs[j] & 0xF) | ((((qh >> j) & 1) as u8) << 4);
-                    o.q[j + 16] = (b.qs[j] >> 4) | ((((qh >> (j + 16)) & 1) as u8) << 4);
-                }
-                o.d = b.d.to_f32();
-                o.m = b.m.to_f32();
+                set_nibbles(&b.qs, 0, b.d.to_f32(), b.m.to_f32(), o);
             }
         }
         Kind32::Q5_0 => {
             for (raw, o) in data.chunks_exact(block_bytes).zip(out) {
                 let b: &BlockQ5_0 = bytemuck::from_bytes(raw);
-                let qh = u32::from_le_bytes(b.qh);
-                for j in 0..16 {
-                    o.q[j] = (b.qs[j] & 0xF) | ((((qh >> j) & 1) as u8) << 4);
-                    o.q[j + 16] = (b.qs[j] >> 4) | ((((qh >> (j + 16)) & 1) as u8) << 4);
-                }
-                o.d = b.d.to_f32();
-                o.m = 0.0;
+                set_nibbles(&b.qs, u32::from_le_bytes(b.qh), b.d.to_f32(), 0.0, o);
+            }
+        }
+        Kind32::Q5_1 => {
+            for (raw, o) in data.chunks_exact(block_bytes).zip(out) {
+                let b: &BlockQ5_1 = bytemuck::from_bytes(raw);
+                set_nibbles(&b.qs, u32::from_le_bytes(b.qh), b.d.to_f32(), b.m.to_f32(), o);
             }
         }
         Kind32::Q8_0 => {
@@ -132,6 +110,19 @@ pub fn unpack_all32(kind: Kind32, data: &[u8], block_bytes: usize, out: &mut [Un
             }
         }
     }
+}
+
+/// One block of a 4- or 5-bit format unpacked: value j is nibble j of `qs`
+/// (low nibbles first) with bit j of `qh` as its fifth bit (`qh` 0 for the
+/// 4-bit formats); also used by the interleaved groups' unpack.
+#[inline(always)]
+pub(crate) fn set_nibbles(qs: &[u8; 16], qh: u32, d: f32, m: f32, out: &mut Unpacked32) {
+    for j in 0..16 {
+        out.q[j] = (qs[j] & 0xF) | ((((qh >> j) & 1) as u8) << 4);
+        out.q[j + 16] = (qs[j] >> 4) | ((((qh >> (j + 16)) & 1) as u8) << 4);
+    }
+    out.d = d;
+    out.m = m;
 }
 
 /// An activation block of the 32-value formats: Q8_0, or Q8_1 with `s`.

@@ -29,6 +29,14 @@ use crate::quant::BlockQ8K;
 const Q4K_GROUP_BLOCK: usize = 1152;
 /// Bytes of one block of an interleaved Q6_K group (8 x 210).
 const Q6K_GROUP_BLOCK: usize = 1680;
+/// The 8 rows' f16 factors at `p` (a group block's 16-byte field), as f32.
+#[inline(always)]
+pub(super) unsafe fn f16_row_factors(p: *const u8) -> [f32; GROUP_ROWS] {
+    let mut out = [0.0f32; GROUP_ROWS];
+    _mm256_storeu_ps(out.as_mut_ptr(), _mm256_cvtph_ps(_mm_loadu_si128(p as *const __m128i)));
+    out
+}
+
 /// The sub-block products of one 64-value chunk for 8 rows: low nibbles ·
 /// activations 0..32 and high nibbles · activations 32..64, as i32 lanes.
 #[inline(always)]
@@ -178,10 +186,7 @@ pub unsafe fn unpack_group_q4_k(group: &[u8], n_blocks: usize, out: &mut [Unpack
     let low_mask = _mm256_set1_epi8(0x0F);
     for b in 0..n_blocks {
         let src = group.as_ptr().add(b * Q4K_GROUP_BLOCK);
-        let mut d = [0.0f32; GROUP_ROWS];
-        let mut dmin = [0.0f32; GROUP_ROWS];
-        _mm256_storeu_ps(d.as_mut_ptr(), _mm256_cvtph_ps(_mm_loadu_si128(src as *const __m128i)));
-        _mm256_storeu_ps(dmin.as_mut_ptr(), _mm256_cvtph_ps(_mm_loadu_si128(src.add(16) as *const __m128i)));
+        let (d, dmin) = (f16_row_factors(src), f16_row_factors(src.add(16)));
         for r in 0..GROUP_ROWS {
             let o = &mut out[r * n_blocks + b];
             let mut scales = [0u8; 12];
@@ -316,8 +321,7 @@ pub unsafe fn unpack_group_q6_k(group: &[u8], n_blocks: usize, out: &mut [Unpack
     assert!(group.len() >= n_blocks * Q6K_GROUP_BLOCK && out.len() >= GROUP_ROWS * n_blocks);
     for b in 0..n_blocks {
         let src = group.as_ptr().add(b * Q6K_GROUP_BLOCK);
-        let mut d = [0.0f32; GROUP_ROWS];
-        _mm256_storeu_ps(d.as_mut_ptr(), _mm256_cvtph_ps(_mm_loadu_si128(src as *const __m128i)));
+        let d = f16_row_factors(src);
         for r in 0..GROUP_ROWS {
             let o = &mut out[r * n_blocks + b];
             for w in 0..4 {

@@ -21,7 +21,8 @@
 use std::arch::x86_64::*;
 
 use super::interleaved::GROUP_ROWS;
-use super::unpacked32::Unpacked32;
+use super::unpacked32::{set_nibbles, Unpacked32};
+use super::x86_interleaved::f16_row_factors;
 use crate::quant::{BlockQ8_0, BlockQ8_1};
 
 /// Bytes of one block of an interleaved Q4_1 group (8 x 20).
@@ -75,20 +76,10 @@ pub unsafe fn unpack_group_q4_1(group: &[u8], n_blocks: usize, out: &mut [Unpack
     assert!(group.len() >= n_blocks * Q4_1_GROUP_BLOCK && out.len() >= GROUP_ROWS * n_blocks);
     for b in 0..n_blocks {
         let src = group.as_ptr().add(b * Q4_1_GROUP_BLOCK);
-        let (mut d, mut m) = ([0.0f32; GROUP_ROWS], [0.0f32; GROUP_ROWS]);
-        _mm256_storeu_ps(d.as_mut_ptr(), _mm256_cvtph_ps(_mm_loadu_si128(src as *const __m128i)));
-        _mm256_storeu_ps(m.as_mut_ptr(), _mm256_cvtph_ps(_mm_loadu_si128(src.add(16) as *const __m128i)));
+        let (d, m) = (f16_row_factors(src), f16_row_factors(src.add(16)));
         for r in 0..GROUP_ROWS {
-            let o = &mut out[r * n_blocks + b];
-            for w in 0..4 {
-                for i in 0..4 {
-                    let byte = *src.add(QS + 32 * w + 4 * r + i);
-                    o.q[4 * w + i] = byte & 0xF;
-                    o.q[16 + 4 * w + i] = byte >> 4;
-                }
-            }
-            o.d = d[r];
-            o.m = m[r];
+            let qs: [u8; 16] = std::array::from_fn(|i| *src.add(QS + 32 * (i / 4) + 4 * r + i % 4));
+            set_nibbles(&qs, 0, d[r], m[r], &mut out[r * n_blocks + b]);
         }
     }
 }
@@ -156,20 +147,11 @@ pub unsafe fn unpack_group_q5_0(group: &[u8], n_blocks: usize, out: &mut [Unpack
     assert!(group.len() >= n_blocks * Q5_0_GROUP_BLOCK && out.len() >= GROUP_ROWS * n_blocks);
     for b in 0..n_blocks {
         let src = group.as_ptr().add(b * Q5_0_GROUP_BLOCK);
-        let mut d = [0.0f32; GROUP_ROWS];
-        _mm256_storeu_ps(d.as_mut_ptr(), _mm256_cvtph_ps(_mm_loadu_si128(src as *const __m128i)));
+        let d = f16_row_factors(src);
         for r in 0..GROUP_ROWS {
-            let o = &mut out[r * n_blocks + b];
-            let qh = (src.add(Q5_0_QH + 4 * r) as *const u32).read_unaligned().to_le();
-            for w in 0..4 {
-                for i in 0..4 {
-                    let (j, byte) = (4 * w + i, *src.add(Q5_0_QS + 32 * w + 4 * r + i));
-                    o.q[j] = (byte & 0xF) | (((qh >> j) & 1) as u8) << 4;
-                    o.q[16 + j] = (byte >> 4) | (((qh >> (16 + j)) & 1) as u8) << 4;
-                }
-            }
-            o.d = d[r];
-            o.m = 0.0;
+            let qh = u32::from_le_bytes(std::array::from_fn(|i| *src.add(Q5_0_QH + 4 * r + i)));
+            let qs: [u8; 16] = std::array::from_fn(|i| *src.add(Q5_0_QS + 32 * (i / 4) + 4 * r + i % 4));
+            set_nibbles(&qs, qh, d[r], 0.0, &mut out[r * n_blocks + b]);
         }
     }
 }

@@ -23,7 +23,7 @@ use std::arch::x86_64::*;
 
 use super::interleaved::GROUP_ROWS;
 use super::unpacked::UnpackedBlock;
-use super::x86_interleaved::transpose_8x8;
+use super::x86_interleaved::{f16_row_factors, transpose_8x8};
 use crate::quant::BlockQ8K;
 
 /// Bytes of one block of an interleaved Q2_K group (8 x 84).
@@ -213,14 +213,6 @@ pub unsafe fn group_dot_q3_k_avx2(group: &[u8], a: &[BlockQ8K], out: &mut [f32; 
         acc = _mm256_fmadd_ps(t, _mm256_set1_ps(ab.d), acc);
     }
     _mm256_storeu_ps(out.as_mut_ptr(), acc);
-}
-
-/// The 8 rows' f16 factors at `p`, as f32.
-#[inline(always)]
-unsafe fn f16_row_factors(p: *const u8) -> [f32; GROUP_ROWS] {
-    let mut out = [0.0f32; GROUP_ROWS];
-    _mm256_storeu_ps(out.as_mut_ptr(), _mm256_cvtph_ps(_mm_loadu_si128(p as *const __m128i)));
-    out
 }
 
 /// Row r's `N` bytes of a field stored as 4-byte words from `at` (`interleaved.rs`).
