@@ -1,4 +1,4 @@
-//! Q2_K, Q3_K, Q4_K, Q6_K, Q4_1 and Q5_0 rows interleaved by 8 (`kernels/interleaved.rs`): on every tier this CPU
+//! Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, Q4_1 and Q5_0 rows interleaved by 8 (`kernels/interleaved.rs`): on every tier this CPU
 //! has group kernels for, each decode output equals the fast set's scalar
 //! definition (`unpacked::dot_fast`; `unpacked32::dot_fast32` for Q4_1 and Q5_0) bit for bit, through the group kernel
 //! alone and through `WeightMatrix` with row counts that leave a partial last
@@ -22,8 +22,8 @@ use fuselm_core::quant;
 use fuselm_core::GgmlType;
 use proptest::prelude::*;
 
-const FORMATS: [GgmlType; 6] =
-    [GgmlType::Q2_K, GgmlType::Q3_K, GgmlType::Q4_K, GgmlType::Q6_K, GgmlType::Q4_1, GgmlType::Q5_0];
+const FORMATS: [GgmlType; 7] =
+    [GgmlType::Q2_K, GgmlType::Q3_K, GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K, GgmlType::Q4_1, GgmlType::Q5_0];
 
 fn group_tiers(ty: GgmlType) -> Vec<Isa> {
     let tiers: Vec<Isa> = Isa::available().into_iter().filter(|&isa| group_kernel(ty, isa).is_some()).collect();
@@ -166,7 +166,7 @@ fn group_kernels_equal_the_fast_scalar_definition() {
 
 /// Blocks with every quant (and scale) at its largest against activations
 /// all at +127 or all at −127: the kernels' i16 sums are closest to
-/// saturating there (Q5_0 and Q4_1 within 4% of i16's range), which random
+/// saturating there (Q5_0, Q4_1 and Q5_K within 4% of i16's range), which random
 /// blocks never reach.
 #[test]
 fn group_kernels_hold_their_sums_at_the_largest_quants() {
@@ -176,7 +176,7 @@ fn group_kernels_hold_their_sums_at_the_largest_quants() {
         let factors: &[usize] = match ty {
             GgmlType::Q2_K => &[80, 82],
             GgmlType::Q3_K => &[108],
-            GgmlType::Q4_K => &[0, 2],
+            GgmlType::Q4_K | GgmlType::Q5_K => &[0, 2],
             GgmlType::Q6_K => &[208],
             GgmlType::Q4_1 => &[0, 2],
             GgmlType::Q5_0 => &[0],
@@ -221,7 +221,7 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
     #[test]
     fn interleaved_products_equal_the_fast_scalar_definition(
-        t in 0usize..6, n_blocks in 1usize..4, n_out in 1usize..80, n_tok in 1usize..MIN_TOKENS, seed in 0u64..1000,
+        t in 0usize..FORMATS.len(), n_blocks in 1usize..4, n_out in 1usize..80, n_tok in 1usize..MIN_TOKENS, seed in 0u64..1000,
     ) {
         for isa in group_tiers(FORMATS[t]) {
             check_matrix(FORMATS[t], isa, n_blocks, n_out, n_tok, seed);

@@ -1,5 +1,5 @@
 //! Rows interleaved eight at a time, for decode's matrix-vector product:
-//! the K-quants Q2_K..Q6_K (Q5_K not yet) and the 32-value Q4_1 and Q5_0.
+//! the K-quants Q2_K..Q6_K and the 32-value Q4_1 and Q5_0.
 //!
 //! A row-at-a-time kernel spends most of its work on things other
 //! than multiplying: splitting nibbles, broadcasting one sub-block scale per
@@ -39,6 +39,13 @@
 //! [160, 672)   qs: 16 words                            qs[4w], qs[32 + 4w]
 //! ```
 //!
+//! ```text
+//! Q5_K (8 x 176 = 1408 bytes)
+//! [0, 128)     d, dmin, scales as Q4_K
+//! [128, 384)   qh: 8 words (each read by all four 64-value chunks, from L1)
+//! [384, 1408)  qs: 32 words
+//! ```
+//!
 //! A word's 8 copies fill one 32-byte slot (row r at +4r), and the slots lie
 //! in the order the group kernel reads them: a kernel that jumped back and
 //! forth inside a block (Q6_K's ql, then qh, then ql again) defeated the
@@ -63,6 +70,7 @@ pub enum GroupFormat {
     Q2K,
     Q3K,
     Q4K,
+    Q5K,
     Q6K,
     Q4_1,
     Q5_0,
@@ -74,6 +82,7 @@ impl GroupFormat {
             GgmlType::Q2_K => GroupFormat::Q2K,
             GgmlType::Q3_K => GroupFormat::Q3K,
             GgmlType::Q4_K => GroupFormat::Q4K,
+            GgmlType::Q5_K => GroupFormat::Q5K,
             GgmlType::Q6_K => GroupFormat::Q6K,
             GgmlType::Q4_1 => GroupFormat::Q4_1,
             GgmlType::Q5_0 => GroupFormat::Q5_0,
@@ -87,6 +96,7 @@ impl GroupFormat {
             GroupFormat::Q2K => 84,
             GroupFormat::Q3K => 110,
             GroupFormat::Q4K => 144,
+            GroupFormat::Q5K => 176,
             GroupFormat::Q6K => 210,
             GroupFormat::Q4_1 => 20,
             GroupFormat::Q5_0 => 22,
@@ -104,6 +114,7 @@ impl GroupFormat {
             GroupFormat::Q2K => UnpackKind::Q2K,
             GroupFormat::Q3K => UnpackKind::Q3K,
             GroupFormat::Q4K => UnpackKind::Q4K,
+            GroupFormat::Q5K => UnpackKind::Q5K,
             GroupFormat::Q6K => UnpackKind::Q6K,
             GroupFormat::Q4_1 | GroupFormat::Q5_0 => return None,
         })
@@ -152,6 +163,14 @@ impl GroupFormat {
                 4..16 => words(32, i - 4),
                 _ => words(128, i - 16),
             },
+            // Plain Q5_K: d, dmin, scales as Q4_K; qh [16, 48), qs [48, 176).
+            GroupFormat::Q5K => match i {
+                0..2 => 2 * r + i,
+                2..4 => 16 + 2 * r + (i - 2),
+                4..16 => words(32, i - 4),
+                16..48 => words(128, i - 16),
+                _ => words(384, i - 48),
+            },
             // Plain Q6_K: ql [0, 128), qh [128, 192), scales [192, 208), d [208, 210).
             // Per half h and step j (values 4j..4j+4 of each quarter), the
             // three words the kernel reads together: ql[64h + 4j],
@@ -176,6 +195,7 @@ impl GroupFormat {
             GroupFormat::Q2K => &[(0, 80, 4), (80, 84, 2)],
             GroupFormat::Q3K => &[(0, 108, 4), (108, 110, 2)],
             GroupFormat::Q4K => &[(0, 4, 2), (4, 144, 4)],
+            GroupFormat::Q5K => &[(0, 4, 2), (4, 176, 4)],
             GroupFormat::Q4_1 => &[(0, 4, 2), (4, 20, 4)],
             GroupFormat::Q5_0 => &[(0, 2, 2), (2, 22, 4)],
             GroupFormat::Q6K => &[(0, 208, 4), (208, 210, 2)],
@@ -318,7 +338,8 @@ pub fn group_kernel(ty: GgmlType, isa: super::Isa) -> Option<GroupKernel> {
             _ => {}
         }
         // Q2_K and Q3_K have AVX2 kernels only (their i16 sums take every
-        // scale as one `vpmaddwd`); the AVX-512 tier runs them too.
+        // scale as one `vpmaddwd`); the AVX-512 tier runs them too. So does
+        // it Q5_K's: a VNNI variant waits for a machine to validate it on.
         let (dot, unpack): (GroupDotFn, GroupUnpackFn) = match (format, isa) {
             (GroupFormat::Q2K, Isa::Avx2 | Isa::Avx512Vnni) => (
                 |g, a, o| unsafe { x86_low::group_dot_q2_k_avx2(g, a, o) },
@@ -335,6 +356,10 @@ pub fn group_kernel(ty: GgmlType, isa: super::Isa) -> Option<GroupKernel> {
             (GroupFormat::Q4K, Isa::Avx2) => (
                 |g, a, o| unsafe { x86::group_dot_q4_k_avx2(g, a, o) },
                 |g, n, o| unsafe { x86::unpack_group_q4_k(g, n, o) },
+            ),
+            (GroupFormat::Q5K, Isa::Avx2 | Isa::Avx512Vnni) => (
+                |g, a, o| unsafe { x86::group_dot_q5_k_avx2(g, a, o) },
+                |g, n, o| unsafe { x86::unpack_group_q5_k(g, n, o) },
             ),
             (GroupFormat::Q6K, Isa::Avx512Vnni) => (
                 |g, a, o| unsafe { x86::group_dot_q6_k_vnni(g, a, o) },
@@ -396,6 +421,7 @@ mod tests {
             GroupFormat::Q2K,
             GroupFormat::Q3K,
             GroupFormat::Q4K,
+            GroupFormat::Q5K,
             GroupFormat::Q6K,
             GroupFormat::Q4_1,
             GroupFormat::Q5_0,

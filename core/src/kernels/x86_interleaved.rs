@@ -1,7 +1,10 @@
-//! Decode's Q4_K and Q6_K kernels over 8 interleaved rows (`interleaved.rs`),
-//! one row per 32-bit lane of a 256-bit register: AVX2 (`vpmaddubsw`) and
-//! AVX-512 VNNI (`vpdpbusd` on 256-bit registers); and the tiled prefill's
-//! unpack of a group (8x8 transposes of 4-byte words).
+//! Decode's Q4_K, Q5_K and Q6_K kernels over 8 interleaved rows
+//! (`interleaved.rs`), one row per 32-bit lane of a 256-bit register: AVX2
+//! (`vpmaddubsw`) and AVX-512 VNNI (`vpdpbusd` on 256-bit registers; Q4_K and
+//! Q6_K); and the tiled prefill's unpack of a group (8x8 transposes of
+//! 4-byte words). Q5_K is Q4_K with a fifth bit per quant from the rows'
+//! `qh` words (one 16-bit shift per chunk and step, then a shift and mask
+//! per nibble).
 //!
 //! Per block and group: the 8 rows' scales (and Q4_K's mins) come out of
 //! their words with shifts and masks, each 32-byte load of quants meets one
@@ -27,6 +30,11 @@ use crate::quant::BlockQ8K;
 
 /// Bytes of one block of an interleaved Q4_K group (8 x 144).
 const Q4K_GROUP_BLOCK: usize = 1152;
+/// Bytes of one block of an interleaved Q5_K group (8 x 176), and the
+/// offsets of its `qh` and `qs` words.
+const Q5K_GROUP_BLOCK: usize = 1408;
+const Q5K_QH: usize = 128;
+const Q5K_QS: usize = 384;
 /// Bytes of one block of an interleaved Q6_K group (8 x 210).
 const Q6K_GROUP_BLOCK: usize = 1680;
 /// The 8 rows' f16 factors at `p` (a group block's 16-byte field), as f32.
@@ -70,14 +78,46 @@ unsafe fn chunk_sums<const VNNI: bool>(q: *const u8, act: *const i32) -> (__m256
     }
 }
 
+/// [`chunk_sums`] for Q5_K's chunk `c`: each nibble joined with its fifth
+/// bit, bit `2c` (low nibbles) or `2c + 1` (high) of the row's `qh` byte.
+/// AVX2 only: i16 sums of 4 steps, |4·2·31·128| = 31744, then widened.
 #[inline(always)]
-unsafe fn group_dot<const VNNI: bool>(group: &[u8], a: &[BlockQ8K], out: &mut [f32; GROUP_ROWS]) {
-    assert!(group.len() >= a.len() * Q4K_GROUP_BLOCK);
+unsafe fn chunk_sums_q5(q: *const u8, qh: *const u8, c: usize, act: *const i32) -> (__m256i, __m256i) {
+    let (low_mask, fifth, ones) = (_mm256_set1_epi8(0x0F), _mm256_set1_epi8(0x10), _mm256_set1_epi16(1));
+    // 16-bit shifts by at most 6 (and 4 back up): the bits kept never cross bytes.
+    let down = _mm_cvtsi32_si128(2 * c as i32);
+    let (mut lo, mut hi) = (_mm256_setzero_si256(), _mm256_setzero_si256());
+    let (mut lo16, mut hi16) = (_mm256_setzero_si256(), _mm256_setzero_si256());
+    for j in 0..8 {
+        let v = _mm256_loadu_si256(q.add(32 * j) as *const __m256i);
+        let h = _mm256_srl_epi16(_mm256_loadu_si256(qh.add(32 * j) as *const __m256i), down);
+        let l = _mm256_or_si256(_mm256_and_si256(v, low_mask), _mm256_and_si256(_mm256_slli_epi16::<4>(h), fifth));
+        let u = _mm256_or_si256(
+            _mm256_and_si256(_mm256_srli_epi16::<4>(v), low_mask),
+            _mm256_and_si256(_mm256_slli_epi16::<3>(h), fifth),
+        );
+        lo16 = _mm256_add_epi16(lo16, _mm256_maddubs_epi16(l, _mm256_set1_epi32(act.add(j).read_unaligned())));
+        hi16 = _mm256_add_epi16(hi16, _mm256_maddubs_epi16(u, _mm256_set1_epi32(act.add(8 + j).read_unaligned())));
+        if j % 4 == 3 {
+            lo = _mm256_add_epi32(lo, _mm256_madd_epi16(lo16, ones));
+            hi = _mm256_add_epi32(hi, _mm256_madd_epi16(hi16, ones));
+            (lo16, hi16) = (_mm256_setzero_si256(), _mm256_setzero_si256());
+        }
+    }
+    (lo, hi)
+}
+
+/// Q4_K (`Q5 = false`) or Q5_K (`Q5 = true`, AVX2 only): the same scales,
+/// mins and epilogue; Q5_K's quants carry a fifth bit.
+#[inline(always)]
+unsafe fn group_dot<const VNNI: bool, const Q5: bool>(group: &[u8], a: &[BlockQ8K], out: &mut [f32; GROUP_ROWS]) {
+    let group_block = if Q5 { Q5K_GROUP_BLOCK } else { Q4K_GROUP_BLOCK };
+    assert!(group.len() >= a.len() * group_block);
     let (m6, m4, m_hi) = (_mm256_set1_epi32(63), _mm256_set1_epi32(0x0F), _mm256_set1_epi32(0x30));
     let mut acc = _mm256_setzero_ps();
     for (b, ab) in a.iter().enumerate() {
-        let base = group.as_ptr().add(b * Q4K_GROUP_BLOCK);
-        super::prefetch::ahead(base, Q4K_GROUP_BLOCK);
+        let base = group.as_ptr().add(b * group_block);
+        super::prefetch::ahead(base, group_block);
         let dw = _mm256_cvtph_ps(_mm_loadu_si128(base as *const __m128i));
         let dm = _mm256_cvtph_ps(_mm_loadu_si128(base.add(16) as *const __m128i));
         let w: [__m256i; 3] = std::array::from_fn(|i| _mm256_loadu_si256(base.add(32 + 32 * i) as *const __m256i));
@@ -111,7 +151,11 @@ unsafe fn group_dot<const VNNI: bool>(group: &[u8], a: &[BlockQ8K], out: &mut [f
         let act = ab.qs.as_ptr() as *const i32;
         let mut isum = _mm256_setzero_si256();
         for c in 0..4 {
-            let (lo, hi) = chunk_sums::<VNNI>(base.add(128 + 256 * c), act.add(16 * c));
+            let (lo, hi) = if Q5 {
+                chunk_sums_q5(base.add(Q5K_QS + 256 * c), base.add(Q5K_QH), c, act.add(16 * c))
+            } else {
+                chunk_sums::<VNNI>(base.add(128 + 256 * c), act.add(16 * c))
+            };
             isum = _mm256_add_epi32(isum, _mm256_mullo_epi32(lo, sc[2 * c]));
             isum = _mm256_add_epi32(isum, _mm256_mullo_epi32(hi, sc[2 * c + 1]));
         }
@@ -132,14 +176,21 @@ unsafe fn group_dot<const VNNI: bool>(group: &[u8], a: &[BlockQ8K], out: &mut [f
 /// The CPU must support `avx2`, `fma` and `f16c`.
 #[target_feature(enable = "avx2,fma,f16c")]
 pub unsafe fn group_dot_q4_k_avx2(group: &[u8], a: &[BlockQ8K], out: &mut [f32; GROUP_ROWS]) {
-    group_dot::<false>(group, a, out)
+    group_dot::<false, false>(group, a, out)
+}
+
+/// # Safety
+/// The CPU must support `avx2`, `fma` and `f16c`.
+#[target_feature(enable = "avx2,fma,f16c")]
+pub unsafe fn group_dot_q5_k_avx2(group: &[u8], a: &[BlockQ8K], out: &mut [f32; GROUP_ROWS]) {
+    group_dot::<false, true>(group, a, out)
 }
 
 /// # Safety
 /// The CPU must support `avx512f`, `avx512vl`, `avx512vnni`, `avx2`, `fma` and `f16c`.
 #[target_feature(enable = "avx512f,avx512vl,avx512vnni,avx2,fma,f16c")]
 pub unsafe fn group_dot_q4_k_vnni(group: &[u8], a: &[BlockQ8K], out: &mut [f32; GROUP_ROWS]) {
-    group_dot::<true>(group, a, out)
+    group_dot::<true, false>(group, a, out)
 }
 
 /// The 8 rows of `v` (row r: 8 words, lane k = slot k's word of row r) from
@@ -182,10 +233,26 @@ pub(super) unsafe fn transpose_8x8(v: [__m256i; 8]) -> [__m256i; 8] {
 /// The CPU must support `avx2`, `fma` and `f16c`.
 #[target_feature(enable = "avx2,fma,f16c")]
 pub unsafe fn unpack_group_q4_k(group: &[u8], n_blocks: usize, out: &mut [UnpackedBlock]) {
-    assert!(group.len() >= n_blocks * Q4K_GROUP_BLOCK && out.len() >= GROUP_ROWS * n_blocks);
-    let low_mask = _mm256_set1_epi8(0x0F);
+    unpack_group_k4::<false>(group, n_blocks, out)
+}
+
+/// [`unpack_group_q4_k`] for Q5_K (`[n_blocks, 1408]`), equal to plain
+/// `unpack_q5_k` of each row.
+///
+/// # Safety
+/// The CPU must support `avx2`, `fma` and `f16c`.
+#[target_feature(enable = "avx2,fma,f16c")]
+pub unsafe fn unpack_group_q5_k(group: &[u8], n_blocks: usize, out: &mut [UnpackedBlock]) {
+    unpack_group_k4::<true>(group, n_blocks, out)
+}
+
+#[inline(always)]
+unsafe fn unpack_group_k4<const Q5: bool>(group: &[u8], n_blocks: usize, out: &mut [UnpackedBlock]) {
+    let (group_block, qs) = if Q5 { (Q5K_GROUP_BLOCK, Q5K_QS) } else { (Q4K_GROUP_BLOCK, 128) };
+    assert!(group.len() >= n_blocks * group_block && out.len() >= GROUP_ROWS * n_blocks);
+    let (low_mask, fifth) = (_mm256_set1_epi8(0x0F), _mm256_set1_epi8(0x10));
     for b in 0..n_blocks {
-        let src = group.as_ptr().add(b * Q4K_GROUP_BLOCK);
+        let src = group.as_ptr().add(b * group_block);
         let (d, dmin) = (f16_row_factors(src), f16_row_factors(src.add(16)));
         for r in 0..GROUP_ROWS {
             let o = &mut out[r * n_blocks + b];
@@ -198,13 +265,27 @@ pub unsafe fn unpack_group_q4_k(group: &[u8], n_blocks: usize, out: &mut [Unpack
             o.dw = d[r];
             o.dm = dmin[r];
         }
+        // Q5_K: each row's 32 qh bytes (zeros for Q4_K: no fifth bits).
+        let qh = if Q5 {
+            transpose_8x8(std::array::from_fn(|j| _mm256_loadu_si256(src.add(Q5K_QH + 32 * j) as *const __m256i)))
+        } else {
+            [_mm256_setzero_si256(); 8]
+        };
         for c in 0..4 {
             let slots: [__m256i; 8] =
-                std::array::from_fn(|j| _mm256_loadu_si256(src.add(128 + 32 * (8 * c + j)) as *const __m256i));
-            for (r, qs) in transpose_8x8(slots).into_iter().enumerate() {
+                std::array::from_fn(|j| _mm256_loadu_si256(src.add(qs + 32 * (8 * c + j)) as *const __m256i));
+            let down = _mm_cvtsi32_si128(2 * c as i32);
+            for (r, v) in transpose_8x8(slots).into_iter().enumerate() {
                 let q = out[r * n_blocks + b].q.as_mut_ptr().add(64 * c);
-                _mm256_storeu_si256(q as *mut __m256i, _mm256_and_si256(qs, low_mask));
-                _mm256_storeu_si256(q.add(32) as *mut __m256i, _mm256_and_si256(_mm256_srli_epi16::<4>(qs), low_mask));
+                let (mut l, mut u) =
+                    (_mm256_and_si256(v, low_mask), _mm256_and_si256(_mm256_srli_epi16::<4>(v), low_mask));
+                if Q5 {
+                    let h = _mm256_srl_epi16(qh[r], down);
+                    l = _mm256_or_si256(l, _mm256_and_si256(_mm256_slli_epi16::<4>(h), fifth));
+                    u = _mm256_or_si256(u, _mm256_and_si256(_mm256_slli_epi16::<3>(h), fifth));
+                }
+                _mm256_storeu_si256(q as *mut __m256i, l);
+                _mm256_storeu_si256(q.add(32) as *mut __m256i, u);
             }
         }
     }
