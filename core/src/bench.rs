@@ -19,6 +19,9 @@ pub struct BenchRow {
     pub model_n_params: u64,
     /// Kernel set (`auto`, `simd`, `scalar`, `unfused`) or, in the browser, the build.
     pub kernels: String,
+    /// The CPU kernel tier the matrix products were dispatched to (`avx2`,
+    /// `avx512vnni`, `neon-dotprod`, `simd128-relaxed`, ...).
+    pub isa: String,
     pub n_threads: usize,
     pub test: String,
     pub n_prompt: usize,
@@ -211,6 +214,7 @@ impl TestRun {
             model_size: file.total_tensor_bytes(),
             model_n_params: file.total_elements(),
             kernels: kernels.to_string(),
+            isa: model.weights.output.kernel.isa.name().to_string(),
             n_threads,
             test,
             n_prompt,

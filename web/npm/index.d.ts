@@ -281,6 +281,8 @@ export interface BenchRow {
   model_size: number;
   model_n_params: number;
   kernels: string;
+  /** The CPU kernel tier the matrix products ran on (`simd128-relaxed`, `simd128`, `scalar`, ...). */
+  isa: string;
   n_threads: number;
   test: string;
   n_prompt: number;
