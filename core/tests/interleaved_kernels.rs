@@ -1,6 +1,6 @@
-//! Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, Q4_1 and Q5_0 rows interleaved by 8 (`kernels/interleaved.rs`): on every tier this CPU
+//! Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, Q4_1, Q5_0 and Q8_0 rows interleaved by 8 (`kernels/interleaved.rs`): on every tier this CPU
 //! has group kernels for, each decode output equals the fast set's scalar
-//! definition (`unpacked::dot_fast`; `unpacked32::dot_fast32` for Q4_1 and Q5_0) bit for bit, through the group kernel
+//! definition (`unpacked::dot_fast`; `unpacked32::dot_fast32` for Q4_1, Q5_0 and Q8_0) bit for bit, through the group kernel
 //! alone and through `WeightMatrix` with row counts that leave a partial last
 //! group and every token count below the tiled path's; the group unpack for
 //! the tiled path gives the plain rows' unpacked blocks exactly (products from
@@ -22,8 +22,16 @@ use fuselm_core::quant;
 use fuselm_core::GgmlType;
 use proptest::prelude::*;
 
-const FORMATS: [GgmlType; 7] =
-    [GgmlType::Q2_K, GgmlType::Q3_K, GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K, GgmlType::Q4_1, GgmlType::Q5_0];
+const FORMATS: [GgmlType; 8] = [
+    GgmlType::Q2_K,
+    GgmlType::Q3_K,
+    GgmlType::Q4_K,
+    GgmlType::Q5_K,
+    GgmlType::Q6_K,
+    GgmlType::Q4_1,
+    GgmlType::Q5_0,
+    GgmlType::Q8_0,
+];
 
 fn group_tiers(ty: GgmlType) -> Vec<Isa> {
     let tiers: Vec<Isa> = Isa::available().into_iter().filter(|&isa| group_kernel(ty, isa).is_some()).collect();
@@ -32,7 +40,7 @@ fn group_tiers(ty: GgmlType) -> Vec<Isa> {
 }
 
 /// The activations the format's kernels read: Q8_1 for Q4_1, Q8_0 for
-/// Q5_0, Q8_K for K-quants.
+/// Q5_0 and Q8_0, Q8_K for K-quants.
 fn act_format(ty: GgmlType) -> ActFormat {
     match Kind32::of(ty) {
         Some(kind) if kind.has_min() => ActFormat::Q8_1,
@@ -166,7 +174,7 @@ fn group_kernels_equal_the_fast_scalar_definition() {
 
 /// Blocks with every quant (and scale) at its largest against activations
 /// all at +127 or all at −127: the kernels' i16 sums are closest to
-/// saturating there (Q5_0, Q4_1 and Q5_K within 4% of i16's range), which random
+/// saturating there (Q5_0, Q4_1 and Q5_K within 4% of i16's range, Q8_0 within 1%), which random
 /// blocks never reach.
 #[test]
 fn group_kernels_hold_their_sums_at_the_largest_quants() {
@@ -179,10 +187,12 @@ fn group_kernels_hold_their_sums_at_the_largest_quants() {
             GgmlType::Q4_K | GgmlType::Q5_K => &[0, 2],
             GgmlType::Q6_K => &[208],
             GgmlType::Q4_1 => &[0, 2],
-            GgmlType::Q5_0 => &[0],
+            GgmlType::Q5_0 | GgmlType::Q8_0 => &[0],
             _ => unreachable!("a format without a group kernel"),
         };
-        let mut block = vec![0xFFu8; block_bytes];
+        // Q8_0's largest magnitude is −128 (0x80); 0xFF is −1 there.
+        let largest = if ty == GgmlType::Q8_0 { 0x80 } else { 0xFF };
+        let mut block = vec![largest; block_bytes];
         for &at in factors {
             block[at..at + 2].copy_from_slice(&half::f16::from_f32(1.0).to_le_bytes());
         }

@@ -103,8 +103,10 @@ pub unsafe fn unpack_rows(
 }
 
 /// The tile for Q4_0, Q4_1, Q5_0 and Q5_1 (quants plus offset at most 31,
-/// so four `vpmaddubsw` pair sums add in i16: 4·31·128·2 = 31744). Q8_0's
-/// quants plus 128 would saturate `vpmaddubsw`; it has no AVX2 tile. Equals
+/// so four `vpmaddubsw` pair sums add in i16: 4·31·128·2 = 31744) and Q8_0,
+/// whose quants plus 128 would saturate `vpmaddubsw`: its signed quants
+/// (`q ^ 0x80`) meet the activations as `|w|·sign(a, w)`, each group's pair
+/// sums (at most 2·128·127) widened on their own. Equals
 /// `unpacked32::dot_fast32` bit for bit.
 ///
 /// # Safety
@@ -113,21 +115,29 @@ pub unsafe fn unpack_rows(
 #[target_feature(enable = "avx2,fma")]
 pub unsafe fn tile32_8x8(rows: &[&[Unpacked32]; TILE_ROWS], tile: &[u32], out: &mut [f32], kind: Kind32) {
     if kind.has_min() {
-        tile32::<true>(rows, tile, out, 0)
+        tile32::<true, false>(rows, tile, out, 0)
+    } else if kind == Kind32::Q8_0 {
+        tile32::<false, true>(rows, tile, out, 0)
     } else {
-        tile32::<false>(rows, tile, out, kind.offset())
+        tile32::<false, false>(rows, tile, out, kind.offset())
     }
 }
 
 /// [`tile32_8x8`] for formats with a min (`MIN`: slot 8 holds the
-/// activations' `s`, met by `m` after the scaled sum) or an offset.
+/// activations' `s`, met by `m` after the scaled sum), an offset, or Q8_0's
+/// signed quants (`SIGNED`, offset 0: Σ w·a directly).
 #[inline(always)]
-unsafe fn tile32<const MIN: bool>(rows: &[&[Unpacked32]; TILE_ROWS], tile: &[u32], out: &mut [f32], offset: i32) {
+unsafe fn tile32<const MIN: bool, const SIGNED: bool>(
+    rows: &[&[Unpacked32]; TILE_ROWS],
+    tile: &[u32],
+    out: &mut [f32],
+    offset: i32,
+) {
     let n_blocks = rows[0].len();
     assert!(tile.len() >= n_blocks * SLOTS_32 * WIDTH && out.len() >= TILE_ROWS * WIDTH);
     assert!(rows.iter().all(|r| r.len() == n_blocks));
     let mut acc = [_mm256_setzero_ps(); TILE_ROWS];
-    let ones = _mm256_set1_epi16(1);
+    let (ones, flip) = (_mm256_set1_epi16(1), _mm256_set1_epi8(0x80u8 as i8));
     let off = _mm256_set1_epi32(offset);
     for b in 0..n_blocks {
         let at = tile.as_ptr().add(b * SLOTS_32 * WIDTH);
@@ -142,9 +152,23 @@ unsafe fn tile32<const MIN: bool>(rows: &[&[Unpacked32]; TILE_ROWS], tile: &[u32
                 let a = _mm256_loadu_si256(at.add(g * WIDTH) as *const _);
                 _mm256_maddubs_epi16(_mm256_set1_epi32(q.add(g).read_unaligned()), a)
             };
-            let lo = _mm256_add_epi16(_mm256_add_epi16(group(0), group(1)), _mm256_add_epi16(group(2), group(3)));
-            let hi = _mm256_add_epi16(_mm256_add_epi16(group(4), group(5)), _mm256_add_epi16(group(6), group(7)));
-            let s = _mm256_add_epi32(_mm256_madd_epi16(lo, ones), _mm256_madd_epi16(hi, ones));
+            let s = if SIGNED {
+                let signed_group = |g: usize| {
+                    let a = _mm256_loadu_si256(at.add(g * WIDTH) as *const _);
+                    let w = _mm256_xor_si256(_mm256_set1_epi32(q.add(g).read_unaligned()), flip);
+                    let p = _mm256_maddubs_epi16(_mm256_abs_epi8(w), _mm256_sign_epi8(a, w));
+                    _mm256_madd_epi16(p, ones)
+                };
+                let s01 = _mm256_add_epi32(signed_group(0), signed_group(1));
+                let s23 = _mm256_add_epi32(signed_group(2), signed_group(3));
+                let s45 = _mm256_add_epi32(signed_group(4), signed_group(5));
+                let s67 = _mm256_add_epi32(signed_group(6), signed_group(7));
+                _mm256_add_epi32(_mm256_add_epi32(s01, s23), _mm256_add_epi32(s45, s67))
+            } else {
+                let lo = _mm256_add_epi16(_mm256_add_epi16(group(0), group(1)), _mm256_add_epi16(group(2), group(3)));
+                let hi = _mm256_add_epi16(_mm256_add_epi16(group(4), group(5)), _mm256_add_epi16(group(6), group(7)));
+                _mm256_add_epi32(_mm256_madd_epi16(lo, ones), _mm256_madd_epi16(hi, ones))
+            };
             let isum = _mm256_cvtepi32_ps(_mm256_sub_epi32(s, off_sum));
             acc[r] = _mm256_fmadd_ps(isum, _mm256_mul_ps(_mm256_set1_ps(w.d), da), acc[r]);
             if MIN {

@@ -1,5 +1,5 @@
 //! Rows interleaved eight at a time, for decode's matrix-vector product:
-//! the K-quants Q2_K..Q6_K and the 32-value Q4_1 and Q5_0.
+//! the K-quants Q2_K..Q6_K and the 32-value Q4_1, Q5_0 and Q8_0.
 //!
 //! A row-at-a-time kernel spends most of its work on things other
 //! than multiplying: splitting nibbles, broadcasting one sub-block scale per
@@ -74,6 +74,7 @@ pub enum GroupFormat {
     Q6K,
     Q4_1,
     Q5_0,
+    Q8_0,
 }
 
 impl GroupFormat {
@@ -86,6 +87,7 @@ impl GroupFormat {
             GgmlType::Q6_K => GroupFormat::Q6K,
             GgmlType::Q4_1 => GroupFormat::Q4_1,
             GgmlType::Q5_0 => GroupFormat::Q5_0,
+            GgmlType::Q8_0 => GroupFormat::Q8_0,
             _ => return None,
         })
     }
@@ -100,6 +102,7 @@ impl GroupFormat {
             GroupFormat::Q6K => 210,
             GroupFormat::Q4_1 => 20,
             GroupFormat::Q5_0 => 22,
+            GroupFormat::Q8_0 => 34,
         }
     }
 
@@ -116,7 +119,7 @@ impl GroupFormat {
             GroupFormat::Q4K => UnpackKind::Q4K,
             GroupFormat::Q5K => UnpackKind::Q5K,
             GroupFormat::Q6K => UnpackKind::Q6K,
-            GroupFormat::Q4_1 | GroupFormat::Q5_0 => return None,
+            GroupFormat::Q4_1 | GroupFormat::Q5_0 | GroupFormat::Q8_0 => return None,
         })
     }
 
@@ -150,6 +153,11 @@ impl GroupFormat {
                 0..2 => 2 * r + i,
                 2..4 => 16 + 2 * r + (i - 2),
                 _ => words(32, i - 4),
+            },
+            // Plain Q8_0: d [0, 2), qs [2, 34).
+            GroupFormat::Q8_0 => match i {
+                0..2 => 2 * r + i,
+                _ => words(16, i - 2),
             },
             // Plain Q5_0: d [0, 2), qh [2, 6), qs [6, 22).
             GroupFormat::Q5_0 => match i {
@@ -198,6 +206,7 @@ impl GroupFormat {
             GroupFormat::Q5K => &[(0, 4, 2), (4, 176, 4)],
             GroupFormat::Q4_1 => &[(0, 4, 2), (4, 20, 4)],
             GroupFormat::Q5_0 => &[(0, 2, 2), (2, 22, 4)],
+            GroupFormat::Q8_0 => &[(0, 2, 2), (2, 34, 4)],
             GroupFormat::Q6K => &[(0, 208, 4), (208, 210, 2)],
         }
     }
@@ -328,6 +337,13 @@ pub fn group_kernel(ty: GgmlType, isa: super::Isa) -> Option<GroupKernel> {
                     unpack: GroupUnpack::Block32(|g, n, o| unsafe { x86_32::unpack_group_q4_1(g, n, o) }),
                 })
             }
+            (GroupFormat::Q8_0, Isa::Avx2 | Isa::Avx512Vnni) => {
+                return Some(GroupKernel {
+                    format,
+                    dot: GroupDot::Q8_0(|g, a, o| unsafe { x86_32::group_dot_q8_0_avx2(g, a, o) }),
+                    unpack: GroupUnpack::Block32(|g, n, o| unsafe { x86_32::unpack_group_q8_0(g, n, o) }),
+                })
+            }
             (GroupFormat::Q5_0, Isa::Avx2 | Isa::Avx512Vnni) => {
                 return Some(GroupKernel {
                     format,
@@ -425,6 +441,7 @@ mod tests {
             GroupFormat::Q6K,
             GroupFormat::Q4_1,
             GroupFormat::Q5_0,
+            GroupFormat::Q8_0,
         ] {
             let (n_blocks, block_bytes) = (3, format.block_bytes());
             let src: Vec<u8> = (0..GROUP_ROWS * n_blocks * block_bytes).map(|i| (i * 7 % 251) as u8).collect();

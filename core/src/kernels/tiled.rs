@@ -151,20 +151,17 @@ pub fn tiled_kernel(ty: GgmlType, isa: Isa) -> Option<TiledKernel> {
                 tile: |r, t, o, _| unsafe { avx2::tile_8x8(r, t, o) },
                 fused_epilogue: true,
             })),
-            // Q8_0's quants plus 128 would saturate vpmaddubsw: per-row kernels.
             // The formats with a min (Q4_1, Q5_1) take AVX2's tile on the
             // AVX-512 tier too (its tiles 8 tokens wide, `prepare_tiles` builds
             // whichever width the kernel has).
-            (Isa::Avx2, _, Some(kind)) | (Isa::Avx512Vnni, _, Some(kind)) if kind != Kind32::Q8_0 => {
-                Some(TiledKernel::Block32(TileFns {
-                    kind,
-                    width: avx2::WIDTH,
-                    slots: SLOTS_32,
-                    unpack: |k, d, b, o| unsafe { avx2::unpack_rows32(k, d, b, o) },
-                    tile: |r, t, o, k| unsafe { avx2::tile32_8x8(r, t, o, k) },
-                    fused_epilogue: true,
-                }))
-            }
+            (Isa::Avx2, _, Some(kind)) | (Isa::Avx512Vnni, _, Some(kind)) => Some(TiledKernel::Block32(TileFns {
+                kind,
+                width: avx2::WIDTH,
+                slots: SLOTS_32,
+                unpack: |k, d, b, o| unsafe { avx2::unpack_rows32(k, d, b, o) },
+                tile: |r, t, o, k| unsafe { avx2::tile32_8x8(r, t, o, k) },
+                fused_epilogue: true,
+            })),
             _ => None,
         }
     }

@@ -1,7 +1,7 @@
 //! Decode's kernels for the 32-value formats over 8 interleaved rows
 //! (`interleaved.rs`), one row per 32-bit lane of a 256-bit register (AVX2):
-//! Q4_1 against Q8_1 and Q5_0 against Q8_0; and the tiled prefill's unpack of
-//! a group.
+//! Q4_1 against Q8_1, Q5_0 and Q8_0 against Q8_0; and the tiled prefill's
+//! unpack of a group.
 //!
 //! Per block and group, the 8 rows' f16 factors are one vector each, and each
 //! of the 4 quant words (4 bytes of each row) gives its low and high
@@ -22,7 +22,7 @@ use std::arch::x86_64::*;
 
 use super::interleaved::GROUP_ROWS;
 use super::unpacked32::{set_nibbles, Unpacked32};
-use super::x86_interleaved::f16_row_factors;
+use super::x86_interleaved::{f16_row_factors, transpose_8x8};
 use crate::quant::{BlockQ8_0, BlockQ8_1};
 
 /// Bytes of one block of an interleaved Q4_1 group (8 x 20).
@@ -34,6 +34,64 @@ const Q5_0_GROUP_BLOCK: usize = 176;
 /// Offsets of the `qh` words and the quant words in a Q5_0 group block.
 const Q5_0_QH: usize = 16;
 const Q5_0_QS: usize = 48;
+
+/// Bytes of one block of an interleaved Q8_0 group (8 x 34): 8 d, 8 quant words.
+const Q8_0_GROUP_BLOCK: usize = 272;
+
+/// Q8_0: per quant word, the 8 rows' signed bytes meet the broadcast
+/// activation bytes as `|w|·sign(a, w)` (`vpmaddubsw` takes one unsigned
+/// operand; pairs at most 2·128·127, so each word's pair sums widen on
+/// their own). The per-row kernel converts and scales every row's block in
+/// floats and sums lanes at the end; here one conversion and one FMA serve
+/// 8 rows.
+///
+/// # Safety
+/// The CPU must support `avx2`, `fma` and `f16c`.
+#[target_feature(enable = "avx2,fma,f16c")]
+pub unsafe fn group_dot_q8_0_avx2(group: &[u8], a: &[BlockQ8_0], out: &mut [f32; GROUP_ROWS]) {
+    assert!(group.len() >= a.len() * Q8_0_GROUP_BLOCK);
+    let ones = _mm256_set1_epi16(1);
+    let mut acc = _mm256_setzero_ps();
+    for (b, ab) in a.iter().enumerate() {
+        let base = group.as_ptr().add(b * Q8_0_GROUP_BLOCK);
+        super::prefetch::ahead(base, Q8_0_GROUP_BLOCK);
+        let d = _mm256_cvtph_ps(_mm_loadu_si128(base as *const __m128i));
+        let act = ab.qs.as_ptr() as *const i32;
+        let mut sums = _mm256_setzero_si256();
+        for w in 0..8 {
+            let v = _mm256_loadu_si256(base.add(16 + 32 * w) as *const __m256i);
+            let x = _mm256_set1_epi32(act.add(w).read_unaligned());
+            let p = _mm256_maddubs_epi16(_mm256_abs_epi8(v), _mm256_sign_epi8(x, v));
+            sums = _mm256_add_epi32(sums, _mm256_madd_epi16(p, ones));
+        }
+        let da = _mm_cvtph_ps(_mm_cvtsi32_si128((&ab.d as *const _ as *const u16).read_unaligned() as i32));
+        acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sums), _mm256_mul_ps(d, _mm256_broadcastss_ps(da)), acc);
+    }
+    _mm256_storeu_ps(out.as_mut_ptr(), acc);
+}
+
+/// Unpacks one interleaved Q8_0 group (`[n_blocks, 272]`) into its 8 rows'
+/// [`Unpacked32`] blocks (`out`: `[8, n_blocks]`), equal to plain
+/// `unpack_all32` of each row (quants plus 128).
+///
+/// # Safety
+/// The CPU must support `avx2`, `fma` and `f16c`.
+#[target_feature(enable = "avx2,fma,f16c")]
+pub unsafe fn unpack_group_q8_0(group: &[u8], n_blocks: usize, out: &mut [Unpacked32]) {
+    assert!(group.len() >= n_blocks * Q8_0_GROUP_BLOCK && out.len() >= GROUP_ROWS * n_blocks);
+    let flip = _mm256_set1_epi8(0x80u8 as i8);
+    for b in 0..n_blocks {
+        let src = group.as_ptr().add(b * Q8_0_GROUP_BLOCK);
+        let d = f16_row_factors(src);
+        let slots: [__m256i; 8] = std::array::from_fn(|w| _mm256_loadu_si256(src.add(16 + 32 * w) as *const __m256i));
+        for (r, q) in transpose_8x8(slots).into_iter().enumerate() {
+            let o = &mut out[r * n_blocks + b];
+            _mm256_storeu_si256(o.q.as_mut_ptr() as *mut __m256i, _mm256_xor_si256(q, flip));
+            o.d = d[r];
+            o.m = 0.0;
+        }
+    }
+}
 
 /// # Safety
 /// The CPU must support `avx2`, `fma` and `f16c`.
