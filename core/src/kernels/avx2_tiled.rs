@@ -143,7 +143,7 @@ unsafe fn tile32<const MIN: bool, const SIGNED: bool>(
         let at = tile.as_ptr().add(b * SLOTS_32 * WIDTH);
         // Slot 8: the activations' sums (offset formats) or their `s` (f32).
         let slot8 = _mm256_loadu_si256(at.add(8 * WIDTH) as *const _);
-        let off_sum = if MIN { _mm256_setzero_si256() } else { _mm256_mullo_epi32(slot8, off) };
+        let off_sum = if MIN || SIGNED { _mm256_setzero_si256() } else { _mm256_mullo_epi32(slot8, off) };
         let da = _mm256_loadu_ps(at.add(9 * WIDTH) as *const f32);
         for r in 0..TILE_ROWS {
             let w = rows[r].get_unchecked(b);

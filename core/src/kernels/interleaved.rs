@@ -18,7 +18,7 @@
 //! ([`WeightMatrix::interleaved_source`]).
 //!
 //! Layout of one group of 8 rows, per block of 256 (K-quants) or 32 values
-//! (Q4_1: d, m, 4 quant words; Q5_0: d, the `qh` words, 4 quant words; 8 blocks' bytes,
+//! (Q4_1: d, m, 4 quant words; Q5_0: d, the `qh` words, 4 quant words; Q8_0: d, 8 quant words; 8 blocks' bytes,
 //! permuted: every field of the 8 rows side by side, in 4-byte words where
 //! the field allows):
 //!
