@@ -354,8 +354,7 @@ pub fn group_kernel(ty: GgmlType, isa: super::Isa) -> Option<GroupKernel> {
             _ => {}
         }
         // Q2_K and Q3_K have AVX2 kernels only (their i16 sums take every
-        // scale as one `vpmaddwd`); the AVX-512 tier runs them too. So does
-        // it Q5_K's: a VNNI variant waits for a machine to validate it on.
+        // scale as one `vpmaddwd`); the AVX-512 tier runs them too.
         let (dot, unpack): (GroupDotFn, GroupUnpackFn) = match (format, isa) {
             (GroupFormat::Q2K, Isa::Avx2 | Isa::Avx512Vnni) => (
                 |g, a, o| unsafe { x86_low::group_dot_q2_k_avx2(g, a, o) },
@@ -373,7 +372,11 @@ pub fn group_kernel(ty: GgmlType, isa: super::Isa) -> Option<GroupKernel> {
                 |g, a, o| unsafe { x86::group_dot_q4_k_avx2(g, a, o) },
                 |g, n, o| unsafe { x86::unpack_group_q4_k(g, n, o) },
             ),
-            (GroupFormat::Q5K, Isa::Avx2 | Isa::Avx512Vnni) => (
+            (GroupFormat::Q5K, Isa::Avx512Vnni) => (
+                |g, a, o| unsafe { x86::group_dot_q5_k_vnni(g, a, o) },
+                |g, n, o| unsafe { x86::unpack_group_q5_k(g, n, o) },
+            ),
+            (GroupFormat::Q5K, Isa::Avx2) => (
                 |g, a, o| unsafe { x86::group_dot_q5_k_avx2(g, a, o) },
                 |g, n, o| unsafe { x86::unpack_group_q5_k(g, n, o) },
             ),

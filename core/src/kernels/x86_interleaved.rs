@@ -1,10 +1,9 @@
 //! Decode's Q4_K, Q5_K and Q6_K kernels over 8 interleaved rows
 //! (`interleaved.rs`), one row per 32-bit lane of a 256-bit register: AVX2
-//! (`vpmaddubsw`) and AVX-512 VNNI (`vpdpbusd` on 256-bit registers; Q4_K and
-//! Q6_K); and the tiled prefill's unpack of a group (8x8 transposes of
-//! 4-byte words). Q5_K is Q4_K with a fifth bit per quant from the rows'
-//! `qh` words (one 16-bit shift per chunk and step, then a shift and mask
-//! per nibble).
+//! (`vpmaddubsw`) and AVX-512 VNNI (`vpdpbusd` on 256-bit registers); and
+//! the tiled prefill's unpack of a group (8x8 transposes of 4-byte words).
+//! Q5_K is Q4_K with a fifth bit per quant from the rows' `qh` words (one
+//! 16-bit shift per chunk and step, then a shift and mask per nibble).
 //!
 //! Per block and group: the 8 rows' scales (and Q4_K's mins) come out of
 //! their words with shifts and masks, each 32-byte load of quants meets one
@@ -80,9 +79,15 @@ unsafe fn chunk_sums<const VNNI: bool>(q: *const u8, act: *const i32) -> (__m256
 
 /// [`chunk_sums`] for Q5_K's chunk `c`: each nibble joined with its fifth
 /// bit, bit `2c` (low nibbles) or `2c + 1` (high) of the row's `qh` byte.
-/// AVX2 only: i16 sums of 4 steps, |4·2·31·128| = 31744, then widened.
+/// AVX2: i16 sums of 4 steps, |4·2·31·128| = 31744, then widened; VNNI:
+/// `vpdpbusd` straight into i32 lanes (quants 0..31 are its unsigned operand).
 #[inline(always)]
-unsafe fn chunk_sums_q5(q: *const u8, qh: *const u8, c: usize, act: *const i32) -> (__m256i, __m256i) {
+unsafe fn chunk_sums_q5<const VNNI: bool>(
+    q: *const u8,
+    qh: *const u8,
+    c: usize,
+    act: *const i32,
+) -> (__m256i, __m256i) {
     let (low_mask, fifth, ones) = (_mm256_set1_epi8(0x0F), _mm256_set1_epi8(0x10), _mm256_set1_epi16(1));
     // 16-bit shifts by at most 6 (and 4 back up): the bits kept never cross bytes.
     let down = _mm_cvtsi32_si128(2 * c as i32);
@@ -96,8 +101,15 @@ unsafe fn chunk_sums_q5(q: *const u8, qh: *const u8, c: usize, act: *const i32) 
             _mm256_and_si256(_mm256_srli_epi16::<4>(v), low_mask),
             _mm256_and_si256(_mm256_slli_epi16::<3>(h), fifth),
         );
-        lo16 = _mm256_add_epi16(lo16, _mm256_maddubs_epi16(l, _mm256_set1_epi32(act.add(j).read_unaligned())));
-        hi16 = _mm256_add_epi16(hi16, _mm256_maddubs_epi16(u, _mm256_set1_epi32(act.add(8 + j).read_unaligned())));
+        let (a_lo, a_hi) =
+            (_mm256_set1_epi32(act.add(j).read_unaligned()), _mm256_set1_epi32(act.add(8 + j).read_unaligned()));
+        if VNNI {
+            lo = _mm256_dpbusd_epi32(lo, l, a_lo);
+            hi = _mm256_dpbusd_epi32(hi, u, a_hi);
+            continue;
+        }
+        lo16 = _mm256_add_epi16(lo16, _mm256_maddubs_epi16(l, a_lo));
+        hi16 = _mm256_add_epi16(hi16, _mm256_maddubs_epi16(u, a_hi));
         if j % 4 == 3 {
             lo = _mm256_add_epi32(lo, _mm256_madd_epi16(lo16, ones));
             hi = _mm256_add_epi32(hi, _mm256_madd_epi16(hi16, ones));
@@ -107,7 +119,7 @@ unsafe fn chunk_sums_q5(q: *const u8, qh: *const u8, c: usize, act: *const i32) 
     (lo, hi)
 }
 
-/// Q4_K (`Q5 = false`) or Q5_K (`Q5 = true`, AVX2 only): the same scales,
+/// Q4_K (`Q5 = false`) or Q5_K (`Q5 = true`): the same scales,
 /// mins and epilogue; Q5_K's quants carry a fifth bit.
 #[inline(always)]
 unsafe fn group_dot<const VNNI: bool, const Q5: bool>(group: &[u8], a: &[BlockQ8K], out: &mut [f32; GROUP_ROWS]) {
@@ -152,7 +164,7 @@ unsafe fn group_dot<const VNNI: bool, const Q5: bool>(group: &[u8], a: &[BlockQ8
         let mut isum = _mm256_setzero_si256();
         for c in 0..4 {
             let (lo, hi) = if Q5 {
-                chunk_sums_q5(base.add(Q5K_QS + 256 * c), base.add(Q5K_QH), c, act.add(16 * c))
+                chunk_sums_q5::<VNNI>(base.add(Q5K_QS + 256 * c), base.add(Q5K_QH), c, act.add(16 * c))
             } else {
                 chunk_sums::<VNNI>(base.add(128 + 256 * c), act.add(16 * c))
             };
@@ -184,6 +196,13 @@ pub unsafe fn group_dot_q4_k_avx2(group: &[u8], a: &[BlockQ8K], out: &mut [f32; 
 #[target_feature(enable = "avx2,fma,f16c")]
 pub unsafe fn group_dot_q5_k_avx2(group: &[u8], a: &[BlockQ8K], out: &mut [f32; GROUP_ROWS]) {
     group_dot::<false, true>(group, a, out)
+}
+
+/// # Safety
+/// The CPU must support `avx512f`, `avx512vl`, `avx512vnni`, `avx2`, `fma` and `f16c`.
+#[target_feature(enable = "avx512f,avx512vl,avx512vnni,avx2,fma,f16c")]
+pub unsafe fn group_dot_q5_k_vnni(group: &[u8], a: &[BlockQ8K], out: &mut [f32; GROUP_ROWS]) {
+    group_dot::<true, true>(group, a, out)
 }
 
 /// # Safety
