@@ -45,7 +45,7 @@ pub struct BenchArgs {
     /// Exit non-zero if any matrix product ran unfused or as an F32 fallback.
     #[arg(long = "require-fused")]
     pub require_fused: bool,
-    /// Skip the memory bandwidth probe (512 MiB read with the test's threads)
+    /// Skip the memory bandwidth probe (512 MiB or four times the largest cache, read with the test's threads)
     /// that decode rows are compared with.
     #[arg(long = "no-probe")]
     pub no_probe: bool,
