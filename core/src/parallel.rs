@@ -30,6 +30,21 @@ pub fn for_each_chunk<T: Send>(data: &mut [T], chunk_len: usize, f: impl Fn(usiz
     data.chunks_mut(chunk_len).enumerate().for_each(|(i, chunk)| f(i, chunk));
 }
 
+/// `f(item)` for every item of `items`, each a task of one fork. One item
+/// runs on the calling thread without a fork.
+pub fn for_each_item<T: Send>(items: &mut [T], f: impl Fn(&mut T) + Sync + Send) {
+    if items.len() <= 1 {
+        return items.iter_mut().for_each(f);
+    }
+    #[cfg(feature = "parallel")]
+    {
+        use rayon::prelude::*;
+        items.par_iter_mut().for_each(f);
+    }
+    #[cfg(not(feature = "parallel"))]
+    items.iter_mut().for_each(f);
+}
+
 /// `f(i)` for every `i` in `0..n`.
 pub fn for_each_index(n: usize, f: impl Fn(usize) + Sync + Send) {
     if n == 1 {
@@ -55,6 +70,9 @@ mod tests {
             for_each_chunk(&mut data, chunk, |i, c| c.iter_mut().for_each(|v| *v = i));
             assert_eq!(data, (0..len).map(|j| j / chunk).collect::<Vec<_>>());
         }
+        let mut items: Vec<usize> = (0..37).collect();
+        for_each_item(&mut items, |v| *v *= 2);
+        assert_eq!(items, (0..37).map(|v| v * 2).collect::<Vec<_>>());
         let seen = std::sync::Mutex::new(Vec::new());
         for_each_index(9, |i| seen.lock().unwrap().push(i));
         let mut seen = seen.into_inner().unwrap();

@@ -16,10 +16,8 @@ use crate::GgmlType;
 
 /// Output rows per parallel task: large enough to amortise scheduling, small
 /// enough to balance two to sixteen threads on the smallest matrices (~500 rows).
-#[cfg(feature = "parallel")]
-const ROWS_PER_TASK: usize = 16;
+pub(super) const ROWS_PER_TASK: usize = 16;
 // Interleaved matrices are split between tasks on group boundaries.
-#[cfg(feature = "parallel")]
 const _: () = assert!(ROWS_PER_TASK.is_multiple_of(GROUP_ROWS));
 
 /// Activation rows per tile in matrix-matrix products.
@@ -278,7 +276,7 @@ impl<'a> WeightMatrix<'a> {
     /// dispatch cost as much as a third of a 2048-value Q4_K row). Interleaved
     /// rows go 8 at a time through the group kernel; `first` is then a
     /// multiple of 8 (runs start at multiples of `ROWS_PER_TASK`).
-    fn dot_row_run(&self, first: usize, acts: &Activations, t: usize, out: &mut [f32]) {
+    pub(super) fn dot_row_run(&self, first: usize, acts: &Activations, t: usize, out: &mut [f32]) {
         if let (RowData::Interleaved { .. }, Some(group)) = (&self.data, self.kernel.group) {
             assert_eq!(first % GROUP_ROWS, 0, "{}: runs start on a group", self.name);
             match group.dot {
@@ -339,6 +337,18 @@ impl<'a> WeightMatrix<'a> {
     #[cfg(not(feature = "parallel"))]
     fn for_row_chunks(&self, out: &mut [f32], _per_row: usize, f: impl Fn(usize, &mut [f32])) {
         f(0, out);
+    }
+}
+
+/// Notes one product of each of `matrices` over `n_tok` activation rows,
+/// run together in `seconds` (`fused_products.rs`): each gets the share of
+/// the time its weight bytes are of theirs (the kernels stream at about
+/// one rate, and the per-role report stays a split of wall time).
+pub(super) fn record_products(matrices: &[&WeightMatrix<'_>], n_tok: usize, seconds: f64) {
+    let total: u64 = matrices.iter().map(|m| m.bytes()).sum();
+    for m in matrices {
+        let share = if total == 0 { 0.0 } else { m.bytes() as f64 / total as f64 };
+        stats::record_call(&m.stats_key, (m.n_out * n_tok) as u64, m.bytes(), seconds * share);
     }
 }
 

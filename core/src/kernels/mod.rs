@@ -23,6 +23,7 @@ pub mod avx2_tiled;
 pub mod avx512_rows;
 #[cfg(target_arch = "x86_64")]
 pub mod avx512vnni;
+mod fused_products;
 pub mod interleaved;
 mod isa;
 mod matrix;
@@ -52,6 +53,7 @@ pub mod x86_interleaved_q2_q3;
 
 pub use act_tiles::ActTiles;
 pub use activations::{ActFormat, Activations};
+pub use fused_products::{matvec_gated, matvec_together};
 pub use isa::{Isa, KernelMode};
 pub use matrix::WeightMatrix;
 pub(crate) use shared_out::SharedOut;

@@ -10,17 +10,29 @@ use super::ops;
 use super::profile::{Op, OpProfile};
 use super::Model;
 use crate::error::{Error, Result};
-use crate::kernels::{Activations, WeightMatrix};
+use crate::kernels::{matvec_gated, matvec_together, ActFormat, Activations, Isa, WeightMatrix};
+
+/// The activation format and quantizer a matrix reads its input in.
+fn input_key(matrix: &WeightMatrix<'_>) -> (ActFormat, Isa) {
+    (matrix.act_format(), matrix.kernel.isa)
+}
 
 /// Runs several matrices over one input, quantizing the input once per
 /// activation format rather than once per matrix (Q, K and V share it; so do
-/// gate and up).
+/// gate and up). One token's products that share a format run in one fork
+/// (`matvec_together`).
 fn project(
     acts: &mut Activations,
     profile: &mut OpProfile,
     x: &[f32],
     products: &mut [(&WeightMatrix<'_>, &mut [f32])],
 ) {
+    let key = input_key(products[0].0);
+    if x.len() == products[0].0.n_in && products.iter().all(|(m, _)| input_key(m) == key) {
+        profile.time(Op::ActivationQuantization, || acts.quantize(x, x.len(), key.0, key.1));
+        matvec_together(acts, products);
+        return;
+    }
     let mut current = None;
     for (matrix, out) in products.iter_mut() {
         let key = (matrix.act_format(), matrix.kernel.isa);
@@ -31,6 +43,38 @@ fn project(
         profile.time(Op::ActivationQuantization, || matrix.prepare(acts));
         matrix.matmul_quantized(acts, out);
     }
+}
+
+/// `gate = activation(xn · W_gateᵀ) * (xn · W_upᵀ)`, the feed-forward
+/// network's gated input. One token's gate and up run in one fork with the
+/// activation applied per task (`matvec_gated`), where they read one input
+/// format; otherwise as two products and an activation pass.
+fn feed_forward_in(
+    acts: &mut Activations,
+    profile: &mut OpProfile,
+    activation: FfnActivation,
+    (w_gate, w_up): (&WeightMatrix<'_>, &WeightMatrix<'_>),
+    xn: &[f32],
+    gate: &mut [f32],
+    up: &mut [f32],
+) {
+    let key = input_key(w_gate);
+    if xn.len() == w_gate.n_in && input_key(w_up) == key && (w_gate.n_in, w_gate.n_out) == (w_up.n_in, w_up.n_out) {
+        profile.time(Op::ActivationQuantization, || acts.quantize(xn, xn.len(), key.0, key.1));
+        match activation {
+            FfnActivation::Silu => matvec_gated(acts, (w_gate, gate), (w_up, up), ops::swiglu_chunk),
+            FfnActivation::GeluTanh => {
+                let table = ops::gelu_table();
+                matvec_gated(acts, (w_gate, gate), (w_up, up), |g, u| ops::geglu_chunk(table, g, u))
+            }
+        }
+        return;
+    }
+    project(acts, profile, xn, &mut [(w_gate, &mut gate[..]), (w_up, &mut up[..])]);
+    profile.time(Op::FfnActivation, || match activation {
+        FfnActivation::Silu => ops::swiglu_in_place(gate, up),
+        FfnActivation::GeluTanh => ops::geglu_in_place(gate, up),
+    });
 }
 
 fn add_bias(rows: &mut [f32], bias: Option<&Vec<f32>>) {
@@ -197,11 +241,7 @@ impl Model<'_> {
                     ops::rms_norm(src, &layer.ffn_norm, cfg.rms_eps, dst);
                 }
             });
-            project(acts, profile, xn, &mut [(&layer.w_gate, &mut gate[..]), (&layer.w_up, &mut up[..])]);
-            profile.time(Op::FfnActivation, || match cfg.ffn_activation {
-                FfnActivation::Silu => ops::swiglu_in_place(gate, up),
-                FfnActivation::GeluTanh => ops::geglu_in_place(gate, up),
-            });
+            feed_forward_in(acts, profile, cfg.ffn_activation, (&layer.w_gate, &layer.w_up), xn, gate, up);
             project(acts, profile, gate, &mut [(&layer.w_down, &mut proj[..])]);
             if let Some(norm) = &layer.post_ffn_norm {
                 profile.time(Op::Norms, || ops::rms_norm_rows_in_place(proj, n_embd, norm, cfg.rms_eps));
