@@ -129,3 +129,17 @@ fn gate_and_up_together_equal_two_products_and_the_activation() {
         }
     }
 }
+
+#[test]
+#[should_panic(expected = "the matrices read different activations")]
+fn matrices_of_different_activation_formats_are_refused() {
+    let n_in = 256;
+    let (w4, w8) = (weights(GgmlType::Q4_K, n_in, 8, 0), weights(GgmlType::Q8_0, n_in, 8, 1));
+    let isa = Isa::detect();
+    let q4 = WeightMatrix::from_raw("a", GgmlType::Q4_K, n_in, 8, &w4, KernelMode::Exact, isa).unwrap();
+    let q8 = WeightMatrix::from_raw("b", GgmlType::Q8_0, n_in, 8, &w8, KernelMode::Exact, isa).unwrap();
+    let mut acts = Activations::default();
+    acts.quantize(&input(n_in), n_in, q4.act_format(), q4.kernel.isa);
+    let (mut a, mut b) = (vec![0.0; 8], vec![0.0; 8]);
+    matvec_together(&acts, &mut [(&q4, &mut a[..]), (&q8, &mut b[..])]);
+}

@@ -41,13 +41,18 @@ fn rows_per_task(n_out: usize) -> usize {
 }
 
 /// `out = acts · Wᵀ` for each `(W, out)` in `products`, over the one
-/// quantized activation row of `acts` (each matrix's activation format), in
-/// one fork.
+/// quantized activation row of `acts` (the matrices' one activation
+/// format), in one fork.
 ///
 /// # Panics
-/// When `acts` holds more than one row or an `out` is not `n_out` long.
+/// When `acts` holds more than one row, the matrices read different
+/// activation formats, or an `out` is not `n_out` long.
 pub fn matvec_together(acts: &Activations, products: &mut [(&WeightMatrix<'_>, &mut [f32])]) {
     assert_eq!(acts.n_rows, 1, "matvec_together takes one activation row");
+    if let Some((first, _)) = products.first() {
+        let format = first.act_format();
+        assert!(products.iter().all(|(m, _)| m.act_format() == format), "the matrices read different activations");
+    }
     let start = clock::now();
     let mut tasks: Vec<(&WeightMatrix<'_>, usize, &mut [f32])> = Vec::new();
     for (matrix, out) in products.iter_mut() {
