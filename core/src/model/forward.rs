@@ -35,7 +35,7 @@ fn project(
     }
     let mut current = None;
     for (matrix, out) in products.iter_mut() {
-        let key = (matrix.act_format(), matrix.kernel.isa);
+        let key = input_key(matrix);
         if current != Some(key) {
             profile.time(Op::ActivationQuantization, || acts.quantize(x, matrix.n_in, key.0, key.1));
             current = Some(key);
