@@ -174,7 +174,22 @@ fn default_build_selects_simd_where_a_kernel_exists() {
             && std::arch::is_x86_feature_detected!("avx512bw")
             && std::arch::is_x86_feature_detected!("avx512vl")
             && std::arch::is_x86_feature_detected!("avx512vnni");
-        assert_eq!(isa, if avx512 { Isa::Avx512Vnni } else { Isa::Avx2 });
+        let avx_vnni = std::arch::is_x86_feature_detected!("avxvnni");
+        let expected = match (avx512, avx_vnni) {
+            (true, _) => Isa::Avx512Vnni,
+            (false, true) => Isa::AvxVnni,
+            (false, false) => Isa::Avx2,
+        };
+        assert_eq!(isa, expected);
+        // Every x86 tier the CPU has is offered, best first.
+        let mut tiers = vec![Isa::Avx2, Isa::Scalar];
+        if avx_vnni {
+            tiers.insert(0, Isa::AvxVnni);
+        }
+        if avx512 {
+            tiers.insert(0, Isa::Avx512Vnni);
+        }
+        assert_eq!(Isa::available(), tiers);
     }
     if isa != Isa::Scalar {
         for ty in [

@@ -34,7 +34,7 @@ pub struct BenchArgs {
     #[arg(short = 'o', long = "output", default_value = "md")]
     pub output: String,
     /// Kernel sets (comma-separated): auto, exact, simd, scalar, unfused, or a
-    /// tier (avx512vnni, avx2, neon-i8mm, neon-dotprod, neon, simd128-relaxed, simd128).
+    /// tier (avx512vnni, avxvnni, avx2, neon-i8mm, neon-dotprod, neon, simd128-relaxed, simd128).
     #[arg(long = "kernels", default_value = "auto", value_delimiter = ',')]
     pub kernels: Vec<String>,
     #[arg(long = "no-mmap")]

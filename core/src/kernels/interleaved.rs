@@ -325,26 +325,27 @@ pub fn group_kernel(ty: GgmlType, isa: super::Isa) -> Option<GroupKernel> {
         use super::Isa;
         let format = GroupFormat::of(ty)?;
         // SAFETY (every closure): a tier is only chosen when `Isa::detect`
-        // found its features (avx512f/bw/vl/vnni with avx2/fma/f16c; avx2, fma, f16c).
-        // The 32-value formats (Q4_1 against Q8_1, Q5_0 against Q8_0): AVX2
-        // only, which the AVX-512 tier runs too.
+        // found its features (avx512f/bw/vl/vnni or avxvnni, with avx2/fma/f16c;
+        // avx2, fma, f16c). The 32-value formats (Q4_1 against Q8_1, Q5_0
+        // against Q8_0): AVX2 only, which the VNNI tiers run too.
+        let x86 = isa.has_avx2_fma();
         use super::x86_interleaved_32 as x86_32;
         match (format, isa) {
-            (GroupFormat::Q4_1, Isa::Avx2 | Isa::Avx512Vnni) => {
+            (GroupFormat::Q4_1, _) if x86 => {
                 return Some(GroupKernel {
                     format,
                     dot: GroupDot::Q8_1(|g, a, o| unsafe { x86_32::group_dot_q4_1_avx2(g, a, o) }),
                     unpack: GroupUnpack::Block32(|g, n, o| unsafe { x86_32::unpack_group_q4_1(g, n, o) }),
                 })
             }
-            (GroupFormat::Q8_0, Isa::Avx2 | Isa::Avx512Vnni) => {
+            (GroupFormat::Q8_0, _) if x86 => {
                 return Some(GroupKernel {
                     format,
                     dot: GroupDot::Q8_0(|g, a, o| unsafe { x86_32::group_dot_q8_0_avx2(g, a, o) }),
                     unpack: GroupUnpack::Block32(|g, n, o| unsafe { x86_32::unpack_group_q8_0(g, n, o) }),
                 })
             }
-            (GroupFormat::Q5_0, Isa::Avx2 | Isa::Avx512Vnni) => {
+            (GroupFormat::Q5_0, _) if x86 => {
                 return Some(GroupKernel {
                     format,
                     dot: GroupDot::Q8_0(|g, a, o| unsafe { x86_32::group_dot_q5_0_avx2(g, a, o) }),
@@ -354,13 +355,13 @@ pub fn group_kernel(ty: GgmlType, isa: super::Isa) -> Option<GroupKernel> {
             _ => {}
         }
         // Q2_K and Q3_K have AVX2 kernels only (their i16 sums take every
-        // scale as one `vpmaddwd`); the AVX-512 tier runs them too.
+        // scale as one `vpmaddwd`); the VNNI tiers run them too.
         let (dot, unpack): (GroupDotFn, GroupUnpackFn) = match (format, isa) {
-            (GroupFormat::Q2K, Isa::Avx2 | Isa::Avx512Vnni) => (
+            (GroupFormat::Q2K, _) if x86 => (
                 |g, a, o| unsafe { x86_low::group_dot_q2_k_avx2(g, a, o) },
                 |g, n, o| unsafe { x86_low::unpack_group_q2_k(g, n, o) },
             ),
-            (GroupFormat::Q3K, Isa::Avx2 | Isa::Avx512Vnni) => (
+            (GroupFormat::Q3K, _) if x86 => (
                 |g, a, o| unsafe { x86_low::group_dot_q3_k_avx2(g, a, o) },
                 |g, n, o| unsafe { x86_low::unpack_group_q3_k(g, n, o) },
             ),
@@ -372,6 +373,10 @@ pub fn group_kernel(ty: GgmlType, isa: super::Isa) -> Option<GroupKernel> {
                 |g, a, o| unsafe { x86::group_dot_q4_k_avx2(g, a, o) },
                 |g, n, o| unsafe { x86::unpack_group_q4_k(g, n, o) },
             ),
+            (GroupFormat::Q4K, Isa::AvxVnni) => (
+                |g, a, o| unsafe { x86::group_dot_q4_k_avxvnni(g, a, o) },
+                |g, n, o| unsafe { x86::unpack_group_q4_k(g, n, o) },
+            ),
             (GroupFormat::Q5K, Isa::Avx512Vnni) => (
                 |g, a, o| unsafe { x86::group_dot_q5_k_vnni(g, a, o) },
                 |g, n, o| unsafe { x86::unpack_group_q5_k(g, n, o) },
@@ -380,12 +385,20 @@ pub fn group_kernel(ty: GgmlType, isa: super::Isa) -> Option<GroupKernel> {
                 |g, a, o| unsafe { x86::group_dot_q5_k_avx2(g, a, o) },
                 |g, n, o| unsafe { x86::unpack_group_q5_k(g, n, o) },
             ),
+            (GroupFormat::Q5K, Isa::AvxVnni) => (
+                |g, a, o| unsafe { x86::group_dot_q5_k_avxvnni(g, a, o) },
+                |g, n, o| unsafe { x86::unpack_group_q5_k(g, n, o) },
+            ),
             (GroupFormat::Q6K, Isa::Avx512Vnni) => (
                 |g, a, o| unsafe { x86::group_dot_q6_k_vnni(g, a, o) },
                 |g, n, o| unsafe { x86::unpack_group_q6_k(g, n, o) },
             ),
             (GroupFormat::Q6K, Isa::Avx2) => (
                 |g, a, o| unsafe { x86::group_dot_q6_k_avx2(g, a, o) },
+                |g, n, o| unsafe { x86::unpack_group_q6_k(g, n, o) },
+            ),
+            (GroupFormat::Q6K, Isa::AvxVnni) => (
+                |g, a, o| unsafe { x86::group_dot_q6_k_avxvnni(g, a, o) },
                 |g, n, o| unsafe { x86::unpack_group_q6_k(g, n, o) },
             ),
             _ => return None,

@@ -15,6 +15,11 @@ pub enum Isa {
     /// a per-row Q6_K kernel bit-equal to AVX2's; its other per-row kernels
     /// and its activation quantizers are the AVX2 ones.
     Avx512Vnni,
+    /// AVX2 with AVX-VNNI (256-bit `vpdpbusd`, VEX encoded; Alder Lake and
+    /// later, Zen 5): AVX2's tiles, group kernels and row kernels with
+    /// `vpdpbusd` in place of `vpmaddubsw` pairs where that is exact; the
+    /// rest (row kernels, activation quantizers) are AVX2's.
+    AvxVnni,
     Neon,
     /// NEON with the dotprod extension (`sdot`).
     NeonDotprod,
@@ -30,8 +35,9 @@ pub enum Isa {
 
 impl Isa {
     /// Every tier, for parsing names.
-    pub const ALL: [Isa; 8] = [
+    pub const ALL: [Isa; 9] = [
         Isa::Avx512Vnni,
+        Isa::AvxVnni,
         Isa::Avx2,
         Isa::NeonI8mm,
         Isa::NeonDotprod,
@@ -46,6 +52,7 @@ impl Isa {
             Isa::Scalar => "scalar",
             Isa::Avx2 => "avx2",
             Isa::Avx512Vnni => "avx512vnni",
+            Isa::AvxVnni => "avxvnni",
             Isa::Neon => "neon",
             Isa::NeonDotprod => "neon-dotprod",
             Isa::NeonI8mm => "neon-i8mm",
@@ -60,7 +67,7 @@ impl Isa {
     /// builds give the ids of native `exact`; simd128-relaxed (the relaxed
     /// builds) has it.
     pub fn has_fast_set(self) -> bool {
-        matches!(self, Isa::Avx2 | Isa::Avx512Vnni | Isa::NeonDotprod | Isa::NeonI8mm | Isa::Simd128Relaxed)
+        self.has_avx2_fma() || matches!(self, Isa::NeonDotprod | Isa::NeonI8mm | Isa::Simd128Relaxed)
     }
 
     /// The kernel name of this tier's tiled products (`avx2-tiled`).
@@ -68,6 +75,7 @@ impl Isa {
         match self {
             Isa::Avx2 => "avx2-tiled",
             Isa::Avx512Vnni => "avx512vnni-tiled",
+            Isa::AvxVnni => "avxvnni-tiled",
             Isa::Neon => "neon-tiled",
             Isa::NeonDotprod => "neon-dotprod-tiled",
             Isa::NeonI8mm => "neon-i8mm-tiled",
@@ -84,7 +92,9 @@ impl Isa {
         match Isa::detect() {
             Isa::NeonI8mm => isas.extend([Isa::NeonI8mm, Isa::NeonDotprod, Isa::Neon]),
             Isa::NeonDotprod => isas.extend([Isa::NeonDotprod, Isa::Neon]),
+            Isa::Avx512Vnni if Isa::has_avx_vnni() => isas.extend([Isa::Avx512Vnni, Isa::AvxVnni, Isa::Avx2]),
             Isa::Avx512Vnni => isas.extend([Isa::Avx512Vnni, Isa::Avx2]),
+            Isa::AvxVnni => isas.extend([Isa::AvxVnni, Isa::Avx2]),
             Isa::Simd128Relaxed => isas.extend([Isa::Simd128Relaxed, Isa::Simd128]),
             Isa::Scalar => {}
             best => isas.push(best),
@@ -93,20 +103,29 @@ impl Isa {
         isas
     }
 
-    /// Whether code compiled for `avx2,fma,f16c` may run (the element-wise ops
-    /// in `model/ops.rs` pick their AVX2+FMA build by this).
+    /// Whether code compiled for `avx2,fma,f16c` may run: every x86 tier
+    /// includes AVX2's kernels (the element-wise ops in `model/ops.rs` pick
+    /// their AVX2+FMA build by this).
     pub fn has_avx2_fma(self) -> bool {
-        matches!(self, Isa::Avx2 | Isa::Avx512Vnni)
+        matches!(self, Isa::Avx2 | Isa::AvxVnni | Isa::Avx512Vnni)
     }
 
     /// The tier whose activation quantizers this one uses: itself, except
-    /// AVX-512 VNNI, which reuses AVX2's, and i8mm, which reuses dotprod's.
+    /// the VNNI tiers, which reuse AVX2's, and i8mm, which reuses dotprod's.
     pub fn quantizer_isa(self) -> Isa {
         match self {
-            Isa::Avx512Vnni => Isa::Avx2,
+            Isa::Avx512Vnni | Isa::AvxVnni => Isa::Avx2,
             Isa::NeonI8mm => Isa::NeonDotprod,
             isa => isa,
         }
+    }
+
+    /// Whether this CPU has AVX-VNNI (false off x86_64).
+    fn has_avx_vnni() -> bool {
+        #[cfg(target_arch = "x86_64")]
+        return std::arch::is_x86_feature_detected!("avxvnni");
+        #[cfg(not(target_arch = "x86_64"))]
+        false
     }
 
     /// The best SIMD instruction set this CPU offers (checked at run time on x86_64).
@@ -121,7 +140,13 @@ impl Isa {
                 && std::arch::is_x86_feature_detected!("fma")
                 && std::arch::is_x86_feature_detected!("f16c")
             {
-                return if avx512 { Isa::Avx512Vnni } else { Isa::Avx2 };
+                return if avx512 {
+                    Isa::Avx512Vnni
+                } else if Isa::has_avx_vnni() {
+                    Isa::AvxVnni
+                } else {
+                    Isa::Avx2
+                };
             }
         }
         if cfg!(all(target_arch = "wasm32", target_feature = "relaxed-simd")) {
@@ -206,7 +231,7 @@ impl FromStr for KernelMode {
                     option: Self::ENV,
                     value: s.to_string(),
                     expected:
-                        "auto, exact, simd, scalar, unfused or a tier (avx512vnni, avx2, neon-i8mm, neon-dotprod, neon, simd128-relaxed, simd128)",
+                        "auto, exact, simd, scalar, unfused or a tier (avx512vnni, avxvnni, avx2, neon-i8mm, neon-dotprod, neon, simd128-relaxed, simd128)",
                 }),
             },
         }

@@ -45,6 +45,8 @@ pub mod tiled;
 pub mod unpacked;
 pub mod unpacked32;
 #[cfg(target_arch = "x86_64")]
+mod x86_dot;
+#[cfg(target_arch = "x86_64")]
 pub mod x86_interleaved;
 #[cfg(target_arch = "x86_64")]
 pub mod x86_interleaved_32;

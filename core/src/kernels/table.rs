@@ -189,6 +189,8 @@ fn simd_kernel(ty: GgmlType, isa: Isa) -> Option<(DotFn, Isa)> {
         Isa::Avx2 => own(avx2_kernel(ty)),
         #[cfg(target_arch = "x86_64")]
         Isa::Avx512Vnni => own(avx512_kernel(ty)).or_else(|| simd_kernel(ty, Isa::Avx2)),
+        #[cfg(target_arch = "x86_64")]
+        Isa::AvxVnni => simd_kernel(ty, Isa::Avx2),
         #[cfg(target_arch = "aarch64")]
         Isa::Neon => own(neon_kernel(ty, false)),
         #[cfg(target_arch = "aarch64")]

@@ -125,7 +125,7 @@ pub fn tiled_kernel(ty: GgmlType, isa: Isa) -> Option<TiledKernel> {
         use super::act_tiles::{SLOTS_32, SLOTS_PER_LANE};
         use super::{avx2_tiled as avx2, avx512vnni as vnni};
         // SAFETY (every closure): a tier is only chosen when `Isa::detect`
-        // found its features on this CPU (avx512f/bw/vnni; avx2 and fma).
+        // found its features on this CPU (avx512f/bw/vl/vnni, avxvnni; avx2 and fma).
         match (isa, UnpackKind::of(ty), Kind32::of(ty)) {
             (Isa::Avx512Vnni, Some(kind), _) => Some(TiledKernel::KQuant(TileFns {
                 kind,
@@ -151,15 +151,27 @@ pub fn tiled_kernel(ty: GgmlType, isa: Isa) -> Option<TiledKernel> {
                 tile: |r, t, o, _| unsafe { avx2::tile_8x8(r, t, o) },
                 fused_epilogue: true,
             })),
-            // The formats with a min (Q4_1, Q5_1) take AVX2's tile on the
-            // AVX-512 tier too (its tiles 8 tokens wide, `prepare_tiles` builds
-            // whichever width the kernel has).
-            (Isa::Avx2, _, Some(kind)) | (Isa::Avx512Vnni, _, Some(kind)) => Some(TiledKernel::Block32(TileFns {
+            (Isa::AvxVnni, Some(kind), _) => Some(TiledKernel::KQuant(TileFns {
+                kind,
+                width: avx2::WIDTH,
+                slots: SLOTS_PER_LANE,
+                unpack: |k, d, b, o| unsafe { avx2::unpack_rows(k, d, b, o) },
+                tile: |r, t, o, _| unsafe { avx2::tile_8x8_avxvnni(r, t, o) },
+                fused_epilogue: true,
+            })),
+            // The 8-token tiles of 32-value blocks; on the AVX-512 tier, the
+            // formats with a min (Q4_1, Q5_1), which its 16-token tile lacks
+            // (`prepare_tiles` builds whichever width the kernel has).
+            (Isa::Avx2 | Isa::AvxVnni | Isa::Avx512Vnni, _, Some(kind)) => Some(TiledKernel::Block32(TileFns {
                 kind,
                 width: avx2::WIDTH,
                 slots: SLOTS_32,
                 unpack: |k, d, b, o| unsafe { avx2::unpack_rows32(k, d, b, o) },
-                tile: |r, t, o, k| unsafe { avx2::tile32_8x8(r, t, o, k) },
+                tile: match isa {
+                    Isa::Avx2 => |r, t, o, k| unsafe { avx2::tile32_8x8(r, t, o, k) },
+                    Isa::AvxVnni => |r, t, o, k| unsafe { avx2::tile32_8x8_avxvnni(r, t, o, k) },
+                    _ => |r, t, o, k| unsafe { avx2::tile32_8x8_avx512vl(r, t, o, k) },
+                },
                 fused_epilogue: true,
             })),
             _ => None,

@@ -1,6 +1,7 @@
 //! Decode's Q4_K, Q5_K and Q6_K kernels over 8 interleaved rows
 //! (`interleaved.rs`), one row per 32-bit lane of a 256-bit register: AVX2
-//! (`vpmaddubsw`) and AVX-512 VNNI (`vpdpbusd` on 256-bit registers); and
+//! (`vpmaddubsw`), AVX-512 VNNI and AVX-VNNI (`vpdpbusd` on 256-bit
+//! registers, `x86_dot.rs`); and
 //! the tiled prefill's unpack of a group (8x8 transposes of 4-byte words).
 //! Q5_K is Q4_K with a fifth bit per quant from the rows' `qh` words (one
 //! 16-bit shift per chunk and step, then a shift and mask per nibble).
@@ -24,6 +25,7 @@ use std::arch::x86_64::*;
 
 use super::interleaved::GROUP_ROWS;
 use super::unpacked::{set_k4_scales, UnpackedBlock};
+use super::x86_dot::{Avx2Pairs, Avx512VlDot, AvxVnniDot, ByteDot};
 use crate::quant::q4_k::scales_mins_k4;
 use crate::quant::BlockQ8K;
 
@@ -47,21 +49,17 @@ pub(super) unsafe fn f16_row_factors(p: *const u8) -> [f32; GROUP_ROWS] {
 /// The sub-block products of one 64-value chunk for 8 rows: low nibbles ·
 /// activations 0..32 and high nibbles · activations 32..64, as i32 lanes.
 #[inline(always)]
-unsafe fn chunk_sums<const VNNI: bool>(q: *const u8, act: *const i32) -> (__m256i, __m256i) {
+unsafe fn chunk_sums<D: ByteDot>(q: *const u8, act: *const i32) -> (__m256i, __m256i) {
     let low_mask = _mm256_set1_epi8(0x0F);
     let (mut lo, mut hi) = (_mm256_setzero_si256(), _mm256_setzero_si256());
-    if VNNI {
+    if D::VNNI {
         // High nibbles stay in place (values 16·q): the sum is 16× and is
         // shifted back exactly. 4·240·128 per step, 8 steps: far from overflow.
         let high_mask = _mm256_set1_epi8(0xF0u8 as i8);
         for j in 0..8 {
             let v = _mm256_loadu_si256(q.add(32 * j) as *const __m256i);
-            lo = _mm256_dpbusd_epi32(lo, _mm256_and_si256(v, low_mask), _mm256_set1_epi32(act.add(j).read_unaligned()));
-            hi = _mm256_dpbusd_epi32(
-                hi,
-                _mm256_and_si256(v, high_mask),
-                _mm256_set1_epi32(act.add(8 + j).read_unaligned()),
-            );
+            lo = D::dpbusd(lo, _mm256_and_si256(v, low_mask), _mm256_set1_epi32(act.add(j).read_unaligned()));
+            hi = D::dpbusd(hi, _mm256_and_si256(v, high_mask), _mm256_set1_epi32(act.add(8 + j).read_unaligned()));
         }
         (lo, _mm256_srai_epi32::<4>(hi))
     } else {
@@ -82,12 +80,7 @@ unsafe fn chunk_sums<const VNNI: bool>(q: *const u8, act: *const i32) -> (__m256
 /// AVX2: i16 sums of 4 steps, |4·2·31·128| = 31744, then widened; VNNI:
 /// `vpdpbusd` straight into i32 lanes (quants 0..31 are its unsigned operand).
 #[inline(always)]
-unsafe fn chunk_sums_q5<const VNNI: bool>(
-    q: *const u8,
-    qh: *const u8,
-    c: usize,
-    act: *const i32,
-) -> (__m256i, __m256i) {
+unsafe fn chunk_sums_q5<D: ByteDot>(q: *const u8, qh: *const u8, c: usize, act: *const i32) -> (__m256i, __m256i) {
     let (low_mask, fifth, ones) = (_mm256_set1_epi8(0x0F), _mm256_set1_epi8(0x10), _mm256_set1_epi16(1));
     // 16-bit shifts by at most 6 (and 4 back up): the bits kept never cross bytes.
     let down = _mm_cvtsi32_si128(2 * c as i32);
@@ -103,9 +96,9 @@ unsafe fn chunk_sums_q5<const VNNI: bool>(
         );
         let (a_lo, a_hi) =
             (_mm256_set1_epi32(act.add(j).read_unaligned()), _mm256_set1_epi32(act.add(8 + j).read_unaligned()));
-        if VNNI {
-            lo = _mm256_dpbusd_epi32(lo, l, a_lo);
-            hi = _mm256_dpbusd_epi32(hi, u, a_hi);
+        if D::VNNI {
+            lo = D::dpbusd(lo, l, a_lo);
+            hi = D::dpbusd(hi, u, a_hi);
             continue;
         }
         lo16 = _mm256_add_epi16(lo16, _mm256_maddubs_epi16(l, a_lo));
@@ -122,7 +115,7 @@ unsafe fn chunk_sums_q5<const VNNI: bool>(
 /// Q4_K (`Q5 = false`) or Q5_K (`Q5 = true`): the same scales,
 /// mins and epilogue; Q5_K's quants carry a fifth bit.
 #[inline(always)]
-unsafe fn group_dot<const VNNI: bool, const Q5: bool>(group: &[u8], a: &[BlockQ8K], out: &mut [f32; GROUP_ROWS]) {
+unsafe fn group_dot<D: ByteDot, const Q5: bool>(group: &[u8], a: &[BlockQ8K], out: &mut [f32; GROUP_ROWS]) {
     let group_block = if Q5 { Q5K_GROUP_BLOCK } else { Q4K_GROUP_BLOCK };
     assert!(group.len() >= a.len() * group_block);
     let (m6, m4, m_hi) = (_mm256_set1_epi32(63), _mm256_set1_epi32(0x0F), _mm256_set1_epi32(0x30));
@@ -164,9 +157,9 @@ unsafe fn group_dot<const VNNI: bool, const Q5: bool>(group: &[u8], a: &[BlockQ8
         let mut isum = _mm256_setzero_si256();
         for c in 0..4 {
             let (lo, hi) = if Q5 {
-                chunk_sums_q5::<VNNI>(base.add(Q5K_QS + 256 * c), base.add(Q5K_QH), c, act.add(16 * c))
+                chunk_sums_q5::<D>(base.add(Q5K_QS + 256 * c), base.add(Q5K_QH), c, act.add(16 * c))
             } else {
-                chunk_sums::<VNNI>(base.add(128 + 256 * c), act.add(16 * c))
+                chunk_sums::<D>(base.add(128 + 256 * c), act.add(16 * c))
             };
             isum = _mm256_add_epi32(isum, _mm256_mullo_epi32(lo, sc[2 * c]));
             isum = _mm256_add_epi32(isum, _mm256_mullo_epi32(hi, sc[2 * c + 1]));
@@ -182,34 +175,6 @@ unsafe fn group_dot<const VNNI: bool, const Q5: bool>(group: &[u8], a: &[BlockQ8
         acc = _mm256_fmadd_ps(t, _mm256_set1_ps(ab.d), acc);
     }
     _mm256_storeu_ps(out.as_mut_ptr(), acc);
-}
-
-/// # Safety
-/// The CPU must support `avx2`, `fma` and `f16c`.
-#[target_feature(enable = "avx2,fma,f16c")]
-pub unsafe fn group_dot_q4_k_avx2(group: &[u8], a: &[BlockQ8K], out: &mut [f32; GROUP_ROWS]) {
-    group_dot::<false, false>(group, a, out)
-}
-
-/// # Safety
-/// The CPU must support `avx2`, `fma` and `f16c`.
-#[target_feature(enable = "avx2,fma,f16c")]
-pub unsafe fn group_dot_q5_k_avx2(group: &[u8], a: &[BlockQ8K], out: &mut [f32; GROUP_ROWS]) {
-    group_dot::<false, true>(group, a, out)
-}
-
-/// # Safety
-/// The CPU must support `avx512f`, `avx512vl`, `avx512vnni`, `avx2`, `fma` and `f16c`.
-#[target_feature(enable = "avx512f,avx512vl,avx512vnni,avx2,fma,f16c")]
-pub unsafe fn group_dot_q5_k_vnni(group: &[u8], a: &[BlockQ8K], out: &mut [f32; GROUP_ROWS]) {
-    group_dot::<true, true>(group, a, out)
-}
-
-/// # Safety
-/// The CPU must support `avx512f`, `avx512vl`, `avx512vnni`, `avx2`, `fma` and `f16c`.
-#[target_feature(enable = "avx512f,avx512vl,avx512vnni,avx2,fma,f16c")]
-pub unsafe fn group_dot_q4_k_vnni(group: &[u8], a: &[BlockQ8K], out: &mut [f32; GROUP_ROWS]) {
-    group_dot::<true, false>(group, a, out)
 }
 
 /// The 8 rows of `v` (row r: 8 words, lane k = slot k's word of row r) from
@@ -350,7 +315,7 @@ const fn q6_k_step(h: usize, j: usize) -> usize {
 /// only those 4 sums are live (holding all 16 scales and 8 sums at once
 /// spilled).
 #[inline(always)]
-unsafe fn group_dot_q6<const VNNI: bool>(group: &[u8], a: &[BlockQ8K], out: &mut [f32; GROUP_ROWS]) {
+unsafe fn group_dot_q6<D: ByteDot>(group: &[u8], a: &[BlockQ8K], out: &mut [f32; GROUP_ROWS]) {
     assert!(group.len() >= a.len() * Q6K_GROUP_BLOCK);
     let ones = _mm256_set1_epi16(1);
     let mut acc = _mm256_setzero_ps();
@@ -369,8 +334,8 @@ unsafe fn group_dot_q6<const VNNI: bool>(group: &[u8], a: &[BlockQ8K], out: &mut
                     let word = |w: usize| _mm256_loadu_si256(at.add(32 * w) as *const __m256i);
                     for (quarter, q) in q6_k_quarters(word(0), word(1), word(2)).into_iter().enumerate() {
                         let x = _mm256_set1_epi32(act.add(32 * h + 8 * quarter + j).read_unaligned());
-                        if VNNI {
-                            sums[quarter] = _mm256_dpbusd_epi32(sums[quarter], q, x);
+                        if D::VNNI {
+                            sums[quarter] = D::dpbusd(sums[quarter], q, x);
                         } else if j % 2 == 0 {
                             pairs[quarter] = _mm256_maddubs_epi16(q, x);
                         } else {
@@ -397,18 +362,28 @@ unsafe fn group_dot_q6<const VNNI: bool>(group: &[u8], a: &[BlockQ8K], out: &mut
     _mm256_storeu_ps(out.as_mut_ptr(), acc);
 }
 
-/// # Safety
-/// The CPU must support `avx2`, `fma` and `f16c`.
-#[target_feature(enable = "avx2,fma,f16c")]
-pub unsafe fn group_dot_q6_k_avx2(group: &[u8], a: &[BlockQ8K], out: &mut [f32; GROUP_ROWS]) {
-    group_dot_q6::<false>(group, a, out)
+/// One `#[target_feature]` wrapper per tier of a generic group kernel.
+macro_rules! tier_wrappers {
+    ($($name:ident = $kernel:ident::<$($arg:tt),*> if $features:literal;)*) => {$(
+        /// # Safety
+        #[doc = concat!("The CPU must support ", $features, ".")]
+        #[target_feature(enable = $features)]
+        pub unsafe fn $name(group: &[u8], a: &[BlockQ8K], out: &mut [f32; GROUP_ROWS]) {
+            $kernel::<$($arg),*>(group, a, out)
+        }
+    )*};
 }
 
-/// # Safety
-/// The CPU must support `avx512f`, `avx512vl`, `avx512vnni`, `avx2`, `fma` and `f16c`.
-#[target_feature(enable = "avx512f,avx512vl,avx512vnni,avx2,fma,f16c")]
-pub unsafe fn group_dot_q6_k_vnni(group: &[u8], a: &[BlockQ8K], out: &mut [f32; GROUP_ROWS]) {
-    group_dot_q6::<true>(group, a, out)
+tier_wrappers! {
+    group_dot_q4_k_avx2 = group_dot::<Avx2Pairs, false> if "avx2,fma,f16c";
+    group_dot_q4_k_avxvnni = group_dot::<AvxVnniDot, false> if "avxvnni,avx2,fma,f16c";
+    group_dot_q4_k_vnni = group_dot::<Avx512VlDot, false> if "avx512f,avx512vl,avx512vnni,avx2,fma,f16c";
+    group_dot_q5_k_avx2 = group_dot::<Avx2Pairs, true> if "avx2,fma,f16c";
+    group_dot_q5_k_avxvnni = group_dot::<AvxVnniDot, true> if "avxvnni,avx2,fma,f16c";
+    group_dot_q5_k_vnni = group_dot::<Avx512VlDot, true> if "avx512f,avx512vl,avx512vnni,avx2,fma,f16c";
+    group_dot_q6_k_avx2 = group_dot_q6::<Avx2Pairs> if "avx2,fma,f16c";
+    group_dot_q6_k_avxvnni = group_dot_q6::<AvxVnniDot> if "avxvnni,avx2,fma,f16c";
+    group_dot_q6_k_vnni = group_dot_q6::<Avx512VlDot> if "avx512f,avx512vl,avx512vnni,avx2,fma,f16c";
 }
 
 /// Unpacks one interleaved Q6_K group (`[n_blocks, 1680]`) into its 8 rows'
