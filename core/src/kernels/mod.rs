@@ -30,6 +30,8 @@ mod matrix;
 #[cfg(target_arch = "aarch64")]
 pub mod neon;
 #[cfg(target_arch = "aarch64")]
+pub mod neon_interleaved;
+#[cfg(target_arch = "aarch64")]
 pub mod neon_tiled;
 mod prefetch;
 mod shared_out;
