@@ -8,8 +8,9 @@
 //! AVX2's pair sums need 16 registers for 4 rows x 8 tokens, so an 8-row
 //! call runs two passes over the tile; VNNI's single chain per row fits all
 //! 8 rows in one pass (TinyLlama stand-in pp256 on a 2-core Xeon: the same
-//! within noise, 81-85 vs 81-84 t/s at 1 thread). Results equal `unpacked::dot_fast` bit for bit on every
-//! tier. Callers guarantee the CPU has the wrapper's features.
+//! within noise, 81-85 vs 81-84 t/s at 1 thread). Results equal
+//! `unpacked::dot_fast` bit for bit on every tier. Callers guarantee the
+//! CPU has the wrapper's features.
 
 #[cfg(target_arch = "x86_64")]
 use std::arch::x86_64::*;

@@ -16,9 +16,9 @@ pub enum Isa {
     /// and its activation quantizers are the AVX2 ones.
     Avx512Vnni,
     /// AVX2 with AVX-VNNI (256-bit `vpdpbusd`, VEX encoded; Alder Lake and
-    /// later, Zen 5): AVX2's tiles, group kernels and row kernels with
-    /// `vpdpbusd` in place of `vpmaddubsw` pairs where that is exact; the
-    /// rest (row kernels, activation quantizers) are AVX2's.
+    /// later, Zen 5): AVX2's tiles and Q4_K/Q5_K/Q6_K group kernels with
+    /// `vpdpbusd` in place of `vpmaddubsw` pairs; its per-row kernels, other
+    /// group kernels and activation quantizers are AVX2's.
     AvxVnni,
     Neon,
     /// NEON with the dotprod extension (`sdot`).
