@@ -143,20 +143,15 @@ pub fn tiled_kernel(ty: GgmlType, isa: Isa) -> Option<TiledKernel> {
                 tile: |r, t, o, k| unsafe { vnni::tile32_8x16(r, t, o, k.offset()) },
                 fused_epilogue: true,
             })),
-            (Isa::Avx2, Some(kind), _) => Some(TiledKernel::KQuant(TileFns {
+            (Isa::Avx2 | Isa::AvxVnni, Some(kind), _) => Some(TiledKernel::KQuant(TileFns {
                 kind,
                 width: avx2::WIDTH,
                 slots: SLOTS_PER_LANE,
                 unpack: |k, d, b, o| unsafe { avx2::unpack_rows(k, d, b, o) },
-                tile: |r, t, o, _| unsafe { avx2::tile_8x8(r, t, o) },
-                fused_epilogue: true,
-            })),
-            (Isa::AvxVnni, Some(kind), _) => Some(TiledKernel::KQuant(TileFns {
-                kind,
-                width: avx2::WIDTH,
-                slots: SLOTS_PER_LANE,
-                unpack: |k, d, b, o| unsafe { avx2::unpack_rows(k, d, b, o) },
-                tile: |r, t, o, _| unsafe { avx2::tile_8x8_avxvnni(r, t, o) },
+                tile: match isa {
+                    Isa::Avx2 => |r, t, o, _| unsafe { avx2::tile_8x8(r, t, o) },
+                    _ => |r, t, o, _| unsafe { avx2::tile_8x8_avxvnni(r, t, o) },
+                },
                 fused_epilogue: true,
             })),
             // The 8-token tiles of 32-value blocks; on the AVX-512 tier, the
